@@ -1,0 +1,44 @@
+"""kerasrnn: recurrent networks for Keras 3 — builders, real-data pipelines, training.
+
+The public API:
+
+- `build_char_lm`, `build_sentiment_classifier`, `build_pos_tagger`: compiled
+  `keras.Model`s over integer ids with SimpleRNN, LSTM or GRU cells.
+- `build_optimizer`: an optimizer by name with Keras' gradient clipping.
+- `build_from_spec`, `load_spec`, `save_spec`: architectures as plain JSON.
+- `train`, `load_trained`: the training run behind `kerasrnn train` and its output.
+
+Attributes are imported on first use, so `import kerasrnn` (and the CLI's
+`--help`) does not pay for importing TensorFlow.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+_PUBLIC = {
+    "LabelNames": "kerasrnn.layers",
+    "recurrent_stack": "kerasrnn.layers",
+    "build_optimizer": "kerasrnn.optimizers",
+    "build_from_spec": "kerasrnn.spec",
+    "load_spec": "kerasrnn.spec",
+    "save_spec": "kerasrnn.spec",
+    "validate_spec": "kerasrnn.spec",
+    "build_char_lm": "kerasrnn.tasks",
+    "build_pos_tagger": "kerasrnn.tasks",
+    "build_sentiment_classifier": "kerasrnn.tasks",
+    "load_trained": "kerasrnn.training",
+    "train": "kerasrnn.training",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name):
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'kerasrnn' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -1,0 +1,18 @@
+"""Readers for the real data sets in their native formats, and tf.data pipelines."""
+
+from kerasrnn.data.batching import bucketed_batches
+from kerasrnn.data.conllu import read_conllu
+from kerasrnn.data.imdb import download_imdb, load_imdb, load_imdb_from_tfds, split_validation
+from kerasrnn.data.text import read_text, split_text, tbptt_dataset
+
+__all__ = [
+    "bucketed_batches",
+    "download_imdb",
+    "load_imdb",
+    "load_imdb_from_tfds",
+    "read_conllu",
+    "read_text",
+    "split_text",
+    "split_validation",
+    "tbptt_dataset",
+]

@@ -1,0 +1,126 @@
+"""A stack of recurrent layers: the piece every kerasrnn model shares."""
+
+import keras
+
+from kerasrnn.validation import check_choice, check_positive_int, check_rate
+
+CELLS = {
+    "simple_rnn": keras.layers.SimpleRNN,
+    "lstm": keras.layers.LSTM,
+    "gru": keras.layers.GRU,
+}
+
+# The names users most often mean; any other Keras initializer name or object
+# is accepted too, so this list only feeds error messages.
+COMMON_INITIALIZERS = (
+    "glorot_uniform",
+    "glorot_normal",
+    "he_uniform",
+    "he_normal",
+    "orthogonal",
+    "lecun_normal",
+    "random_normal",
+    "zeros",
+)
+
+
+def resolve_initializer(name, value):
+    """Turn an initializer name, config dict or object into a Keras initializer.
+
+    Args:
+        name: the argument's name, for the error message.
+        value: a Keras initializer name (`"he_normal"`), a serialized
+            initializer dict, or an initializer object.
+
+    Example:
+
+    >>> resolve_initializer("kernel_initializer", "he_normal").__class__.__name__
+    'HeNormal'
+    """
+    try:
+        initializer = keras.initializers.get(value)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"`{name}` must be a Keras initializer name, config or object, such as "
+            f"{', '.join(COMMON_INITIALIZERS)}. Received: {name}={value!r}"
+        ) from error
+    if initializer is None:
+        raise ValueError(f"`{name}` must not be None.")
+    return initializer
+
+
+def recurrent_stack(
+    inputs,
+    cell="lstm",
+    units=128,
+    num_layers=1,
+    bidirectional=False,
+    dropout=0.0,
+    recurrent_dropout=0.0,
+    kernel_initializer="glorot_uniform",
+    recurrent_initializer="orthogonal",
+    return_sequences=True,
+    stateful=False,
+    seed=None,
+):
+    """Apply `num_layers` recurrent layers of one cell type to `inputs`.
+
+    The layers are plain Keras `SimpleRNN`, `LSTM` or `GRU` layers (wrapped in
+    `Bidirectional` when asked), so a model built from them saves, loads and
+    exports with no custom code. A Keras mask on `inputs` (from
+    `Embedding(mask_zero=True)`) flows through every layer, so padded steps
+    change nothing.
+
+    Args:
+        inputs: a symbolic tensor of shape `(batch, time, features)`.
+        cell: `"simple_rnn"`, `"lstm"` or `"gru"`.
+        units: hidden units per layer (and per direction).
+        num_layers: how many recurrent layers to stack.
+        bidirectional: wrap each layer in `keras.layers.Bidirectional`.
+        dropout: dropout rate on each layer's inputs.
+        recurrent_dropout: dropout rate on each layer's recurrent state.
+        kernel_initializer: initializer of the input kernels.
+        recurrent_initializer: initializer of the recurrent kernels.
+        return_sequences: whether the last layer returns every step or only the last.
+        stateful: carry the state across batches (truncated BPTT over streams).
+        seed: seed for the dropout masks.
+
+    Returns:
+        The output tensor of the last layer.
+
+    Example:
+
+    >>> import keras
+    >>> tokens = keras.Input(shape=(None, 8))
+    >>> outputs = recurrent_stack(tokens, cell="gru", units=4, num_layers=2)
+    >>> tuple(outputs.shape)
+    (None, None, 4)
+    """
+    layer_class = CELLS[check_choice("cell", cell, tuple(CELLS))]
+    units = check_positive_int("units", units)
+    num_layers = check_positive_int("num_layers", num_layers)
+    dropout = check_rate("dropout", dropout)
+    recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+    resolve_initializer("kernel_initializer", kernel_initializer)
+    resolve_initializer("recurrent_initializer", recurrent_initializer)
+    x = inputs
+    for index in range(1, num_layers + 1):
+        layer = layer_class(
+            units,
+            return_sequences=return_sequences or index < num_layers,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            # A fresh initializer per layer: sharing one object would give
+            # every layer the same starting weights when it is seeded.
+            kernel_initializer=resolve_initializer("kernel_initializer", kernel_initializer),
+            recurrent_initializer=resolve_initializer(
+                "recurrent_initializer", recurrent_initializer
+            ),
+            stateful=stateful,
+            seed=seed,
+            name=f"{cell}_{index}",
+        )
+        if bidirectional:
+            layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{cell}_{index}")
+        x = layer(x)
+    return x

@@ -1,0 +1,101 @@
+"""A model's architecture as plain JSON: the task name plus the builder's arguments.
+
+A spec is a dict such as `{"task": "sentiment", "vocab_size": 20000,
+"cell": "gru", "units": 64}`. It is what `kerasrnn train` writes next to a
+model and what the zoo index stores; `build_from_spec` turns it back into
+the same (untrained) model.
+"""
+
+import inspect
+import json
+
+from kerasrnn.tasks import TASK_BUILDERS
+
+
+def validate_spec(spec):
+    """Check that `spec` names a known task and only that builder's arguments.
+
+    Returns the spec unchanged; raises `ValueError` naming what is wrong.
+
+    Example:
+
+    >>> validate_spec({"task": "pos_tagger", "vocab_size": 100, "num_tags": 18})["task"]
+    'pos_tagger'
+    """
+    if not isinstance(spec, dict):
+        raise ValueError(f"A model spec must be a JSON object (dict). Received: {type(spec).__name__}")
+    task = spec.get("task")
+    if task not in TASK_BUILDERS:
+        raise ValueError(
+            f"The spec's `task` must be one of {', '.join(map(repr, TASK_BUILDERS))}. "
+            f"Received: task={task!r}"
+        )
+    accepted = inspect.signature(TASK_BUILDERS[task]).parameters
+    unknown = sorted(set(spec) - {"task"} - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"Unknown argument(s) {', '.join(unknown)} in the spec of task {task!r}. "
+            f"Accepted: {', '.join(accepted)}"
+        )
+    missing = [
+        name
+        for name, parameter in accepted.items()
+        if parameter.default is inspect.Parameter.empty and name not in spec
+    ]
+    if missing:
+        raise ValueError(f"The spec of task {task!r} is missing {', '.join(missing)}.")
+    return spec
+
+
+def build_from_spec(spec):
+    """Build the compiled model a spec describes.
+
+    Example:
+
+    >>> model = build_from_spec({"task": "sentiment", "vocab_size": 50, "units": 4})
+    >>> model.output_shape
+    (None, 2)
+    """
+    validate_spec(spec)
+    arguments = {key: value for key, value in spec.items() if key != "task"}
+    return TASK_BUILDERS[spec["task"]](**arguments)
+
+
+def save_spec(spec, path):
+    """Write a validated spec to `path` as indented JSON.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "spec.json")
+    >>> save_spec({"task": "char_lm", "vocab_size": 65}, path)
+    >>> load_spec(path)
+    {'task': 'char_lm', 'vocab_size': 65}
+    """
+    text = json.dumps(validate_spec(spec), indent=2, sort_keys=True)
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(text + "\n")
+
+
+def load_spec(path):
+    """Read and validate a spec written by `save_spec` (or by hand).
+
+    Malformed JSON raises `ValueError` naming the file, line and column.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "spec.json")
+    >>> save_spec({"task": "sentiment", "vocab_size": 10}, path)
+    >>> load_spec(path)["vocab_size"]
+    10
+    """
+    with open(path, encoding="utf-8") as file:
+        text = file.read()
+    try:
+        spec = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{path}: malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+        ) from error
+    return validate_spec(spec)

@@ -1,0 +1,90 @@
+"""Many-to-many recurrent tagger: one tag distribution per word token."""
+
+import keras
+
+from kerasrnn.tasks.common import compile_model, embedded_recurrent_body
+from kerasrnn.validation import check_positive_int
+
+
+def build_pos_tagger(
+    vocab_size,
+    num_tags,
+    cell="lstm",
+    units=128,
+    num_layers=1,
+    bidirectional=True,
+    embedding_dim=128,
+    dropout=0.0,
+    recurrent_dropout=0.0,
+    kernel_initializer="glorot_uniform",
+    recurrent_initializer="orthogonal",
+    optimizer="adam",
+    learning_rate=1e-3,
+    clipnorm=None,
+    clipvalue=None,
+    global_clipnorm=None,
+):
+    """Build and compile a part-of-speech tagger over integer word ids.
+
+    Id 0 is padding: it is masked, so it affects neither the other tokens'
+    predictions nor the loss nor the accuracy.
+
+    Args:
+        vocab_size: number of word ids, padding (0) and OOV (1) included.
+        num_tags: number of tag ids the softmax ranges over.
+        cell: `"simple_rnn"`, `"lstm"` or `"gru"`.
+        units: hidden units per recurrent layer and direction.
+        num_layers: number of stacked recurrent layers.
+        bidirectional: read the sentence in both directions.
+        embedding_dim: size of the word embeddings.
+        dropout: dropout rate on recurrent inputs and before the output layer.
+        recurrent_dropout: dropout rate on the recurrent state.
+        kernel_initializer: initializer of input kernels.
+        recurrent_initializer: initializer of recurrent kernels.
+        optimizer: optimizer name.
+        learning_rate: the optimizer's learning rate.
+        clipnorm: clip each gradient to this norm.
+        clipvalue: clip each gradient component to this absolute value.
+        global_clipnorm: clip all gradients together to this norm.
+
+    Returns:
+        A compiled `keras.Model` mapping `(batch, time)` int ids to
+        `(batch, time, num_tags)` probabilities.
+
+    Example:
+
+    >>> import numpy as np
+    >>> model = build_pos_tagger(vocab_size=100, num_tags=18, units=8, embedding_dim=8)
+    >>> model.predict(np.array([[4, 9, 2, 0]]), verbose=0).shape
+    (1, 4, 18)
+    """
+    num_tags = check_positive_int("num_tags", num_tags)
+    token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    x = embedded_recurrent_body(
+        token_ids,
+        vocab_size,
+        embedding_dim,
+        mask_padding=True,
+        dropout=dropout,
+        bidirectional=bidirectional,
+        cell=cell,
+        units=units,
+        num_layers=num_layers,
+        recurrent_dropout=recurrent_dropout,
+        kernel_initializer=kernel_initializer,
+        recurrent_initializer=recurrent_initializer,
+        return_sequences=True,
+    )
+    probabilities = keras.layers.Dense(num_tags, activation="softmax", name="tag_probabilities")(x)
+    model = keras.Model(token_ids, probabilities, name=f"pos_tagger_{cell}")
+    compile_model(
+        model,
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+        clipnorm=clipnorm,
+        clipvalue=clipvalue,
+        global_clipnorm=global_clipnorm,
+    )
+    return model
