@@ -6,9 +6,10 @@ import os
 import keras
 import tensorflow as tf
 
-from kerasrnn.spec import build_from_spec, save_spec
+from kerasrnn.spec import build_from_spec, load_spec, save_spec
 from kerasrnn.validation import check_positive_int
 from kerasrnn.workflows import WORKFLOWS
+from kerasrnn.workflows.char_lm import ResetStatesEachEpoch
 
 MODEL_FILE = "model.keras"
 SPEC_FILE = "spec.json"
@@ -34,6 +35,7 @@ def train(
     max_examples=None,
     seed=1337,
     tensorboard_dir=None,
+    callbacks=None,
     verbose="auto",
 ):
     """Train a model for `task` on real data and write it to `out_dir`.
@@ -54,6 +56,7 @@ def train(
         max_examples: train on a subset, for quick trials.
         seed: seeds weights, dropout and shuffling.
         tensorboard_dir: also log to TensorBoard there.
+        callbacks: more Keras callbacks for `model.fit`.
         verbose: Keras' progress-bar setting.
 
     Returns:
@@ -79,15 +82,17 @@ def train(
     # later be swapped in here without touching the builders.
     with tf.distribute.get_strategy().scope():
         model = build_from_spec(spec)
-    callbacks = [keras.callbacks.BackupAndRestore(os.path.join(out_dir, "backup"))]
+    fit_callbacks = [keras.callbacks.BackupAndRestore(os.path.join(out_dir, "backup"))]
     if spec.get("stateful"):
-        from kerasrnn.workflows.char_lm import ResetStatesEachEpoch
-
-        callbacks.append(ResetStatesEachEpoch())
+        fit_callbacks.append(ResetStatesEachEpoch())
     if tensorboard_dir:
-        callbacks.append(keras.callbacks.TensorBoard(tensorboard_dir))
+        fit_callbacks.append(keras.callbacks.TensorBoard(tensorboard_dir))
     history = model.fit(
-        data.train, validation_data=data.validation, epochs=epochs, callbacks=callbacks, verbose=verbose
+        data.train,
+        validation_data=data.validation,
+        epochs=epochs,
+        callbacks=fit_callbacks + list(callbacks or []),
+        verbose=verbose,
     )
     text_model = workflow.text_model(model, data.vocabulary, data.labels, **data.preprocessing)
     text_model.save(os.path.join(out_dir, MODEL_FILE))
@@ -110,8 +115,6 @@ def load_trained(model_dir):
 
     >>> model, spec = load_trained("runs/sentiment")  # doctest: +SKIP
     """
-    from kerasrnn.spec import load_spec
-
     model_path = os.path.join(model_dir, MODEL_FILE)
     spec_path = os.path.join(model_dir, SPEC_FILE)
     for path in (model_path, spec_path):
