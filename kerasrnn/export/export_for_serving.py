@@ -1,0 +1,93 @@
+"""`export_for_serving`: a kerasrnn text model → a versioned SavedModel TF Serving loads as it is."""
+
+import dataclasses
+import json
+import os
+
+import keras
+
+from kerasrnn.export.models_config import write_models_config
+from kerasrnn.export.portable_rnn import without_cudnn
+from kerasrnn.export.signatures import detect_task, task_endpoints
+from kerasrnn.export.versioned_write import write_version
+from kerasrnn.export.warmup import write_warmup_requests
+
+# Beside the warmup file: what each signature expects, for people and for
+# the metadata of `kerasrnn serve` (TF Serving ignores it).
+NOTES_FILE = os.path.join("assets.extra", "kerasrnn_signatures.json")
+
+
+@dataclasses.dataclass
+class ExportedVersion:
+    """Where `export_for_serving` wrote a model.
+
+    Attributes:
+        path: the version folder (`base_path/<version>`).
+        version: the integer version.
+        task: `"sentiment"`, `"pos_tagger"` or `"char_lm"`.
+        signatures: the signature names, `serving_default` first.
+        models_config: the regenerated `models.config` beside the model folder.
+    """
+
+    path: str
+    version: int
+    task: str
+    signatures: list
+    models_config: str
+
+
+def export_for_serving(model, base_path, version=None, overwrite=False):
+    """Export a kerasrnn text model as `base_path/<version>/`, the layout TF Serving polls.
+
+    The SavedModel's signatures take strings and return readable answers
+    (vocabulary lookup and label names inside the graph; see
+    `kerasrnn.export.signatures`). Recurrent layers are traced without
+    cuDNN, so an export made on a GPU runs on a CPU server. The version
+    folder also gets `assets.extra/tf_serving_warmup_requests`, and
+    `models.config` beside `base_path` is regenerated for every model there.
+
+    Args:
+        model: an end-to-end model as `kerasrnn train` saves it (`model.keras`).
+        base_path: the model's folder, e.g. `export/imdb`; its name is the
+            model's serving name.
+        version: a positive integer; None writes the next one (1 for a new model).
+        overwrite: replace an existing version instead of refusing.
+
+    Returns:
+        An `ExportedVersion`.
+
+    Example:
+
+    >>> from kerasrnn.training import load_trained
+    >>> model, _ = load_trained("runs/sentiment")  # doctest: +SKIP
+    >>> export_for_serving(model, "export/imdb").path  # doctest: +SKIP
+    'export/imdb/1'
+    """
+    if not isinstance(base_path, (str, os.PathLike)) or not str(base_path).strip():
+        raise ValueError(f"`base_path` must be a folder path such as 'export/NAME'. Received: base_path={base_path!r}")
+    base_path = os.path.normpath(os.fspath(base_path))
+    task = detect_task(model)
+    model_name = os.path.basename(os.path.abspath(base_path))
+    endpoints = task_endpoints(model)
+
+    def write(folder):
+        with without_cudnn(model):
+            archive = keras.export.ExportArchive()
+            archive.track(model)
+            for endpoint in endpoints:
+                archive.add_endpoint(endpoint.name, endpoint.fn, endpoint.input_signature)
+            archive.write_out(folder, verbose=False)
+        write_warmup_requests(folder, model_name, endpoints)
+        notes = {"task": task, "signatures": {endpoint.name: endpoint.note for endpoint in endpoints}}
+        with open(os.path.join(folder, NOTES_FILE), "w", encoding="utf-8") as file:
+            json.dump(notes, file, indent=2)
+
+    written = write_version(base_path, write, version=version, overwrite=overwrite)
+    config = write_models_config(os.path.dirname(os.path.abspath(base_path)))
+    return ExportedVersion(
+        path=os.path.join(base_path, str(written)),
+        version=written,
+        task=task,
+        signatures=[endpoint.name for endpoint in endpoints],
+        models_config=config,
+    )

@@ -1,0 +1,49 @@
+"""Trace recurrent layers without cuDNN, so an export made on a GPU runs on a CPU server."""
+
+import contextlib
+
+
+def _all_layers(layer):
+    yield layer
+    # Bidirectional keeps its two directions as attributes, not sublayers in
+    # `.layers`; Keras has dropped `use_cudnn` on them before, so visit them here.
+    for child in (getattr(layer, "forward_layer", None), getattr(layer, "backward_layer", None)):
+        if child is not None:
+            yield from _all_layers(child)
+    for child in getattr(layer, "layers", []):
+        yield from _all_layers(child)
+
+
+@contextlib.contextmanager
+def without_cudnn(model):
+    """Within this block, every LSTM/GRU of `model` traces its portable kernel.
+
+    On a GPU, Keras' LSTM and GRU with `use_cudnn="auto"` trace `CudnnRNN*`
+    ops, which have no CPU kernel: TF Serving on a CPU machine could not run
+    the export. The weights are the same either way; only the traced ops differ.
+
+    Args:
+        model: a Keras model or layer; nested models and `Bidirectional`
+            wrappers are searched.
+
+    Example:
+
+    >>> import keras
+    >>> inputs = keras.Input((None, 3))
+    >>> model = keras.Model(inputs, keras.layers.Bidirectional(keras.layers.LSTM(2))(inputs))
+    >>> with without_cudnn(model):
+    ...     model.layers[1].forward_layer.use_cudnn
+    False
+    >>> model.layers[1].forward_layer.use_cudnn
+    'auto'
+    """
+    saved = []
+    for layer in _all_layers(model):
+        if hasattr(layer, "use_cudnn"):
+            saved.append((layer, layer.use_cudnn))
+            layer.use_cudnn = False
+    try:
+        yield model
+    finally:
+        for layer, value in saved:
+            layer.use_cudnn = value
