@@ -43,12 +43,9 @@ def load_imdb(path, splits=SPLITS):
     if not os.path.exists(path):
         raise FileNotFoundError(f"IMDB data not found at {path!r}: give the aclImdb folder or tarball.")
     reviews = {split: [] for split in splits}
-    for name, read in _members(path):
-        match = _MEMBER.search(name)
-        if match and match.group(1) in reviews:
-            split, label, review_id = match.group(1), match.group(2), int(match.group(3))
-            text = read().decode("utf-8")
-            reviews[split].append((LABELS.index(label), review_id, text))
+    for match, data in _review_files(path, wanted=lambda match: match.group(1) in reviews):
+        split, label, review_id = match.group(1), match.group(2), int(match.group(3))
+        reviews[split].append((LABELS.index(label), review_id, data.decode("utf-8")))
     result = {}
     for split, rows in reviews.items():
         if not rows:
@@ -58,20 +55,24 @@ def load_imdb(path, splits=SPLITS):
     return result
 
 
-def _members(path):
-    """Yield `(name, read)` for every file of the folder or tarball at `path`."""
+def _review_files(path, wanted):
+    """Yield `(name match, bytes)` for the wanted review files of a folder or tarball."""
     if os.path.isdir(path):
+        parent = os.path.dirname(os.path.abspath(path))
         for root, _, files in os.walk(path):
             for file_name in files:
                 full = os.path.join(root, file_name)
-                name = os.path.relpath(full, os.path.dirname(path.rstrip("/")) or ".")
-                yield name.replace(os.sep, "/"), lambda full=full: open(full, "rb").read()
+                match = _MEMBER.search(os.path.relpath(full, parent).replace(os.sep, "/"))
+                if match and wanted(match):
+                    with open(full, "rb") as file:
+                        yield match, file.read()
         return
     try:
         with tarfile.open(path, "r:*") as archive:
             for member in archive:
-                if member.isfile():
-                    yield member.name, lambda member=member: archive.extractfile(member).read()
+                match = _MEMBER.search(member.name)
+                if member.isfile() and match and wanted(match):
+                    yield match, archive.extractfile(member).read()
     except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
         raise ValueError(f"{path}: not a readable aclImdb tar archive ({error}).") from error
 

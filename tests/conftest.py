@@ -1,0 +1,40 @@
+"""Shared fixtures: the real data sets in ../shared/data, and the `slow` marker."""
+
+import os
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+SHARED_DATA = os.path.abspath(
+    os.environ.get(
+        "KERASRNN_SHARED_DATA", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+    )
+)
+IMDB_TARBALL = os.path.join(SHARED_DATA, "aclImdb_v1_labeled.tar.gz")
+EWT_DIR = os.path.join(SHARED_DATA, "ud-english-ewt")
+SHAKESPEARE = os.path.join(SHARED_DATA, "tinyshakespeare", "input.txt")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", help="also run tests marked slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_sessionstart(session):
+    # The tests use the real data sets; a missing folder is a set-up error,
+    # not a reason to skip them silently.
+    for path in (IMDB_TARBALL, EWT_DIR, SHAKESPEARE):
+        if not os.path.exists(path):
+            raise pytest.UsageError(
+                f"Real data not found at {path}. Put the shared data beside the repository "
+                "(../shared/data) or set KERASRNN_SHARED_DATA."
+            )

@@ -1,0 +1,199 @@
+"""The three builders × the three cells: shapes, masking, saving, options, errors."""
+
+import json
+import re
+
+import keras
+import numpy as np
+import pytest
+
+import kerasrnn
+from kerasrnn.spec import build_from_spec, load_spec, save_spec
+
+CELLS = ["simple_rnn", "lstm", "gru"]
+SMALL = {"units": 8, "embedding_dim": 8}
+
+
+def build(task, cell, **options):
+    spec = {"task": task, "cell": cell, **SMALL, **options}
+    if task == "pos_tagger":
+        spec.setdefault("num_tags", 5)
+    return build_from_spec({"vocab_size": 30, **spec})
+
+
+def ids(batch=3, time=7, seed=0):
+    return np.random.default_rng(seed).integers(2, 30, size=(batch, time)).astype("int32")
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize(
+    "task, expected",
+    [("sentiment", (3, 2)), ("pos_tagger", (3, 7, 5)), ("char_lm", (3, 7, 30))],
+)
+def test_output_shapes_and_save_load_round_trip(tmp_path, task, expected, cell):
+    model = build(task, cell, num_layers=2)
+    before = model.predict(ids(), verbose=0)
+    assert before.shape == expected
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(loaded.predict(ids(), verbose=0), before, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("task", ["sentiment", "pos_tagger"])
+def test_padding_changes_nothing(task, cell):
+    model = build(task, cell, bidirectional=True, num_layers=2)
+    sentence = ids(batch=1, time=6)
+    short = np.pad(sentence, ((0, 0), (0, 4)))
+    long = np.pad(sentence, ((0, 0), (0, 194)))
+    out_short = model.predict(short, verbose=0)
+    out_long = model.predict(long, verbose=0)
+    if task == "pos_tagger":
+        out_short, out_long = out_short[:, :6], out_long[:, :6]
+    np.testing.assert_allclose(out_short, out_long, atol=1e-5)
+
+
+def test_tagger_loss_and_accuracy_ignore_padding():
+    model = build("pos_tagger", "gru")
+    words = ids(batch=2, time=5)
+    tags = np.random.default_rng(1).integers(0, 5, size=(2, 5))
+    tight = model.evaluate(words, tags, verbose=0, return_dict=True)
+    # Padding whose "gold tag" the model would get wrong or right must not count.
+    padded_words = np.pad(words, ((0, 0), (0, 20)))
+    for fill in (0, 3):
+        padded_tags = np.pad(tags, ((0, 0), (0, 20)), constant_values=fill)
+        loose = model.evaluate(padded_words, padded_tags, verbose=0, return_dict=True)
+        assert loose["accuracy"] == pytest.approx(tight["accuracy"], abs=1e-6)
+        assert loose["loss"] == pytest.approx(tight["loss"], rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "option, value", [("clipnorm", 1.0), ("clipvalue", 0.5), ("global_clipnorm", 2.0)]
+)
+def test_clipping_option_reaches_the_optimizer(option, value):
+    model = build("char_lm", "lstm", optimizer="rmsprop", learning_rate=0.01, **{option: value})
+    assert isinstance(model.optimizer, keras.optimizers.RMSprop)
+    assert float(getattr(model.optimizer, option)) == value
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
+
+
+def test_two_clipping_options_are_refused():
+    with pytest.raises(ValueError, match="Only one of `clipnorm`, `clipvalue` and `global_clipnorm`"):
+        build("sentiment", "gru", clipnorm=1.0, clipvalue=0.5)
+
+
+@pytest.mark.parametrize(
+    "initializer, cls", [("glorot_normal", "GlorotNormal"), ("he_uniform", "HeUniform"), ("he_normal", "HeNormal")]
+)
+def test_initializers_reach_every_recurrent_layer(initializer, cls):
+    model = build("sentiment", "lstm", num_layers=2, kernel_initializer=initializer, bidirectional=True)
+    recurrent = [layer for layer in model.layers if isinstance(layer, keras.layers.Bidirectional)]
+    assert len(recurrent) == 2
+    for wrapper in recurrent:
+        for layer in (wrapper.forward_layer, wrapper.backward_layer):
+            assert type(layer.cell.kernel_initializer).__name__ == cls
+            assert type(layer.cell.recurrent_initializer).__name__ == "Orthogonal"
+
+
+def test_recurrent_initializer_changes_the_recurrent_kernel():
+    model = build("char_lm", "simple_rnn", recurrent_initializer="identity")
+    kernel = model.get_layer("simple_rnn_1").cell.recurrent_kernel.numpy()
+    np.testing.assert_array_equal(kernel, np.eye(8))
+
+
+def test_cells_are_the_keras_layers_asked_for():
+    for cell, cls in zip(CELLS, (keras.layers.SimpleRNN, keras.layers.LSTM, keras.layers.GRU)):
+        model = build("char_lm", cell, num_layers=3)
+        recurrent = [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]
+        assert [type(layer) for layer in recurrent] == [cls] * 3
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"cell": "transformer"}, "`cell` must be one of 'simple_rnn', 'lstm', 'gru'"),
+        ({"units": 0}, "`units` must be a positive integer"),
+        ({"num_layers": -1}, "`num_layers` must be a positive integer"),
+        ({"embedding_dim": 2.5}, "`embedding_dim` must be a positive integer"),
+        ({"vocab_size": 0}, "`vocab_size` must be a positive integer"),
+        ({"dropout": 1.0}, r"`dropout` must be a number in \[0, 1\)"),
+        ({"recurrent_dropout": -0.1}, r"`recurrent_dropout` must be a number in \[0, 1\)"),
+        ({"optimizer": "adamax"}, "`optimizer` must be one of 'adam'"),
+        ({"learning_rate": 0}, "`learning_rate` must be a positive number"),
+        ({"kernel_initializer": "nope"}, "`kernel_initializer` must be a Keras initializer"),
+        ({"recurrent_initializer": "nope"}, "`recurrent_initializer` must be a Keras initializer"),
+        ({"clipnorm": -1.0}, "`clipnorm` must be a positive number"),
+    ],
+)
+def test_bad_arguments_name_the_argument(options, message):
+    with pytest.raises(ValueError, match=message):
+        build_from_spec({"task": "sentiment", "vocab_size": 30, **options})
+
+
+def test_char_lm_refuses_bidirectional_and_needs_a_batch_size_when_stateful():
+    with pytest.raises(ValueError, match="causal"):
+        kerasrnn.build_char_lm(30, bidirectional=True)
+    with pytest.raises(ValueError, match="`batch_size` must be a positive integer"):
+        kerasrnn.build_char_lm(30, stateful=True)
+
+
+def test_sentiment_needs_two_classes_and_supports_more():
+    with pytest.raises(ValueError, match="`num_classes` must be at least 2"):
+        kerasrnn.build_sentiment_classifier(30, num_classes=1)
+    model = kerasrnn.build_sentiment_classifier(30, num_classes=5, **SMALL)
+    assert model.output_shape == (None, 5)
+
+
+def test_stateful_char_lm_carries_state_across_calls():
+    model = kerasrnn.build_char_lm(30, stateful=True, batch_size=2, units=8, num_layers=1)
+    window = ids(batch=2, time=4)
+    first = model.predict(window, verbose=0)
+    second = model.predict(window, verbose=0)
+    assert not np.allclose(first, second)
+    for layer in model.layers:
+        if getattr(layer, "stateful", False):
+            layer.reset_states()
+    np.testing.assert_allclose(model.predict(window, verbose=0), first, atol=1e-6)
+
+
+def test_spec_json_round_trip_rebuilds_the_same_architecture(tmp_path):
+    spec = {
+        "task": "pos_tagger",
+        "vocab_size": 40,
+        "num_tags": 17,
+        "cell": "gru",
+        "units": 8,
+        "num_layers": 2,
+        "bidirectional": True,
+        "dropout": 0.1,
+        "kernel_initializer": "he_normal",
+        "optimizer": "sgd",
+        "clipvalue": 0.5,
+    }
+    path = tmp_path / "spec.json"
+    save_spec(spec, path)
+    assert json.loads(path.read_text()) == spec
+    first, second = build_from_spec(spec), build_from_spec(load_spec(path))
+    # Keras numbers auto-named objects (the mask's not_equal op, the optimizer)
+    # per process; with the numbers dropped nothing may differ.
+    same = lambda model: re.sub(r'"([a-z_]+?)_\d+"', r'"\1"', model.to_json())
+    assert same(first) == same(second)
+    assert [w.shape for w in first.get_weights()] == [w.shape for w in second.get_weights()]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"task": "sentiment", "vocab_size": 10,', "malformed JSON at line 1"),
+        ('["sentiment"]', "must be a JSON object"),
+        ('{"task": "translation"}', "`task` must be one of 'char_lm', 'sentiment', 'pos_tagger'"),
+        ('{"task": "sentiment", "vocab_size": 10, "unit": 3}', r"Unknown argument\(s\) unit"),
+        ('{"task": "pos_tagger", "vocab_size": 10}', "missing num_tags"),
+    ],
+)
+def test_bad_spec_files_are_reported(tmp_path, text, message):
+    path = tmp_path / "spec.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        load_spec(path)

@@ -1,0 +1,178 @@
+"""Short real-data trainings through the CLI, with thresholds a broken model cannot reach."""
+
+import collections
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import EWT_DIR, IMDB_TARBALL, SHAKESPEARE
+from kerasrnn.cli import main
+from kerasrnn.data import read_conllu, read_text, split_text
+from kerasrnn.training import load_trained, train
+from kerasrnn.workflows import WORKFLOWS
+
+
+def run_cli(capsys, *arguments):
+    status = main([str(argument) for argument in arguments])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def sentiment_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sentiment")
+    status = main(
+        ["train", "sentiment", "--data", IMDB_TARBALL, "--out", str(out), "--max-examples", "4000",
+         "--epochs", "2", "--cell", "gru", "--units", "32", "--embedding-dim", "32", "--max-length", "200",
+         "--vocab-size", "10000"]
+    )
+    assert status == 0
+    return out
+
+
+def test_sentiment_beats_chance_on_the_official_test_reviews(sentiment_dir, capsys):
+    status, out, _ = run_cli(capsys, "evaluate", sentiment_dir, "--data", IMDB_TARBALL)
+    assert status == 0
+    result = json.loads(out)
+    assert result["examples"] == 25000
+    # Chance is 0.5 on this balanced set; 2 short epochs on 4,000 reviews reach ~0.75.
+    assert result["accuracy"] > 0.65, result
+
+
+def test_sentiment_outputs_and_saved_model(sentiment_dir, capsys):
+    for name in ("model.keras", "spec.json", "history.json", "metrics.json"):
+        assert (sentiment_dir / name).is_file()
+    assert not (sentiment_dir / "backup").exists()  # removed once training finished
+    history = json.loads((sentiment_dir / "history.json").read_text())
+    assert len(history["loss"]) == 2 and history["loss"][1] < history["loss"][0]
+    status, out, _ = run_cli(capsys, "predict", sentiment_dir, "One of the best films I have ever seen. Wonderful!")
+    assert status == 0
+    answer = json.loads(out)
+    assert answer["label"] in ("neg", "pos")
+    assert sum(answer["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    # The saved model carries its vocabulary: padding a review changes nothing.
+    model, _ = load_trained(str(sentiment_dir))
+    review = "A dull, predictable plot and wooden acting."
+    probabilities = model.predict(np.array([review, review + "  "], dtype=object), verbose=0)
+    np.testing.assert_allclose(probabilities[0], probabilities[1], atol=1e-6)
+
+
+def most_frequent_tag_accuracy(train_sentences, test_sentences):
+    """Accuracy of tagging each word with its most frequent training tag."""
+    by_word = collections.defaultdict(collections.Counter)
+    for words, tags in train_sentences:
+        for word, tag in zip(words, tags):
+            by_word[word][tag] += 1
+    overall = collections.Counter(tag for _, tags in train_sentences for tag in tags).most_common(1)[0][0]
+    pairs = [(w, t) for words, tags in test_sentences for w, t in zip(words, tags)]
+    right = sum((by_word[w].most_common(1)[0][0] if w in by_word else overall) == t for w, t in pairs)
+    return right / len(pairs)
+
+
+def test_tagger_beats_the_most_frequent_tag_baseline_on_dev(tmp_path, capsys):
+    status, _, _ = run_cli(
+        capsys, "train", "pos", "--data", EWT_DIR, "--out", tmp_path, "--max-examples", 3000,
+        "--epochs", 4, "--units", 64, "--embedding-dim", 64, "--learning-rate", 0.003,
+    )
+    assert status == 0
+    dev = os.path.join(EWT_DIR, "en_ewt-ud-dev.conllu")
+    status, out, _ = run_cli(capsys, "evaluate", tmp_path, "--data", dev)
+    result = json.loads(out)
+    assert result["tokens"] == 25147 and result["sentences"] == 2001
+    baseline = most_frequent_tag_accuracy(
+        read_conllu(os.path.join(EWT_DIR, "en_ewt-ud-train.conllu"))[:3000], read_conllu(dev)
+    )
+    assert result["upos_accuracy"] > baseline + 0.01, (result, baseline)
+    status, out, _ = run_cli(capsys, "predict", tmp_path, "The dog barks .")
+    assert [word for word, _ in json.loads(out)] == ["The", "dog", "barks", "."]
+
+
+def test_char_lm_learns_context_and_generates_reproducibly(tmp_path, capsys):
+    status, _, _ = run_cli(
+        capsys, "train", "char-lm", "--data", SHAKESPEARE, "--out", tmp_path, "--max-examples", 3000,
+        "--units", 128, "--num-layers", 1, "--batch-size", 32, "--epochs", 2, "--global-clipnorm", 5,
+    )
+    assert status == 0
+    status, out, _ = run_cli(capsys, "evaluate", tmp_path, "--data", SHAKESPEARE)
+    result = json.loads(out)
+    # The unigram (context-free) cross-entropy of the validation text is 3.35 nats.
+    assert result["nats_per_char"] < 2.8, result
+    assert result["bits_per_char"] == pytest.approx(result["nats_per_char"] / np.log(2))
+    arguments = ["generate", tmp_path, "--prompt", "ROMEO:", "--length", 80, "--temperature", 0.8, "--seed", 3]
+    _, first, _ = run_cli(capsys, *arguments)
+    _, second, _ = run_cli(capsys, *arguments)
+    assert first == second and first.startswith("ROMEO:") and len(first.rstrip("\n")) == 86
+    status, _, err = run_cli(capsys, "generate", tmp_path, "--prompt", "ROMEO:", "--temperature", 0)
+    assert status == 2 and "`temperature` must be a number > 0" in err
+
+
+def test_stateful_training_resumes_after_an_interruption(tmp_path):
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                raise KeyboardInterrupt
+
+    options = dict(
+        builder_options={"units": 32, "num_layers": 1},
+        data_options={"stateful": True, "seq_len": 50},
+        batch_size=16, max_examples=400, epochs=2, verbose=0,
+    )
+    with pytest.raises(KeyboardInterrupt):
+        train("char_lm", SHAKESPEARE, str(tmp_path), callbacks=[Interrupt()], **options)
+    assert (tmp_path / "backup").is_dir()
+    metrics = train("char_lm", SHAKESPEARE, str(tmp_path), **options)
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert len(history["loss"]) == 1  # only the second epoch was left to run
+    assert metrics["epochs"] == 2
+    model, spec = load_trained(str(tmp_path))
+    assert spec["stateful"] is True and spec["batch_size"] == 16
+    # The saved text model is stateless, so any batch size works.
+    assert model.predict(tf.constant([list("To be")]), verbose=0).shape == (1, 5, spec["vocab_size"])
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["evaluate", "no/such/dir", "--data", SHAKESPEARE], "no/such/dir/model.keras not found"),
+        (["train", "sentiment", "--data", "no/such/file.tar.gz", "--out", "{tmp}"], "IMDB data not found"),
+        (["train", "pos", "--data", EWT_DIR, "--out", "{tmp}", "--cell", "lstm", "--dropout", "1.5"], "`dropout` must be a number in [0, 1)"),
+        (["train", "char-lm", "--data", SHAKESPEARE, "--out", "{tmp}", "--bidirectional"], "must be causal"),
+    ],
+)
+def test_cli_user_errors_are_one_line_and_exit_2(tmp_path, capsys, arguments, message):
+    status, _, err = run_cli(capsys, *[a.replace("{tmp}", str(tmp_path)) for a in arguments])
+    assert status == 2
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_rejects_unknown_tasks_and_predict_on_empty_text(tmp_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    wrong = subprocess.run(
+        [sys.executable, "-m", "kerasrnn.cli", "train", "translation", "--data", "x", "--out", "y"],
+        capture_output=True, text=True, env=env,
+    )
+    assert wrong.returncode == 2 and "invalid choice: 'translation'" in wrong.stderr
+    helps = subprocess.run([sys.executable, "-m", "kerasrnn.cli", "generate", "--help"], capture_output=True, text=True)
+    assert helps.returncode == 0 and "--temperature" in helps.stdout
+
+
+def test_predict_rejects_empty_text_and_wrong_task(tmp_path, capsys, sentiment_dir):
+    status, _, err = run_cli(capsys, "predict", sentiment_dir, "   ")
+    assert status == 2 and "empty" in err
+    status, _, err = run_cli(capsys, "generate", sentiment_dir, "--prompt", "A")
+    assert status == 2 and "needs a char-lm model" in err
+
+
+def test_corrupt_model_file_is_a_clear_error(tmp_path, capsys, sentiment_dir):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "spec.json").write_text((sentiment_dir / "spec.json").read_text())
+    (broken / "model.keras").write_bytes((sentiment_dir / "model.keras").read_bytes()[:5000])
+    status, _, err = run_cli(capsys, "predict", broken, "fine")
+    assert status == 2 and "not a loadable Keras model" in err
