@@ -7,6 +7,7 @@ The public API:
 - `build_optimizer`: an optimizer by name with Keras' gradient clipping.
 - `build_from_spec`, `load_spec`, `save_spec`: architectures as plain JSON.
 - `train`, `load_trained`: the training run behind `kerasrnn train` and its output.
+- `export_for_serving`: a versioned SavedModel for TF Serving (`kerasrnn export`).
 
 Attributes are imported on first use, so `import kerasrnn` (and the CLI's
 `--help`) does not pay for importing TensorFlow.
@@ -27,6 +28,7 @@ _PUBLIC = {
     "build_char_lm": "kerasrnn.tasks",
     "build_pos_tagger": "kerasrnn.tasks",
     "build_sentiment_classifier": "kerasrnn.tasks",
+    "export_for_serving": "kerasrnn.export",
     "load_trained": "kerasrnn.training",
     "train": "kerasrnn.training",
 }

@@ -102,7 +102,34 @@ def build_parser():
     generate.add_argument("--length", type=int, default=300)
     generate.add_argument("--temperature", type=float, default=1.0)
     generate.add_argument("--seed", type=int)
+    _add_serving_verbs(verbs)
     return parser
+
+
+def _add_serving_verbs(verbs):
+    export = verbs.add_parser(
+        "export", help="export a trained model for TF Serving", description="Write a versioned SavedModel."
+    )
+    export.add_argument("model_dir", help="a folder written by `kerasrnn train`")
+    export.add_argument("--base-path", required=True, help="the model's export folder, e.g. export/imdb")
+    export.add_argument("--version", type=int, help="default: one more than the newest existing version")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing version")
+
+    serve = verbs.add_parser(
+        "serve", help="serve exports over TF Serving's REST API", description="Serve SavedModels over REST."
+    )
+    which = serve.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model-base-path", help="one model's export folder, e.g. export/imdb")
+    which.add_argument("--model-config-file", help="a TF Serving model_config_list, e.g. export/models.config")
+    serve.add_argument("--model-name", help="with --model-base-path (default: the folder's name)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8501, help="REST port (default 8501; 0 = any free port)")
+    serve.add_argument("--num-versions", type=int, default=2, help="newest versions kept loaded (default 2)")
+    serve.add_argument("--file-system-poll-wait-seconds", type=float, default=1.0, help="0 = never poll")
+    serve.add_argument("--enable-batching", action="store_true", help="merge concurrent predict calls")
+    serve.add_argument("--max-batch-size", type=int, default=32)
+    serve.add_argument("--batch-timeout-micros", type=int, default=2000)
+    serve.add_argument("--max-body-bytes", type=int, default=16 * 1024 * 1024)
 
 
 def _picked(arguments, names):
@@ -166,7 +193,49 @@ def run_generate(arguments):
     )
 
 
-COMMANDS = {"train": run_train, "evaluate": run_evaluate, "predict": run_predict, "generate": run_generate}
+def run_export(arguments):
+    from kerasrnn.export import export_for_serving
+    from kerasrnn.training import load_trained
+
+    model, _ = load_trained(arguments.model_dir)
+    exported = export_for_serving(model, arguments.base_path, arguments.version, arguments.overwrite)
+    print(json.dumps({"path": exported.path, "version": exported.version, "signatures": exported.signatures,
+                      "models_config": exported.models_config}))
+
+
+def run_serve(arguments):
+    import logging
+
+    from kerasrnn.serving import models_to_serve, serve
+
+    for name in ("port", "num_versions", "max_batch_size", "batch_timeout_micros", "max_body_bytes"):
+        if getattr(arguments, name) < (0 if name in ("port", "batch_timeout_micros") else 1):
+            raise ValueError(f"--{name.replace('_', '-')} must be a {'non-negative' if name == 'port' else 'positive'} "
+                             f"integer. Received: {getattr(arguments, name)}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    models = models_to_serve(arguments.model_base_path, arguments.model_name, arguments.model_config_file,
+                             arguments.num_versions)
+    batching = None
+    if arguments.enable_batching:
+        batching = {"max_batch_size": arguments.max_batch_size,
+                    "batch_timeout_s": arguments.batch_timeout_micros / 1e6}
+
+    def ready(address):
+        names = ", ".join(name for name, _, _ in models)
+        print(f"kerasrnn serve: REST API on http://{address[0]}:{address[1]}/v1/models/ ({names})", flush=True)
+
+    serve(models, arguments.host, arguments.port, arguments.file_system_poll_wait_seconds, batching,
+          arguments.max_body_bytes, ready)
+
+
+COMMANDS = {
+    "train": run_train,
+    "evaluate": run_evaluate,
+    "predict": run_predict,
+    "generate": run_generate,
+    "export": run_export,
+    "serve": run_serve,
+}
 
 
 def main(argv=None):
@@ -174,7 +243,7 @@ def main(argv=None):
 
     Example:
 
-    >>> main(["evaluate", "no/such/dir", "--data", "x"])  # doctest: +SKIP
+    >>> main(["evaluate", "no/such/dir", "--data", "x"])
     2
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
