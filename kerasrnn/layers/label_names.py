@@ -19,7 +19,7 @@ class LabelNames(keras.layers.Layer):
 
     >>> import numpy as np
     >>> layer = LabelNames(["neg", "pos"])
-    >>> layer(np.array([[0.2, 0.8]], "float32")).shape
+    >>> tuple(layer(np.array([[0.2, 0.8]], "float32")).shape)
     (1, 2)
     >>> layer.labels
     ['neg', 'pos']

@@ -46,7 +46,7 @@ def prepare(data_path, batch_size=64, max_examples=None, seed=1337, seq_len=100,
 
     Example:
 
-    >>> data = prepare("../shared/data/tinyshakespeare/input.txt", max_examples=128)
+    >>> data = prepare("../shared/data/tinyshakespeare/input.txt")
     >>> data.spec_arguments
     {'vocab_size': 66}
     """
@@ -155,8 +155,12 @@ def evaluate(model, data_path, streams=8, seq_len=512):
 
     Example:
 
-    >>> evaluate(model, "../shared/data/tinyshakespeare/input.txt")  # doctest: +SKIP
-    {'nats_per_char': 1.48, 'bits_per_char': 2.13, 'characters': 110592}
+    >>> from kerasrnn.tasks import build_char_lm
+    >>> characters = sorted(set(read_text("../shared/data/tinyshakespeare/input.txt")))
+    >>> model = text_model(build_char_lm(len(characters) + 1, units=8, num_layers=1),
+    ...                    characters, [UNKNOWN] + characters)
+    >>> sorted(evaluate(model, "../shared/data/tinyshakespeare/input.txt"))
+    ['bits_per_char', 'characters', 'nats_per_char']
     """
     _, val_text = split_text(read_text(data_path))
     ids = encode(model.get_layer("char_lookup"), val_text)
@@ -188,8 +192,11 @@ def generate(model, prompt, length=300, temperature=1.0, seed=None):
 
     Example:
 
-    >>> generate(model, "ROMEO:", length=50, temperature=0.8, seed=1)  # doctest: +SKIP
-    'ROMEO:\\nWhat say you to the prince of ...'
+    >>> from kerasrnn.tasks import build_char_lm
+    >>> model = text_model(build_char_lm(4, units=8, num_layers=1), list("ROM"), ["[UNK]", "R", "O", "M"])
+    >>> text = generate(model, "ROM", length=5, temperature=0.8, seed=1)
+    >>> len(text), set(text) <= set("ROM")
+    (8, True)
     """
     length = check_positive_int("length", length)
     if not isinstance(temperature, (int, float)) or not temperature > 0:
