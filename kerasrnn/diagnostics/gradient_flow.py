@@ -143,6 +143,11 @@ def check_batch(model, batch):
     return inputs, targets
 
 
+def _norm(tensor):
+    # In float64: squaring a float32 gradient of 1e-20 would underflow to 0.
+    return float(np.linalg.norm(np.asarray(tensor, dtype="float64")))
+
+
 def _loss(model, targets, predictions, mask):
     """The compiled loss; a masked output weighs valid entries as Keras does (total/valid)."""
     sample_weight = None
@@ -173,8 +178,8 @@ def _jacobian_norms(item, rnn, output_step, examples):
     )
     norms = np.full(len(hidden), np.nan)
     for step, gradient in enumerate(gradients):
-        jacobian = tf.transpose(tf.reshape(gradient, (units, count, units)), (1, 0, 2))
-        norms[step] = float(tf.reduce_mean(tf.linalg.svd(jacobian, compute_uv=False)[:, 0]))
+        jacobian = np.asarray(gradient, dtype="float64").reshape(units, count, units).transpose(1, 0, 2)
+        norms[step] = float(np.mean(np.linalg.norm(jacobian, ord=2, axis=(1, 2))))
     return norms
 
 
@@ -245,7 +250,7 @@ def gradient_flow(model, batch, output_step=None, jacobian_examples=4):
     results, offset = [], 0
     for item in record:
         count = len(item.hidden)
-        norms = np.array([float(tf.norm(g)) for g in gradients[offset : offset + count]])
+        norms = np.array([_norm(g) for g in gradients[offset : offset + count]])
         offset += count
         results.append(
             DirectionFlow(

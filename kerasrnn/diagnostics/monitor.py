@@ -83,6 +83,14 @@ class GradientNormMonitor(keras.callbacks.Callback):
         self.every = check_positive_int("every", every)
         if histograms and not log_dir:
             raise ValueError("`histograms=True` needs `log_dir`: histograms are written to TensorBoard.")
+        if log_dir is not None:
+            try:
+                import tensorboard  # noqa: F401  (tf.summary needs it to write events)
+            except ImportError as error:
+                raise ValueError(
+                    "`log_dir` needs the `tensorboard` package to write summaries: "
+                    "`pip install tensorboard`, or leave log_dir=None."
+                ) from error
         self.log_dir = log_dir
         self.histograms = bool(histograms)
         self.history = {"step": [], **{name: [] for name in SCALARS}, "layer_norms": {}}
