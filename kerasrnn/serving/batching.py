@@ -100,8 +100,8 @@ class SignatureBatcher:
                 group[0].result = self.run(group[0].arrays)
             else:
                 merged = {name: np.concatenate([item.arrays[name] for item in group]) for name in group[0].arrays}
-                outputs = self.run(merged)
                 self.batch_sizes.append(sum(item.rows for item in group))
+                outputs = self.run(merged)
                 start = 0
                 for item in group:
                     item.result = {name: value[start : start + item.rows] for name, value in outputs.items()}

@@ -190,12 +190,13 @@ def _rows_to_inputs(instances, dtypes):
                 raise invalid_argument(f"Expecting object but got list at item {index} of input list")
             for name, value in element.items():
                 try:
-                    columns[name].append(_add_instance_item(value, name, dtypes, shapes))
+                    array = _add_instance_item(value, name, dtypes, shapes)
                 except Exception as error:
                     raise invalid_argument(
                         f"Failed to process element: {index} key: {name} of 'instances' list. "
                         f"Error: INVALID_ARGUMENT: {getattr(error, 'message', error)}"
                     ) from None
+                columns[name].append(array)
             if set(element) != set(dtypes):
                 raise invalid_argument(
                     f"Failed to process element: {index} of 'instances' list. JSON object: {_short(element)} "

@@ -73,7 +73,26 @@ class ModelManager:
 
     def _refresh_model(self, model):
         on_disk = version_folders(model.base_path)
-        wanted = set(model.policy.select(on_disk))
+        stamps = {}
+        for version, path in on_disk.items():
+            try:
+                stamps[version] = os.stat(path).st_mtime_ns
+            except OSError:  # deleted while we looked
+                pass
+        for version in set(model.failures) - set(stamps):
+            model.failures.pop(version, None)
+
+        def usable():
+            # A version that failed to load and is unchanged since does not
+            # count for the policy, so a corrupt newest version cannot push
+            # the good ones out.
+            return [v for v in stamps if model.failures.get(v, (None,))[0] != stamps[v]]
+
+        wanted = set(model.policy.select(usable()))
+        while wanted - set(model.servables):
+            for version in sorted(wanted - set(model.servables)):
+                self._load(model, version, on_disk[version], stamps[version])
+            wanted = set(model.policy.select(usable()))
         for version in sorted(set(model.servables) - wanted):
             reason = "its folder is gone" if version not in on_disk else f"the version policy is {model.policy!r}"
             log.warning("Unloading servable {name: %s version: %d}: %s", model.name, version, reason)
@@ -81,28 +100,20 @@ class ModelManager:
                 model.servables.pop(version, None)
                 for key in [key for key in model.batchers if key[0] == version]:
                     model.batchers.pop(key).close()
-        for version in sorted(wanted - set(model.servables)):
-            path = on_disk[version]
-            try:
-                stamp = os.stat(path).st_mtime_ns
-            except OSError:
-                continue
-            if model.failures.get(version, (None,))[0] == stamp:
-                continue  # failed before and unchanged since: do not retry every poll
-            log.info("Loading servable {name: %s version: %d} from %s", model.name, version, path)
-            try:
-                servable = Servable(model.name, version, path)
-            except Exception as error:  # a corrupt or half-deleted folder must not stop the server
-                message = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-                log.error("Failed to load servable {name: %s version: %d}: %s", model.name, version, message)
-                model.failures[version] = (stamp, message)
-                continue
-            with self.lock:
-                model.servables[version] = servable
-                model.failures.pop(version, None)
-            log.info("Successfully loaded servable {name: %s version: %d}", model.name, version)
-        for version in set(model.failures) - set(on_disk):
+
+    def _load(self, model, version, path, stamp):
+        log.info("Loading servable {name: %s version: %d} from %s", model.name, version, path)
+        try:
+            servable = Servable(model.name, version, path)
+        except Exception as error:  # a corrupt or half-deleted folder must not stop the server
+            message = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+            log.error("Failed to load servable {name: %s version: %d}: %s", model.name, version, message)
+            model.failures[version] = (stamp, message)
+            return
+        with self.lock:
+            model.servables[version] = servable
             model.failures.pop(version, None)
+        log.info("Successfully loaded servable {name: %s version: %d}", model.name, version)
 
     def start_polling(self, interval_s):
         """Call `refresh` every `interval_s` seconds in a background thread."""
