@@ -9,6 +9,9 @@ import json
 import os
 import sys
 
+from kerasrnn.diagnostics.command import add_diagnose_verb, run_diagnose
+from kerasrnn.zoo.cli import add_zoo_verb, run_zoo
+
 TASKS = {"char-lm": "char_lm", "sentiment": "sentiment", "pos": "pos_tagger"}
 
 
@@ -52,7 +55,7 @@ BUILDER_OPTIONS = (
 DATA_OPTIONS = {
     "char_lm": ("seq_len", "stateful"),
     "sentiment": ("vocab_size", "max_length"),
-    "pos_tagger": ("tag_column",),
+    "pos_tagger": ("tag_column", "use_characters"),
 }
 
 
@@ -83,6 +86,9 @@ def build_parser():
     data.add_argument("--vocab-size", type=int, help="sentiment: vocabulary size (default 20000)")
     data.add_argument("--max-length", type=int, help="sentiment: tokens kept per review (default 400)")
     data.add_argument("--tag-column", choices=["upos", "xpos"], help="pos: which tags to learn (default upos)")
+    data.add_argument(
+        "--use-characters", action="store_true", help="pos: add a character-level word encoder (rare/unknown words)"
+    )
 
     evaluate = verbs.add_parser(
         "evaluate", help="score a trained model", description="Print the task metric as one JSON line."
@@ -103,6 +109,8 @@ def build_parser():
     generate.add_argument("--temperature", type=float, default=1.0)
     generate.add_argument("--seed", type=int)
     _add_serving_verbs(verbs)
+    add_zoo_verb(verbs)
+    add_diagnose_verb(verbs)
     return parser
 
 
@@ -153,6 +161,8 @@ def run_train(arguments):
         max_examples=arguments.max_examples,
         seed=arguments.seed,
         tensorboard_dir=arguments.tensorboard,
+        # Progress bars only where someone watches; one line per epoch in logs.
+        verbose="auto" if sys.stdout.isatty() else 2,
     )
     print(json.dumps(metrics, sort_keys=True))
 
@@ -235,6 +245,8 @@ COMMANDS = {
     "generate": run_generate,
     "export": run_export,
     "serve": run_serve,
+    "zoo": run_zoo,
+    "diagnose": run_diagnose,
 }
 
 

@@ -197,3 +197,20 @@ def test_bad_spec_files_are_reported(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ValueError, match=message):
         load_spec(path)
+
+
+def test_tagger_with_character_encoder_masks_padding_and_round_trips(tmp_path):
+    model = kerasrnn.build_pos_tagger(30, 5, units=8, embedding_dim=8, num_layers=2, char_vocab_size=12, char_units=4)
+    words = np.array([[3, 4, 5]])
+    chars = np.random.default_rng(0).integers(2, 12, size=(1, 3, 6))
+    short = model.predict({"token_ids": words, "char_ids": chars}, verbose=0)
+    long = model.predict(
+        {"token_ids": np.pad(words, ((0, 0), (0, 40))), "char_ids": np.pad(chars, ((0, 0), (0, 40), (0, 9)))},
+        verbose=0,
+    )
+    np.testing.assert_allclose(short, long[:, :3], atol=1e-5)
+    model.save(tmp_path / "tagger.keras")
+    loaded = keras.saving.load_model(tmp_path / "tagger.keras", safe_mode=True)
+    np.testing.assert_allclose(loaded.predict({"token_ids": words, "char_ids": chars}, verbose=0), short, atol=1e-6)
+    with pytest.raises(ValueError, match="`char_vocab_size` must be a positive integer"):
+        kerasrnn.build_pos_tagger(30, 5, char_vocab_size=0)

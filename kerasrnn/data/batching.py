@@ -11,8 +11,9 @@ def bucketed_batches(dataset, batch_size, boundaries=DEFAULT_BOUNDARIES, shuffle
     """Batch `(ids, target)` examples of similar length together, padded with 0.
 
     Args:
-        dataset: elements `(ids, target)` where `ids` is a 1-D int tensor and
-            `target` a scalar label or a 1-D tensor as long as `ids`.
+        dataset: elements `(inputs, target)` where `inputs` is a 1-D int
+            tensor (or a dict of tensors whose first axis is time) and
+            `target` a scalar label or a 1-D tensor as long as the inputs.
         batch_size: examples per batch.
         boundaries: the bucket edges, in tokens.
         shuffle_buffer: shuffle this many examples before bucketing (training).
@@ -34,7 +35,8 @@ def bucketed_batches(dataset, batch_size, boundaries=DEFAULT_BOUNDARIES, shuffle
     if shuffle_buffer:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.bucket_by_sequence_length(
-        element_length_func=lambda ids, target: tf.shape(ids)[0],
+        # Every input of an example (word ids, char ids, ...) starts with its time axis.
+        element_length_func=lambda inputs, target: tf.shape(tf.nest.flatten(inputs)[0])[0],
         bucket_boundaries=list(boundaries),
         bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
     )

@@ -22,7 +22,7 @@ OPTIMIZER_OPTIONS = ("optimizer", "learning_rate", "clipnorm", "clipvalue", "glo
 
 
 def embedded_recurrent_body(
-    token_ids, vocab_size, embedding_dim, mask_padding, dropout, bidirectional, **recurrent
+    token_ids, vocab_size, embedding_dim, mask_padding, dropout, bidirectional, extra_features=None, **recurrent
 ):
     """Embed integer ids and run them through a recurrent stack.
 
@@ -33,6 +33,8 @@ def embedded_recurrent_body(
         mask_padding: treat id 0 as padding and mask it through the stack.
         dropout: dropout rate inside the stack and before the output layer.
         bidirectional: wrap the recurrent layers in `Bidirectional`.
+        extra_features: a `(batch, time, features)` tensor concatenated to the
+            embeddings (e.g. character-level word vectors).
         **recurrent: the remaining arguments of `recurrent_stack`.
 
     Returns:
@@ -52,6 +54,9 @@ def embedded_recurrent_body(
     x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=mask_padding, name="embedding")(
         token_ids
     )
+    if extra_features is not None:
+        # Concatenate keeps the embedding's padding mask for the recurrent stack.
+        x = keras.layers.Concatenate(name="word_features")([x, extra_features])
     x = recurrent_stack(x, dropout=dropout, bidirectional=bidirectional, **recurrent)
     if dropout:
         x = keras.layers.Dropout(dropout, name="output_dropout")(x)

@@ -2,6 +2,7 @@
 
 import keras
 
+from kerasrnn.layers.char_word_encoder import CharacterWordEncoder
 from kerasrnn.tasks.common import compile_model, embedded_recurrent_body
 from kerasrnn.validation import check_positive_int
 
@@ -23,6 +24,9 @@ def build_pos_tagger(
     clipnorm=None,
     clipvalue=None,
     global_clipnorm=None,
+    char_vocab_size=None,
+    char_embedding_dim=32,
+    char_units=64,
 ):
     """Build and compile a part-of-speech tagger over integer word ids.
 
@@ -46,10 +50,17 @@ def build_pos_tagger(
         clipnorm: clip each gradient to this norm.
         clipvalue: clip each gradient component to this absolute value.
         global_clipnorm: clip all gradients together to this norm.
+        char_vocab_size: if set, the model also reads each word's characters
+            (ids, 0 = padding) with a character-level BiLSTM, and takes a
+            second input `char_ids` of shape `(batch, time, characters)`.
+        char_embedding_dim: size of the character embeddings.
+        char_units: units per direction of the character LSTM.
 
     Returns:
-        A compiled `keras.Model` mapping `(batch, time)` int ids to
-        `(batch, time, num_tags)` probabilities.
+        A compiled `keras.Model` mapping `(batch, time)` int ids (and, with
+        `char_vocab_size`, `(batch, time, characters)` char ids, passed as a
+        dict `{"token_ids": ..., "char_ids": ...}`) to `(batch, time, num_tags)`
+        probabilities.
 
     Example:
 
@@ -60,6 +71,11 @@ def build_pos_tagger(
     """
     num_tags = check_positive_int("num_tags", num_tags)
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    inputs, spelling = token_ids, None
+    if char_vocab_size is not None:
+        char_ids = keras.Input(shape=(None, None), dtype="int32", name="char_ids")
+        inputs = {"token_ids": token_ids, "char_ids": char_ids}
+        spelling = CharacterWordEncoder(char_vocab_size, char_embedding_dim, char_units, name="spelling")(char_ids)
     x = embedded_recurrent_body(
         token_ids,
         vocab_size,
@@ -67,6 +83,7 @@ def build_pos_tagger(
         mask_padding=True,
         dropout=dropout,
         bidirectional=bidirectional,
+        extra_features=spelling,
         cell=cell,
         units=units,
         num_layers=num_layers,
@@ -76,7 +93,7 @@ def build_pos_tagger(
         return_sequences=True,
     )
     probabilities = keras.layers.Dense(num_tags, activation="softmax", name="tag_probabilities")(x)
-    model = keras.Model(token_ids, probabilities, name=f"pos_tagger_{cell}")
+    model = keras.Model(inputs, probabilities, name=f"pos_tagger_{cell}")
     compile_model(
         model,
         loss="sparse_categorical_crossentropy",

@@ -92,4 +92,4 @@ def batched_predictions(core, dataset):
     """
     forward = tf.function(lambda ids: core(ids, training=False), reduce_retracing=True)
     for inputs, targets in dataset:
-        yield inputs.numpy(), targets.numpy(), np.asarray(forward(inputs))
+        yield tf.nest.map_structure(np.asarray, inputs), targets.numpy(), np.asarray(forward(inputs))

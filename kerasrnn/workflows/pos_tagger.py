@@ -11,6 +11,7 @@ import tensorflow as tf
 from kerasrnn.data.batching import bucketed_batches
 from kerasrnn.data.conllu import read_conllu
 from kerasrnn.layers import LabelNames
+from kerasrnn.layers.character_ids import CharacterIds
 from kerasrnn.workflows.common import (
     PreparedData,
     batched_predictions,
@@ -38,14 +39,16 @@ def find_split(data_path, split):
     return matches[0]
 
 
-def sentence_dataset(word_lookup, tags, sentences, unknown_tag_id=None):
-    """Turn `(words, tags)` sentences into unbatched `(word_ids, tag_ids)` pairs.
+def sentence_dataset(word_lookup, tags, sentences, unknown_tag_id=None, character_ids=None):
+    """Turn `(words, tags)` sentences into unbatched `(inputs, tag_ids)` pairs.
 
     Args:
         word_lookup: a `StringLookup` from words to ids (0 = padding, 1 = OOV).
         tags: the tag names; a tag's id is its index in this list.
         sentences: `(words, tags)` pairs as `read_conllu` returns them.
         unknown_tag_id: the id of a tag not in `tags`; None makes it an error.
+        character_ids: a `CharacterIds` layer; if given, the inputs are a dict
+            `{"token_ids", "char_ids"}` for a tagger with a character encoder.
 
     Example:
 
@@ -59,19 +62,27 @@ def sentence_dataset(word_lookup, tags, sentences, unknown_tag_id=None):
     unknown = sorted({tag for _, sentence_tags in sentences for tag in sentence_tags} - set(tag_index))
     if unknown and unknown_tag_id is None:
         raise ValueError(f"Tags {unknown} are not among the model's tags {list(tags)}.")
-    word_ids = tf.cast(word_lookup(tf.ragged.constant([words for words, _ in sentences])), tf.int32)
+    words = tf.ragged.constant([words for words, _ in sentences])
     tag_ids = tf.ragged.constant(
         [[tag_index.get(tag, unknown_tag_id) for tag in sentence_tags] for _, sentence_tags in sentences],
         tf.int32,
     )
-    # Slices of a ragged tensor arrive as ragged specs, which padded batching
-    # rejects; tf.identity turns each row into an ordinary 1-D tensor.
-    return tf.data.Dataset.from_tensor_slices((word_ids, tag_ids)).map(
-        lambda words, tags: (tf.identity(words), tf.identity(tags))
-    )
+
+    def encode(words, tag_ids):
+        # Slices of a ragged tensor arrive as ragged specs, which padded
+        # batching rejects; tf.identity turns each row into a 1-D tensor.
+        words, tag_ids = tf.identity(words), tf.identity(tag_ids)
+        token_ids = tf.cast(word_lookup(words), tf.int32)
+        if character_ids is None:
+            return token_ids, tag_ids
+        return {"token_ids": token_ids, "char_ids": character_ids(words)}, tag_ids
+
+    return tf.data.Dataset.from_tensor_slices((words, tag_ids)).map(encode, num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def prepare(data_path, batch_size=32, max_examples=None, seed=1337, tag_column="upos", min_count=2):
+def prepare(
+    data_path, batch_size=32, max_examples=None, seed=1337, tag_column="upos", min_count=2, use_characters=False
+):
     """Read the train and dev treebanks, build vocabularies, batch by length.
 
     Args:
@@ -83,6 +94,8 @@ def prepare(data_path, batch_size=32, max_examples=None, seed=1337, tag_column="
         tag_column: `"upos"` or `"xpos"`.
         min_count: words seen fewer times in training map to `[UNK]`, so the
             model learns an embedding for words it has never seen.
+        use_characters: also feed each word's characters (for a tagger built
+            with `char_vocab_size`, which the spec then sets).
 
     Example:
 
@@ -106,15 +119,23 @@ def prepare(data_path, batch_size=32, max_examples=None, seed=1337, tag_column="
     # still yields a model whose validation loss is defined for every tag.
     tags = sorted({tag for _, sentence_tags in train_sentences + val_sentences for tag in sentence_tags})
     word_lookup = word_lookup_layer(vocabulary)
-    train = sentence_dataset(word_lookup, tags, train_sentences).cache()
-    validation = sentence_dataset(word_lookup, tags, val_sentences).cache()
+    spec_arguments = {"vocab_size": len(vocabulary), "num_tags": len(tags)}
+    preprocessing, character_ids = {}, None
+    if use_characters:
+        characters = sorted({character for word in counts for character in word})
+        character_ids = CharacterIds(characters)
+        spec_arguments["char_vocab_size"] = len(characters) + 2  # padding and unknown
+        preprocessing["characters"] = characters
+    train = sentence_dataset(word_lookup, tags, train_sentences, character_ids=character_ids).cache()
+    validation = sentence_dataset(word_lookup, tags, val_sentences, character_ids=character_ids).cache()
     return PreparedData(
         train=bucketed_batches(train, batch_size, shuffle_buffer=len(train_sentences), seed=seed),
         validation=bucketed_batches(validation, batch_size),
-        spec_arguments={"vocab_size": len(vocabulary), "num_tags": len(tags)},
+        spec_arguments=spec_arguments,
         vocabulary=vocabulary,
         labels=tags,
         train_examples=len(train_sentences),
+        preprocessing=preprocessing,
     )
 
 
@@ -123,11 +144,13 @@ def word_lookup_layer(vocabulary, name=None):
     return keras.layers.StringLookup(vocabulary=vocabulary, mask_token=PADDING, oov_token=UNKNOWN, name=name)
 
 
-def text_model(core, vocabulary, labels):
+def text_model(core, vocabulary, labels, characters=None):
     """Wrap the integer-id tagger into a model over padded word strings.
 
     Input: `(batch, time)` strings, padded with "". Output: per-token tag
     probabilities; the tag names are stored in the model's `LabelNames` layer.
+    Pass `characters` for a tagger built with `char_vocab_size`: the words are
+    then also split into character ids inside the model.
 
     Example:
 
@@ -138,7 +161,12 @@ def text_model(core, vocabulary, labels):
     (1, 3, 2)
     """
     tokens = keras.Input(shape=(None,), dtype="string", name="tokens")
-    probabilities = core(word_lookup_layer(vocabulary, name="word_lookup")(tokens))
+    token_ids = word_lookup_layer(vocabulary, name="word_lookup")(tokens)
+    if characters is None:
+        probabilities = core(token_ids)
+    else:
+        char_ids = CharacterIds(characters, name="character_ids")(tokens)
+        probabilities = core({"token_ids": token_ids, "char_ids": char_ids})
     return keras.Model(tokens, LabelNames(labels, name="label_names")(probabilities), name="pos_tagger_text_model")
 
 
@@ -160,11 +188,12 @@ def evaluate(model, data_path, batch_size=64):
     sentences = read_conllu(find_split(data_path, "test"))
     tags = label_names(model)
     word_lookup = model.get_layer("word_lookup")
+    character_ids = next((layer for layer in model.layers if isinstance(layer, CharacterIds)), None)
     # Unknown gold tags get id -1, so they can never match a prediction.
-    dataset = bucketed_batches(sentence_dataset(word_lookup, tags, sentences, unknown_tag_id=-1), batch_size)
+    dataset = sentence_dataset(word_lookup, tags, sentences, unknown_tag_id=-1, character_ids=character_ids)
     correct = total = 0
-    for inputs, targets, probabilities in batched_predictions(inner_model(model), dataset):
-        real = inputs != 0
+    for inputs, targets, probabilities in batched_predictions(inner_model(model), bucketed_batches(dataset, batch_size)):
+        real = (inputs["token_ids"] if isinstance(inputs, dict) else inputs) != 0
         correct += int(np.sum((np.argmax(probabilities, axis=-1) == targets) & real))
         total += int(np.sum(real))
     return {"upos_accuracy": correct / total, "tokens": total, "sentences": len(sentences)}

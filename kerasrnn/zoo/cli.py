@@ -1,0 +1,54 @@
+"""The `kerasrnn zoo` verb: list, info, download, evaluate, train and publish."""
+
+import json
+import os
+
+DEFAULT_SHARED_DATA = os.path.join("..", "shared", "data")
+
+
+def add_zoo_verb(verbs):
+    """Add `zoo` and its actions to the `kerasrnn` subparsers."""
+    zoo = verbs.add_parser("zoo", help="pretrained models by name", description="The pretrained model zoo.")
+    actions = zoo.add_subparsers(dest="zoo_action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="the available models")
+    listing.add_argument("--json", action="store_true", help="one JSON entry per line")
+    for action, text in (("info", "a model's index entry"), ("download", "fetch into the cache and verify")):
+        actions.add_parser(action, help=text).add_argument("name")
+    evaluate = actions.add_parser("evaluate", help="score a model (one JSON line, as `kerasrnn evaluate`)")
+    evaluate.add_argument("name")
+    evaluate.add_argument("--data", required=True)
+    for action, text in (("train", "train or resume a recipe (long)"), ("publish", "measure and index a trained recipe")):
+        parser = actions.add_parser(action, help=text)
+        parser.add_argument("name")
+        parser.add_argument("--shared-data", default=DEFAULT_SHARED_DATA, help="folder of the real data sets")
+        if action == "train":
+            parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
+
+
+def run_zoo(arguments):
+    """Carry out a `kerasrnn zoo` action."""
+    from kerasrnn import zoo
+    from kerasrnn.zoo import recipes
+
+    action = arguments.zoo_action
+    if action == "list":
+        from kerasrnn.zoo.index import read_index
+
+        for entry in read_index():
+            if arguments.json:
+                print(json.dumps(entry, sort_keys=True))
+            else:
+                score = ", ".join(f"{key}={value:.4f}" for key, value in entry["metrics"].items() if isinstance(value, float))
+                print(f"{entry['name']:28s} {entry['task']:11s} {entry['cell']:10s} {score}")
+    elif action == "info":
+        print(json.dumps(zoo.info(arguments.name), indent=2, sort_keys=True))
+    elif action == "download":
+        print(zoo.download(arguments.name))
+    elif action == "evaluate":
+        if not os.path.exists(arguments.data):
+            raise FileNotFoundError(f"--data: {arguments.data!r} does not exist.")
+        print(json.dumps(zoo.evaluate(arguments.name, arguments.data), sort_keys=True))
+    elif action == "train":
+        print(json.dumps(recipes.train_recipe(arguments.name, arguments.shared_data, epochs=arguments.epochs)))
+    elif action == "publish":
+        print(json.dumps(recipes.publish(arguments.name, arguments.shared_data), indent=2, sort_keys=True))

@@ -1,0 +1,113 @@
+"""Fetching zoo artifacts: `keras.utils.get_file`, sha256 checks, an atomic local cache."""
+
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.parse
+
+from kerasrnn.zoo.index import DEFAULT_ZOO_DIR
+
+
+def cache_dir():
+    """Where downloaded models live: `$KERASRNN_HOME/models`, else `$KERAS_HOME` or `~/.keras`.
+
+    Example:
+
+    >>> os.path.basename(cache_dir())
+    'models'
+    """
+    if os.environ.get("KERASRNN_HOME"):
+        return os.path.join(os.environ["KERASRNN_HOME"], "models")
+    keras_home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return os.path.join(keras_home, "kerasrnn", "models")
+
+
+def zoo_url():
+    """The base URL artifacts are fetched from: `$KERASRNN_ZOO_URL`, else the repository's `models/`.
+
+    A plain folder path is turned into a `file://` URL.
+
+    Example:
+
+    >>> zoo_url().startswith("file://")  # doctest: +SKIP
+    True
+    """
+    base = os.environ.get("KERASRNN_ZOO_URL") or DEFAULT_ZOO_DIR
+    if "://" not in base:
+        base = "file://" + urllib.parse.quote(os.path.abspath(base))
+    return base.rstrip("/")
+
+
+def sha256_of(path):
+    """The hex sha256 of a file, read in 1 MiB blocks.
+
+    Example:
+
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "x")
+    >>> _ = open(path, "wb").write(b"abc")
+    >>> sha256_of(path)[:12]
+    'ba7816bf8f01'
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch(entry, base_url=None, directory=None, offline=None):
+    """Return the local path of a zoo artifact, downloading and verifying it if needed.
+
+    A cached file is used only if its sha256 matches the index. A download
+    goes through `keras.utils.get_file` into a temporary folder beside the
+    cache, is verified, and only then renamed into place, so an interrupted or
+    corrupted download is never used and never left in the cache.
+
+    Args:
+        entry: the model's index entry (`file` and `sha256` are used).
+        base_url: where artifacts are served (default `zoo_url()`).
+        directory: the cache folder (default `cache_dir()`).
+        offline: forbid any download (default: `KERASRNN_OFFLINE=1`).
+
+    Example:
+
+    >>> from kerasrnn.zoo.index import read_index
+    >>> path = fetch(read_index()[0])  # doctest: +SKIP
+    """
+    import keras
+
+    directory = directory or cache_dir()
+    offline = os.environ.get("KERASRNN_OFFLINE", "") not in ("", "0") if offline is None else offline
+    target = os.path.join(directory, entry["file"])
+    if os.path.exists(target):
+        if sha256_of(target) == entry["sha256"]:
+            return target
+        os.remove(target)  # a stale or damaged copy: fetch it again
+    if offline:
+        raise ValueError(
+            f"Zoo model {entry['name']!r} is not in the cache ({directory}) and KERASRNN_OFFLINE is set: "
+            "download it once with network access (`kerasrnn zoo download NAME`) or unset KERASRNN_OFFLINE."
+        )
+    origin = f"{base_url or zoo_url()}/{urllib.parse.quote(entry['file'])}"
+    os.makedirs(directory, exist_ok=True)
+    partial = tempfile.mkdtemp(prefix=".partial-", dir=directory)
+    try:
+        try:
+            downloaded = keras.utils.get_file(
+                entry["file"], origin=origin, cache_dir=partial, cache_subdir=".", file_hash=None
+            )
+        except Exception as error:
+            raise ValueError(f"Could not download zoo model {entry['name']!r} from {origin}: {error}") from error
+        actual = sha256_of(downloaded)
+        if actual != entry["sha256"]:
+            raise ValueError(
+                f"Checksum mismatch for zoo model {entry['name']!r} from {origin}: expected sha256 "
+                f"{entry['sha256']}, got {actual}. The file was deleted; retry, or check KERASRNN_ZOO_URL "
+                "points at an intact mirror."
+            )
+        os.replace(downloaded, target)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return target
