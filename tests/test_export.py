@@ -18,8 +18,7 @@ from tensorflow_serving.config import model_server_config_pb2
 import tiny_exports as tiny
 from kerasrnn.cli import main
 from kerasrnn.export import export_for_serving, write_version
-from kerasrnn.export import export_for_serving as export_module_function  # noqa: F401 (public path)
-from kerasrnn.workflows.common import inner_model, label_names
+from kerasrnn.workflows.common import label_names
 
 TASKS = ("sentiment", "pos_tagger", "char_lm")
 
@@ -284,6 +283,12 @@ def test_warmup_requests_replay_against_the_export(export_root):
             assert all(value.shape[0] == 1 or value.shape[0] == 2 for value in outputs.values())
 
 
+def test_public_api_exposes_export_for_serving():
+    import kerasrnn
+
+    assert kerasrnn.export_for_serving is export_for_serving
+
+
 def test_cli_export_writes_the_next_version(tmp_path, capsys):
     base = tmp_path / "export" / "ewt"
     assert main(["export", tiny.trained_dir("pos_tagger"), "--base-path", str(base)]) == 0
@@ -303,4 +308,3 @@ def test_stepper_refuses_a_model_it_cannot_unroll():
     x = keras.layers.Conv1D(4, 2, padding="causal")(x)
     with pytest.raises(ValueError, match="Cannot step layer"):
         CharStepper(keras.Model(ids, keras.layers.Dense(5)(x)))
-    assert inner_model  # the helper the signatures use stays importable
