@@ -5,6 +5,7 @@ sentences) through an embedding; only the recurrent kernels of the physics
 tests are set by hand, to a known spectral norm.
 """
 
+import json
 import math
 
 import keras
@@ -321,3 +322,35 @@ def test_bad_options_are_refused():
         GradientNormMonitor(every=0)
     with pytest.raises(ValueError, match="`histograms=True` needs `log_dir`"):
         GradientNormMonitor(histograms=True)
+
+
+# -- the command line -------------------------------------------------------------------
+
+
+def test_diagnose_command_writes_the_report(tmp_path, capsys):
+    from kerasrnn.cli import main
+
+    out = tmp_path / "report"
+    status = main(["diagnose", "--data", SHAKESPEARE, "--out", str(out), "--seq-len", "24", "--units", "8",
+                   "--probe-examples", "2", "--jacobian-examples", "1", "--train-steps", "2", "--clip-steps", "3"])
+    assert status == 0
+    assert sorted(path.name for path in out.iterdir()) == [
+        "cells.png", "clipping.png", "initializers.png", "report.json", "summary.json"
+    ]
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["clip_fraction"]) == {"none", "clipnorm", "clipvalue", "global_clipnorm"}
+    assert summary["clip_fraction"]["none"] == 0.0
+    report = json.loads((out / "report.json").read_text())
+    assert len(report["cells"]["gru"]["trained"]["jacobian_norm"]) == 24
+    assert len(report["clipping"]["clipnorm"]["global_norm"]) == 3
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [(["--data", "no/such/input.txt"], "does not exist"), (["--data", SHAKESPEARE, "--seq-len", "0"], "`seq_len` must be")],
+)
+def test_diagnose_command_reports_bad_input(tmp_path, capsys, arguments, message):
+    from kerasrnn.cli import main
+
+    assert main(["diagnose", "--out", str(tmp_path), *arguments]) == 2
+    assert message in capsys.readouterr().err

@@ -4,19 +4,34 @@
 - `recurrent_spectrum(model)`: singular value and spectral radius per gate.
 - `GradientNormMonitor`: a `model.fit` callback recording gradient norms and clipping.
 - `decay_rate(norms)`: the fitted log-slope per step back in time.
-- `kerasrnn.diagnostics.report` / `experiments`: the `kerasrnn diagnose` report.
+- `run_diagnosis` / `write_report`: the `kerasrnn diagnose` report.
+
+Attributes are imported on first use, so the CLI's `--help` does not import TensorFlow.
 """
 
-from kerasrnn.diagnostics.gradient_flow import DirectionFlow, GradientFlow, decay_rate, gradient_flow
-from kerasrnn.diagnostics.monitor import GradientNormMonitor
-from kerasrnn.diagnostics.spectrum import matrix_spectrum, recurrent_spectrum
+import importlib
 
-__all__ = [
-    "DirectionFlow",
-    "GradientFlow",
-    "GradientNormMonitor",
-    "decay_rate",
-    "gradient_flow",
-    "matrix_spectrum",
-    "recurrent_spectrum",
-]
+_PUBLIC = {
+    "DirectionFlow": "kerasrnn.diagnostics.flow",
+    "GradientFlow": "kerasrnn.diagnostics.flow",
+    "decay_rate": "kerasrnn.diagnostics.flow",
+    "gradient_flow": "kerasrnn.diagnostics.flow",
+    "GradientNormMonitor": "kerasrnn.diagnostics.monitor",
+    "matrix_spectrum": "kerasrnn.diagnostics.spectrum",
+    "recurrent_spectrum": "kerasrnn.diagnostics.spectrum",
+    "DiagnoseConfig": "kerasrnn.diagnostics.config",
+    "run_diagnosis": "kerasrnn.diagnostics.experiments",
+    "write_report": "kerasrnn.diagnostics.report",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name):
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'kerasrnn.diagnostics' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

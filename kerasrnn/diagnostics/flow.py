@@ -170,8 +170,11 @@ def _jacobian_norms(item, rnn, output_step, examples):
     tiled = tf.tile(inputs, [units, 1, 1])  # row k * count + b is example b, seeded by unit k
     mask = None if item.mask is None else tf.tile(item.mask[:examples], [units, 1])
     seed = tf.repeat(tf.eye(units, dtype=tiled.dtype), count, axis=0)
+    initial_state = None
+    if rnn.stateful and rnn.states is not None:  # start from the carried state, as the main pass did
+        initial_state = [tf.tile(tf.convert_to_tensor(s)[:count], [units, 1]) for s in tf.nest.flatten(rnn.states)]
     with tf.GradientTape() as tape:
-        _, hidden, _ = run_direction(rnn, tiled, mask)
+        _, hidden, _ = run_direction(rnn, tiled, mask, initial_state)
         target = tf.reduce_sum(hidden[output_step] * seed)
     gradients = tape.gradient(
         target, hidden[: output_step + 1], unconnected_gradients=tf.UnconnectedGradients.ZERO

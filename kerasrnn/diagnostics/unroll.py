@@ -77,7 +77,18 @@ def directions(layer):
 
 
 def check_supported(layer):
-    """Raise a clear error for a recurrent layer this module cannot unroll."""
+    """Raise a clear error for a recurrent layer this module cannot unroll.
+
+    Args:
+        layer: a recurrent layer or `Bidirectional` wrapper.
+
+    Example:
+
+    >>> check_supported(keras.layers.LSTM(4, return_state=True))
+    Traceback (most recent call last):
+    ...
+    ValueError: Layer 'lstm' has `return_state=True`, which is not supported.
+    """
     for _, rnn in directions(layer):
         if not isinstance(rnn.cell, SUPPORTED_CELLS):
             raise ValueError(
@@ -100,6 +111,15 @@ class UnrolledDirection:
         hidden: the hidden states h_t, one `(batch, units)` tensor per step, in
             the order the direction reads the sequence (step 0 is the first read).
         positions: the input position of each step (reversed for a backward direction).
+        mask: the `(batch, time)` bool mask on the inputs, or None.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from kerasrnn.tasks import build_char_lm
+    >>> _, _, record = unrolled_forward(build_char_lm(9, units=4, num_layers=1), np.ones((1, 3), "int32"))
+    >>> record[0].layer, record[0].direction, record[0].positions
+    ('lstm_1', 'forward', [0, 1, 2])
     """
 
     layer: str
@@ -129,6 +149,14 @@ def run_direction(rnn, inputs, mask, initial_state=None):
     Returns:
         `(outputs, hidden, positions)`: the per-step outputs (processing order),
         the per-step hidden states and their input positions.
+
+    Example:
+
+    >>> rnn = keras.layers.GRU(3, go_backwards=True)
+    >>> _ = rnn(tf.zeros((1, 4, 2)))
+    >>> outputs, hidden, positions = run_direction(rnn, tf.ones((1, 4, 2)), None)
+    >>> positions, hidden[-1].shape
+    ([3, 2, 1, 0], TensorShape([1, 3]))
     """
     cell = rnn.cell
     batch = tf.shape(inputs)[0]

@@ -1,0 +1,68 @@
+"""The `kerasrnn diagnose` verb: its options and its handler (kept out of cli.py)."""
+
+import dataclasses
+import json
+import sys
+
+DEFAULT_OUT = "reports/diagnostics"
+
+
+def add_diagnose_verb(verbs):
+    """Add `diagnose` to the `kerasrnn` sub-command parsers.
+
+    Args:
+        verbs: the `add_subparsers()` object of the `kerasrnn` parser.
+
+    Example:
+
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser()
+    >>> add_diagnose_verb(parser.add_subparsers(dest="command"))
+    >>> parser.parse_args(["diagnose", "--data", "input.txt"]).seq_len
+    200
+    """
+    from kerasrnn.diagnostics.config import CELLS, DiagnoseConfig
+
+    defaults = DiagnoseConfig()
+    diagnose = verbs.add_parser(
+        "diagnose",
+        help="measure and plot vanishing/exploding gradients, clipping, initialization",
+        description="Compare gradient flow of SimpleRNN/LSTM/GRU (at init and after a short training), "
+        "clipping modes over training, and recurrent initializers, on real data; write JSON and PNG plots.",
+    )
+    diagnose.add_argument(
+        "--data", required=True,
+        help="Tiny Shakespeare input.txt (char LM) or the aclImdb folder/tarball (sentiment, many-to-one)",
+    )
+    diagnose.add_argument("--out", default=DEFAULT_OUT, help=f"report folder (default {DEFAULT_OUT})")
+    for field in dataclasses.fields(DiagnoseConfig):
+        default = getattr(defaults, field.name)
+        kind = type(default)
+        diagnose.add_argument(
+            "--" + field.name.replace("_", "-"),
+            type=kind,
+            default=default,
+            choices=CELLS if field.name == "clip_cell" else None,
+            help=f"default {default}",
+        )
+
+
+def run_diagnose(arguments):
+    """Run the comparisons, write the report, print the headline figures as one JSON line."""
+    from kerasrnn.diagnostics.config import DiagnoseConfig
+    from kerasrnn.diagnostics.experiments import run_diagnosis
+    from kerasrnn.diagnostics.report import summarize, write_report
+
+    config = DiagnoseConfig(
+        **{field.name: getattr(arguments, field.name) for field in dataclasses.fields(DiagnoseConfig)}
+    )
+    results = run_diagnosis(arguments.data, config, log=lambda line: print(line, file=sys.stderr, flush=True))
+    written = write_report(results, arguments.out)
+    summary = summarize(results)
+    print(json.dumps({
+        "out": arguments.out,
+        "files": [path.rsplit("/", 1)[-1] for path in written],
+        "seconds": results["seconds"],
+        "jacobian_decay_rate_per_step": summary["jacobian_decay_rate_per_step"],
+        "clip_fraction": summary["clip_fraction"],
+    }, default=str))
