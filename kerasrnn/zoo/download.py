@@ -94,12 +94,20 @@ def fetch(entry, base_url=None, directory=None, offline=None):
     os.makedirs(directory, exist_ok=True)
     partial = tempfile.mkdtemp(prefix=".partial-", dir=directory)
     try:
+        # get_file prints its progress to stdout, which must stay clean for the
+        # JSON line of `kerasrnn zoo evaluate`; with interactive logging off
+        # Keras sends those messages to its logger instead.
+        interactive = keras.config.is_interactive_logging_enabled()
+        keras.config.disable_interactive_logging()
         try:
             downloaded = keras.utils.get_file(
                 entry["file"], origin=origin, cache_dir=partial, cache_subdir=".", file_hash=None
             )
         except Exception as error:
             raise ValueError(f"Could not download zoo model {entry['name']!r} from {origin}: {error}") from error
+        finally:
+            if interactive:
+                keras.config.enable_interactive_logging()
         actual = sha256_of(downloaded)
         if actual != entry["sha256"]:
             raise ValueError(

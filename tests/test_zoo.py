@@ -1,0 +1,192 @@
+"""The zoo's download path against a loopback HTTP server: good, broken and missing files."""
+
+import http.server
+import json
+import os
+import threading
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import EWT_DIR, SHARED_DATA
+from kerasrnn import zoo
+from kerasrnn.cli import main
+from kerasrnn.training import train
+from kerasrnn.zoo import index as zoo_index
+from kerasrnn.zoo.download import fetch, sha256_of
+from kerasrnn.zoo.index import read_index, write_index
+
+SENTENCE = tf.constant([["The", "dog", "barks", "."]])
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory):
+    """A small tagger trained on real EWT sentences, as a zoo artifact."""
+    run = tmp_path_factory.mktemp("run")
+    train("pos_tagger", EWT_DIR, str(run), {"units": 8, "embedding_dim": 8}, max_examples=200, verbose=0)
+    data = (run / "model.keras").read_bytes()
+    entry = {
+        "name": "pos-test-bilstm", "task": "pos_tagger", "cell": "lstm", "spec": {}, "metrics": {},
+        "file": "pos-test-bilstm.keras", "sha256": sha256_of(run / "model.keras"), "size_bytes": len(data),
+    }
+    return entry, data
+
+
+class Files(http.server.BaseHTTPRequestHandler):
+    """Serves `self.server.files` (name -> bytes); `self.server.cut` drops the connection mid-file."""
+
+    def do_GET(self):
+        name = self.path.lstrip("/")
+        if name not in self.server.files:
+            self.send_error(404)
+            return
+        data = self.server.files[name]
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[: len(data) // 2] if self.server.cut else data)
+        self.server.requests += 1
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
+    httpd.files, httpd.cut, httpd.requests = {}, False, 0
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    yield httpd
+    httpd.shutdown()
+
+
+@pytest.fixture
+def zoo_dir(tmp_path, monkeypatch, artifact):
+    """An index with the test model, the cache under tmp_path, the origin unset."""
+    entry, _ = artifact
+    directory = tmp_path / "zoo"
+    directory.mkdir()
+    write_index([entry], str(directory / "index.json"))
+    monkeypatch.setattr(zoo_index, "DEFAULT_ZOO_DIR", str(directory))
+    monkeypatch.setenv("KERASRNN_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("KERASRNN_OFFLINE", raising=False)
+    return directory
+
+
+def cache_listing(tmp_path):
+    folder = tmp_path / "home" / "models"
+    return sorted(os.listdir(folder)) if folder.exists() else []
+
+
+def test_good_download_loads_verified_then_works_offline(tmp_path, monkeypatch, server, zoo_dir, artifact):
+    entry, data = artifact
+    server.files[entry["file"]] = data
+    monkeypatch.setenv("KERASRNN_ZOO_URL", server.url)
+    model = zoo.load("pos-test-bilstm")
+    assert model.predict(SENTENCE, verbose=0).shape[:2] == (1, 4)
+    assert cache_listing(tmp_path) == [entry["file"]]
+    server.shutdown()  # no network from here on
+    monkeypatch.setenv("KERASRNN_OFFLINE", "1")
+    again = zoo.load("pos-test-bilstm")
+    np.testing.assert_allclose(again.predict(SENTENCE, verbose=0), model.predict(SENTENCE, verbose=0), atol=1e-6)
+    assert server.requests == 1
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupted byte"])
+def test_damaged_downloads_are_rejected_and_leave_a_clean_cache(tmp_path, monkeypatch, server, zoo_dir, artifact, damage):
+    entry, data = artifact
+    broken = data[: len(data) // 2] if damage == "truncated" else data[:100] + bytes([data[100] ^ 1]) + data[101:]
+    server.files[entry["file"]] = broken
+    monkeypatch.setenv("KERASRNN_ZOO_URL", server.url)
+    with pytest.raises(ValueError, match="Checksum mismatch for zoo model 'pos-test-bilstm'.*file was deleted"):
+        zoo.download("pos-test-bilstm")
+    assert cache_listing(tmp_path) == []
+
+
+def test_missing_file_and_dropped_connection_are_clear_errors(tmp_path, monkeypatch, server, zoo_dir, artifact):
+    entry, data = artifact
+    monkeypatch.setenv("KERASRNN_ZOO_URL", server.url)
+    with pytest.raises(ValueError, match=r"Could not download zoo model 'pos-test-bilstm' from http://127\.0\.0\.1.*404"):
+        zoo.download("pos-test-bilstm")
+    server.files[entry["file"]], server.cut = data, True
+    with pytest.raises(ValueError, match="Could not download zoo model"):
+        zoo.download("pos-test-bilstm")
+    assert cache_listing(tmp_path) == []
+
+
+def test_a_damaged_cached_copy_is_fetched_again(tmp_path, monkeypatch, server, zoo_dir, artifact):
+    entry, data = artifact
+    server.files[entry["file"]] = data
+    monkeypatch.setenv("KERASRNN_ZOO_URL", server.url)
+    path = zoo.download("pos-test-bilstm")
+    with open(path, "r+b") as file:
+        file.write(b"garbage")
+    assert zoo.download("pos-test-bilstm") == path and sha256_of(path) == entry["sha256"]
+    assert server.requests == 2
+
+
+def test_offline_without_a_cached_copy_says_what_to_do(monkeypatch, zoo_dir):
+    monkeypatch.setenv("KERASRNN_OFFLINE", "1")
+    with pytest.raises(ValueError, match="not in the cache .* KERASRNN_OFFLINE is set"):
+        zoo.load("pos-test-bilstm")
+
+
+def test_a_local_folder_works_as_the_origin(tmp_path, monkeypatch, zoo_dir, artifact):
+    entry, data = artifact
+    (zoo_dir / entry["file"]).write_bytes(data)
+    monkeypatch.setenv("KERASRNN_ZOO_URL", str(zoo_dir))
+    assert zoo.load("pos-test-bilstm").predict(SENTENCE, verbose=0).shape[:2] == (1, 4)
+
+
+def test_unknown_names_and_a_broken_index_are_reported(zoo_dir, capsys):
+    with pytest.raises(ValueError, match="Unknown zoo model 'nope'. Available: pos-test-bilstm"):
+        zoo.info("nope")
+    assert main(["zoo", "info", "nope"]) == 2
+    assert "Available: pos-test-bilstm" in capsys.readouterr().err
+    (zoo_dir / "index.json").write_text('{"models": [')
+    with pytest.raises(ValueError, match="malformed JSON at line 1"):
+        read_index()
+    (zoo_dir / "index.json").write_text('{"models": [{"name": "x"}]}')
+    with pytest.raises(ValueError, match="model #0 lacks task"):
+        read_index()
+
+
+def test_zoo_evaluate_prints_the_same_json_as_evaluate(monkeypatch, zoo_dir, artifact, capsys):
+    entry, data = artifact
+    (zoo_dir / entry["file"]).write_bytes(data)
+    monkeypatch.setenv("KERASRNN_ZOO_URL", str(zoo_dir))
+    test_file = os.path.join(EWT_DIR, "en_ewt-ud-test.conllu")
+    assert main(["zoo", "evaluate", "pos-test-bilstm", "--data", test_file]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["task"] == "pos_tagger" and result["tokens"] == 25094
+    assert main(["zoo", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["name"] == "pos-test-bilstm"
+
+
+def test_the_published_index_is_consistent_with_its_artifacts():
+    """Every committed entry's file exists with the recorded size and sha256."""
+    models = os.path.dirname(zoo_index.index_path())
+    for entry in read_index():
+        path = os.path.join(models, entry["file"])
+        assert os.path.getsize(path) == entry["size_bytes"]
+        assert sha256_of(path) == entry["sha256"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["sentiment", "pos_tagger", "char_lm"])
+def test_zoo_evaluate_reproduces_the_index(task):
+    """One model per task, evaluated afresh, matches its indexed score within 0.1 points."""
+    entries = [entry for entry in read_index() if entry["task"] == task]
+    if not entries:
+        pytest.skip(f"no {task} model published yet")
+    from kerasrnn.zoo.recipes import recipe
+
+    entry = entries[0]
+    result = zoo.evaluate(entry["name"], os.path.join(SHARED_DATA, recipe(entry["name"])["eval_data"]))
+    for key, value in entry["metrics"].items():
+        if key.endswith("accuracy"):
+            assert abs(result[key] - value) * 100 <= 0.1
+        elif key.endswith("_per_char"):
+            assert abs(result[key] - value) <= 0.001
