@@ -190,3 +190,10 @@ def test_zoo_evaluate_reproduces_the_index(task):
             assert abs(result[key] - value) * 100 <= 0.1
         elif key.endswith("_per_char"):
             assert abs(result[key] - value) <= 0.001
+
+
+def test_the_readme_zoo_table_is_generated_from_the_index():
+    from kerasrnn.zoo.table import END, START, markdown_table
+
+    readme = open(os.path.join(os.path.dirname(zoo_index.index_path()), "..", "README.md"), encoding="utf-8").read()
+    assert f"{START}\n{markdown_table(read_index())}\n{END}" in readme

@@ -17,6 +17,8 @@ def add_zoo_verb(verbs):
     evaluate = actions.add_parser("evaluate", help="score a model (one JSON line, as `kerasrnn evaluate`)")
     evaluate.add_argument("name")
     evaluate.add_argument("--data", required=True)
+    table = actions.add_parser("table", help="print the zoo table (Markdown), or write it into a README")
+    table.add_argument("--update-readme", metavar="PATH", help="replace the table between the zoo markers of PATH")
     for action, text in (("train", "train or resume a recipe (long)"), ("publish", "measure and index a trained recipe")):
         parser = actions.add_parser(action, help=text)
         parser.add_argument("name")
@@ -48,6 +50,14 @@ def run_zoo(arguments):
         if not os.path.exists(arguments.data):
             raise FileNotFoundError(f"--data: {arguments.data!r} does not exist.")
         print(json.dumps(zoo.evaluate(arguments.name, arguments.data), sort_keys=True))
+    elif action == "table":
+        from kerasrnn.zoo.index import read_index
+        from kerasrnn.zoo.table import markdown_table, update_readme
+
+        if arguments.update_readme:
+            update_readme(arguments.update_readme, read_index())
+        else:
+            print(markdown_table(read_index()))
     elif action == "train":
         print(json.dumps(recipes.train_recipe(arguments.name, arguments.shared_data, epochs=arguments.epochs)))
     elif action == "publish":
