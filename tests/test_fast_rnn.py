@@ -1,0 +1,83 @@
+"""FastLSTM/FastGRU/FastSimpleRNN are drop-ins for the Keras layers they extend."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerasrnn.diagnostics.unroll import unrolled_forward
+from kerasrnn.export.char_sampler import CharStepper
+from kerasrnn.layers.fast_rnn import FAST_CELLS, with_batched_input_projection
+from kerasrnn.layers.recurrent_stack import CELLS
+from kerasrnn.tasks import build_char_lm, build_sentiment_classifier
+
+RNG = np.random.default_rng(0)
+
+
+def pair(cell, **options):
+    reference, fast = CELLS[cell](5, **options), FAST_CELLS[cell](5, **options)
+    return reference, fast
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+@pytest.mark.parametrize("return_sequences", [True, False])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_same_outputs_as_keras_with_a_mask(cell, return_sequences, go_backwards):
+    x = RNG.normal(size=(3, 7, 4)).astype("float32")
+    mask = np.array([[1] * 7, [1] * 4 + [0] * 3, [1] * 2 + [0] * 5], bool)
+    reference, fast = pair(cell, return_sequences=return_sequences, go_backwards=go_backwards)
+    reference(x), fast(x)
+    fast.set_weights(reference.get_weights())
+    np.testing.assert_allclose(fast(x, mask=mask), reference(x, mask=mask), atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_same_gradients_as_keras(cell):
+    x = tf.constant(RNG.normal(size=(2, 6, 3)).astype("float32"))
+    reference, fast = pair(cell, return_sequences=True)
+    reference(x), fast(x)
+    fast.set_weights(reference.get_weights())
+    grads = []
+    for layer in (reference, fast):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(layer(x)))
+        grads.append(tape.gradient(loss, layer.trainable_weights))
+    for expected, got in zip(*grads):
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_stateful_and_bidirectional_and_dropout():
+    x = RNG.normal(size=(2, 4, 3)).astype("float32")
+    reference, fast = pair("lstm", stateful=True, return_sequences=True)
+    reference(x), fast(x)
+    fast.set_weights(reference.get_weights())
+    reference.reset_states(), fast.reset_states()
+    for _ in range(2):  # the second call continues from the carried state
+        np.testing.assert_allclose(fast(x), reference(x), atol=1e-5)
+    wrapped = keras.layers.Bidirectional(FAST_CELLS["gru"](4, dropout=0.5, seed=1))
+    assert wrapped(x, training=True).shape == (2, 8)
+    # recurrent_dropout falls back to the Keras loop, which applies it per step.
+    assert FAST_CELLS["gru"](4, recurrent_dropout=0.5)(x, training=True).shape == (2, 4)
+
+
+def test_config_round_trip_and_safe_mode_load(tmp_path):
+    model = build_sentiment_classifier(vocab_size=40, units=4, embedding_dim=4, cell="gru")
+    fast = with_batched_input_projection(model)
+    layer = fast.get_layer("bidirectional_gru_1").forward_layer
+    assert type(layer).from_config(layer.get_config()).get_config() == layer.get_config()
+    path = os.path.join(tmp_path, "fast.keras")
+    fast.save(path)
+    loaded = keras.models.load_model(path, safe_mode=True)
+    ids = np.array([[5, 6, 7, 0, 0]])
+    np.testing.assert_allclose(loaded.predict(ids, verbose=0), model.predict(ids, verbose=0), atol=1e-5)
+
+
+def test_char_sampler_and_diagnostics_step_the_same_cells():
+    model = with_batched_input_projection(build_char_lm(vocab_size=9, units=4, num_layers=2))
+    stepper = CharStepper(model)
+    logits, _ = stepper.step(tf.constant([1, 2]), stepper.initial_states(2))
+    assert tuple(logits.shape) == (2, 9)
+    _, _, records = unrolled_forward(model, np.ones((1, 3), "int32"))
+    assert records
