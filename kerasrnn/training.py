@@ -10,6 +10,7 @@ from kerasrnn.spec import build_from_spec, load_spec, save_spec
 from kerasrnn.validation import check_positive_int
 from kerasrnn.workflows import WORKFLOWS
 from kerasrnn.workflows.char_lm import ResetStatesEachEpoch
+from kerasrnn.workflows.common import inference_copy
 
 MODEL_FILE = "model.keras"
 SPEC_FILE = "spec.json"
@@ -94,7 +95,7 @@ def train(
         callbacks=fit_callbacks + list(callbacks or []),
         verbose=verbose,
     )
-    text_model = workflow.text_model(model, data.vocabulary, data.labels, **data.preprocessing)
+    text_model = workflow.text_model(inference_copy(model), data.vocabulary, data.labels, **data.preprocessing)
     text_model.save(os.path.join(out_dir, MODEL_FILE))
     history_data = {key: [float(value) for value in values] for key, values in history.history.items()}
     write_json(history_data, os.path.join(out_dir, "history.json"))

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 
 import keras
 import numpy as np
@@ -56,8 +57,13 @@ def test_sentiment_outputs_and_saved_model(sentiment_dir, capsys):
     answer = json.loads(out)
     assert answer["label"] in ("neg", "pos")
     assert sum(answer["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
-    # The saved model carries its vocabulary: padding a review changes nothing.
+    # Only what inference needs is saved: no optimizer slots, nested or not.
+    with zipfile.ZipFile(sentiment_dir / "model.keras") as archive:
+        assert "optimizer" not in archive.read("config.json").decode()
+        weights_bytes = archive.getinfo("model.weights.h5").file_size
     model, _ = load_trained(str(sentiment_dir))
+    assert weights_bytes < 1.2 * 4 * model.count_params() + 100_000
+    # The saved model carries its vocabulary: padding a review changes nothing.
     review = "A dull, predictable plot and wooden acting."
     probabilities = model.predict(np.array([review, review + "  "], dtype=object), verbose=0)
     np.testing.assert_allclose(probabilities[0], probabilities[1], atol=1e-6)

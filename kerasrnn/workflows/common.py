@@ -93,3 +93,35 @@ def batched_predictions(core, dataset):
     forward = tf.function(lambda ids: core(ids, training=False), reduce_retracing=True)
     for inputs, targets in dataset:
         yield tf.nest.map_structure(np.asarray, inputs), targets.numpy(), np.asarray(forward(inputs))
+
+
+def inference_copy(model):
+    """A copy of `model` with the same weights and no optimizer or training state.
+
+    Saved files then hold only what inference needs: a compiled model (even
+    one nested in another) would also store its optimizer's slots, which for
+    Adam triples the file.
+
+    Example:
+
+    >>> import keras
+    >>> inputs = keras.Input((3,))
+    >>> model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    >>> model.compile("adam", "mse")
+    >>> copy = inference_copy(model)
+    >>> copy.compiled, all((a == b).all() for a, b in zip(copy.get_weights(), model.get_weights()))
+    (False, True)
+    """
+    copy = keras.Model.from_config(_without_compile_configs(model.get_config()))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _without_compile_configs(config):
+    # A nested model's serialized entry keeps its compile config, and Keras
+    # compiles (and then saves optimizer slots for) any model rebuilt with one.
+    if isinstance(config, dict):
+        return {key: _without_compile_configs(value) for key, value in config.items() if key != "compile_config"}
+    if isinstance(config, list):
+        return [_without_compile_configs(value) for value in config]
+    return config

@@ -3,7 +3,6 @@
 import json
 import os
 import platform
-import shutil
 import time
 
 from kerasrnn.zoo.download import sha256_of
@@ -120,13 +119,15 @@ def publish(name, shared_data, runs_dir=RUNS_DIR, zoo_dir=DEFAULT_ZOO_DIR):
     from kerasrnn import __version__
     from kerasrnn.training import load_trained
     from kerasrnn.workflows import WORKFLOWS
+    from kerasrnn.workflows.common import inference_copy
 
     plan = recipe(name)
     run_dir = os.path.join(runs_dir, name)
     model, spec = load_trained(run_dir)
     file_name = f"{name}.keras"
     target = os.path.join(zoo_dir, file_name)
-    shutil.copyfile(os.path.join(run_dir, "model.keras"), target)
+    # Saved without optimizer state, so the artifact is only as large as its weights.
+    inference_copy(model).save(target)
     model = keras.saving.load_model(target, safe_mode=True)
     metrics = WORKFLOWS[spec["task"]].evaluate(model, os.path.join(shared_data, plan["eval_data"]))
     timing_path = os.path.join(run_dir, "training_seconds.json")
