@@ -15,6 +15,7 @@ from conftest import EWT_DIR, IMDB_TARBALL, SHAKESPEARE
 from kerasrnn.data import (
     bucketed_batches,
     download_imdb,
+    download_tiny_shakespeare,
     load_imdb,
     read_conllu,
     read_text,
@@ -181,3 +182,20 @@ def test_bucketing_groups_by_length_and_keeps_every_sentence():
     assert sorted(seen) == sorted(lengths)
     # Padding to the longest sentence of the whole set would waste far more.
     assert padding < 0.25 * (len(lengths) * max(lengths) - sum(lengths))
+
+
+def test_download_tiny_shakespeare_through_keras_get_file(tmp_path):
+    """The real download path, from a loopback HTTP server serving the real file."""
+    served = tmp_path / "mirror"
+    served.mkdir()
+    shutil.copy(SHAKESPEARE, served / "input.txt")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        origin = f"http://127.0.0.1:{server.server_address[1]}/input.txt"
+        path = download_tiny_shakespeare(cache_dir=str(tmp_path / "cache"), origin=origin)
+        assert read_text(path) == read_text(SHAKESPEARE)
+    finally:
+        server.shutdown()

@@ -3,13 +3,21 @@
 from kerasrnn.data.batching import bucketed_batches
 from kerasrnn.data.conllu import read_conllu
 from kerasrnn.data.imdb import download_imdb, load_imdb, load_imdb_from_tfds, split_validation
-from kerasrnn.data.text import read_text, split_text, tbptt_dataset
+from kerasrnn.data.text import (
+    download_tiny_shakespeare,
+    load_text_from_tfds,
+    read_text,
+    split_text,
+    tbptt_dataset,
+)
 
 __all__ = [
     "bucketed_batches",
     "download_imdb",
+    "download_tiny_shakespeare",
     "load_imdb",
     "load_imdb_from_tfds",
+    "load_text_from_tfds",
     "read_conllu",
     "read_text",
     "split_text",

@@ -31,6 +31,40 @@ def read_text(path):
     return text
 
 
+def download_tiny_shakespeare(cache_dir=None, origin=TINY_SHAKESPEARE_URL, file_hash=None):
+    """Download Tiny Shakespeare with `keras.utils.get_file`; returns the local path.
+
+    Needs network access (or a mirror given as `origin`); cached after the first call.
+
+    Example:
+
+    >>> text = read_text(download_tiny_shakespeare())  # doctest: +SKIP
+    """
+    import keras
+
+    return keras.utils.get_file("input.txt", origin=origin, file_hash=file_hash, cache_dir=cache_dir,
+                                cache_subdir="tinyshakespeare")
+
+
+def load_text_from_tfds(name="tiny_shakespeare", data_dir=None):
+    """Read a text data set through `tensorflow-datasets` as one string (train, validation, test joined).
+
+    `tiny_shakespeare` in TFDS is the same file split 90/5/5 by position;
+    joined in order it is the original text, which `split_text` then cuts 90/10.
+
+    Example:
+
+    >>> text = load_text_from_tfds()  # doctest: +SKIP
+    """
+    import tensorflow_datasets as tfds
+
+    parts = []
+    for split in ("train", "validation", "test"):
+        for example in tfds.as_numpy(tfds.load(name, split=split, data_dir=data_dir)):
+            parts.append(example["text"].decode("utf-8"))
+    return "".join(parts)
+
+
 def split_text(text, train_fraction=0.9):
     """Split text by position: the first `train_fraction` trains, the rest validates.
 
