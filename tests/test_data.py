@@ -1,5 +1,6 @@
 """Loaders on the real shared files: exact counts, formats, batching, bad input."""
 
+import contextlib
 import functools
 import http.server
 import os
@@ -74,22 +75,28 @@ def test_corrupt_or_missing_imdb_is_a_clear_error(tmp_path):
         load_imdb(IMDB_TARBALL, splits=("unsup",))
 
 
-def test_download_imdb_fetches_through_keras_get_file(tmp_path):
-    """The real download path, served from a loopback HTTP server."""
+@contextlib.contextmanager
+def loopback_mirror(tmp_path, source, name):
+    """Serve a copy of a real data file from a loopback HTTP server; yield its URL."""
     served = tmp_path / "mirror"
     served.mkdir()
-    shutil.copy(IMDB_TARBALL, served / "aclImdb_v1.tar.gz")
+    shutil.copy(source, served / name)
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
     handler.log_message = lambda *args: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        origin = f"http://127.0.0.1:{server.server_address[1]}/aclImdb_v1.tar.gz"
-        path = download_imdb(cache_dir=str(tmp_path / "cache"), origin=origin)
-        assert os.path.getsize(path) == os.path.getsize(IMDB_TARBALL)
-        assert len(load_imdb(path, splits=("test",))["test"][0]) == 25000
+        yield f"http://127.0.0.1:{server.server_address[1]}/{name}"
     finally:
         server.shutdown()
+
+
+def test_download_imdb_fetches_through_keras_get_file(tmp_path):
+    """The real download path, served from a loopback HTTP server."""
+    with loopback_mirror(tmp_path, IMDB_TARBALL, "aclImdb_v1.tar.gz") as origin:
+        path = download_imdb(cache_dir=str(tmp_path / "cache"), origin=origin)
+    assert os.path.getsize(path) == os.path.getsize(IMDB_TARBALL)
+    assert len(load_imdb(path, splits=("test",))["test"][0]) == 25000
 
 
 @pytest.mark.parametrize("split, sentences, tokens", [("train", 12544, 204577), ("dev", 2001, 25147), ("test", 2077, 25094)])
@@ -186,16 +193,6 @@ def test_bucketing_groups_by_length_and_keeps_every_sentence():
 
 def test_download_tiny_shakespeare_through_keras_get_file(tmp_path):
     """The real download path, from a loopback HTTP server serving the real file."""
-    served = tmp_path / "mirror"
-    served.mkdir()
-    shutil.copy(SHAKESPEARE, served / "input.txt")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
-    handler.log_message = lambda *args: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        origin = f"http://127.0.0.1:{server.server_address[1]}/input.txt"
+    with loopback_mirror(tmp_path, SHAKESPEARE, "input.txt") as origin:
         path = download_tiny_shakespeare(cache_dir=str(tmp_path / "cache"), origin=origin)
-        assert read_text(path) == read_text(SHAKESPEARE)
-    finally:
-        server.shutdown()
+    assert read_text(path) == read_text(SHAKESPEARE)
