@@ -84,7 +84,7 @@ def check_supported(layer):
 
     Example:
 
-    >>> check_supported(keras.layers.LSTM(4, return_state=True))
+    >>> check_supported(keras.layers.LSTM(4, return_state=True, name="lstm"))
     Traceback (most recent call last):
     ...
     ValueError: Layer 'lstm' has `return_state=True`, which is not supported.

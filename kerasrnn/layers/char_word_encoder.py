@@ -32,7 +32,7 @@ class CharacterWordEncoder(keras.layers.Layer):
 
     >>> import numpy as np
     >>> encoder = CharacterWordEncoder(char_vocab_size=10, char_embedding_dim=4, char_units=3)
-    >>> encoder(np.array([[[2, 3, 0], [0, 0, 0]]])).shape
+    >>> tuple(encoder(np.array([[[2, 3, 0], [0, 0, 0]]])).shape)
     (1, 2, 6)
     """
 
