@@ -41,9 +41,11 @@ def test_output_shapes_and_save_load_round_trip(tmp_path, task, expected, cell):
 
 
 @pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("task", ["sentiment", "pos_tagger"])
-def test_padding_changes_nothing(task, cell):
-    model = build(task, cell, bidirectional=True, num_layers=2)
+@pytest.mark.parametrize("task, options", [
+    ("sentiment", {}), ("sentiment", {"pooling": "mean"}), ("sentiment", {"pooling": "max"}), ("pos_tagger", {}),
+])
+def test_padding_changes_nothing(task, options, cell):
+    model = build(task, cell, bidirectional=True, num_layers=2, **options)
     sentence = ids(batch=1, time=6)
     short = np.pad(sentence, ((0, 0), (0, 4)))
     long = np.pad(sentence, ((0, 0), (0, 194)))
@@ -124,6 +126,7 @@ def test_cells_are_the_keras_layers_asked_for():
         ({"kernel_initializer": "nope"}, "`kernel_initializer` must be a Keras initializer"),
         ({"recurrent_initializer": "nope"}, "`recurrent_initializer` must be a Keras initializer"),
         ({"clipnorm": -1.0}, "`clipnorm` must be a positive number"),
+        ({"pooling": "attention"}, "`pooling` must be one of 'last', 'mean', 'max'"),
     ],
 )
 def test_bad_arguments_name_the_argument(options, message):
@@ -214,3 +217,12 @@ def test_tagger_with_character_encoder_masks_padding_and_round_trips(tmp_path):
     np.testing.assert_allclose(loaded.predict({"token_ids": words, "char_ids": chars}, verbose=0), short, atol=1e-6)
     with pytest.raises(ValueError, match="`char_vocab_size` must be a positive integer"):
         kerasrnn.build_pos_tagger(30, 5, char_vocab_size=0)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max"])
+def test_pooled_sentiment_models_round_trip(tmp_path, pooling):
+    model = build("sentiment", "gru", pooling=pooling)
+    before = model.predict(ids(), verbose=0)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    np.testing.assert_allclose(loaded.predict(ids(), verbose=0), before, atol=1e-6)

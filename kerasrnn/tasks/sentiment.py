@@ -3,7 +3,11 @@
 import keras
 
 from kerasrnn.tasks.common import compile_model, embedded_recurrent_body
-from kerasrnn.validation import check_positive_int
+from kerasrnn.layers.masked_max_pooling import MaskedGlobalMaxPooling1D
+from kerasrnn.validation import check_choice, check_positive_int
+
+# Both pooling layers honour the padding mask (Keras' own max pooling does not).
+POOLING = {"last": None, "mean": keras.layers.GlobalAveragePooling1D, "max": MaskedGlobalMaxPooling1D}
 
 
 def build_sentiment_classifier(
@@ -23,6 +27,7 @@ def build_sentiment_classifier(
     clipnorm=None,
     clipvalue=None,
     global_clipnorm=None,
+    pooling="last",
 ):
     """Build and compile a sentiment classifier over integer token ids.
 
@@ -47,6 +52,9 @@ def build_sentiment_classifier(
         clipnorm: clip each gradient to this norm.
         clipvalue: clip each gradient component to this absolute value.
         global_clipnorm: clip all gradients together to this norm.
+        pooling: how the sequence becomes one vector: `"last"` (the final
+            state of each direction), `"mean"` or `"max"` over the outputs of
+            every real (unpadded) step.
 
     Returns:
         A compiled `keras.Model` mapping `(batch, time)` int ids to
@@ -62,6 +70,7 @@ def build_sentiment_classifier(
     num_classes = check_positive_int("num_classes", num_classes)
     if num_classes < 2:
         raise ValueError(f"`num_classes` must be at least 2. Received: num_classes={num_classes}")
+    check_choice("pooling", pooling, tuple(POOLING))
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     x = embedded_recurrent_body(
         token_ids,
@@ -76,8 +85,10 @@ def build_sentiment_classifier(
         recurrent_dropout=recurrent_dropout,
         kernel_initializer=kernel_initializer,
         recurrent_initializer=recurrent_initializer,
-        return_sequences=False,
+        return_sequences=pooling != "last",
     )
+    if pooling != "last":
+        x = POOLING[pooling](name=f"{pooling}_pooling")(x)
     probabilities = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
     model = keras.Model(token_ids, probabilities, name=f"sentiment_{cell}")
     compile_model(
