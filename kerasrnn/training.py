@@ -2,6 +2,7 @@
 
 import json
 import os
+import warnings
 
 import keras
 import tensorflow as tf
@@ -88,13 +89,19 @@ def train(
         fit_callbacks.append(ResetStatesEachEpoch())
     if tensorboard_dir:
         fit_callbacks.append(keras.callbacks.TensorBoard(tensorboard_dir))
-    history = model.fit(
-        data.train,
-        validation_data=data.validation,
-        epochs=epochs,
-        callbacks=fit_callbacks + list(callbacks or []),
-        verbose=verbose,
-    )
+    with warnings.catch_warnings():
+        # Length-bucketed datasets have no known size, so Keras learns the
+        # epoch length when the first epoch runs out and warns about it; the
+        # warning is expected here and would only alarm users.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
+        history = model.fit(
+            data.train,
+            validation_data=data.validation,
+            epochs=epochs,
+            callbacks=fit_callbacks + list(callbacks or []),
+            verbose=verbose,
+        )
     text_model = workflow.text_model(inference_copy(model), data.vocabulary, data.labels, **data.preprocessing)
     text_model.save(os.path.join(out_dir, MODEL_FILE))
     history_data = {key: [float(value) for value in values] for key, values in history.history.items()}
