@@ -94,11 +94,11 @@ def train(
         # epoch length when the first epoch runs out and warns about it; the
         # warning is expected here and would only alarm users.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
-        warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
         history = model.fit(
             data.train,
             validation_data=data.validation,
             epochs=epochs,
+            shuffle=False,  # the task's tf.data pipeline shuffles (or keeps TBPTT order)
             callbacks=fit_callbacks + list(callbacks or []),
             verbose=verbose,
         )
