@@ -1,0 +1,89 @@
+"""Run every benchmark and write benchmarks/RESULTS.md: `python -m benchmarks.run [--quick|--full]`.
+
+Run it from the repository root (the data sets are read from ../shared/data).
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+# How much each mode measures. Every figure is a median of `repetitions`.
+MODES = {
+    "tiny": dict(char_units=32, batches=2, repetitions=3, sentiment_examples=300, adapt_reviews=300,
+                 serving_train_examples=64, charlm_train_windows=64, clients=(1, 8), load_seconds=0.5,
+                 max_requests=50, generate_chars=20, predict_loop_chars=3, sections=("training", "generation",
+                                                                                     "serving")),
+    "quick": dict(char_units=512, batches=4, repetitions=3, sentiment_examples=3000, adapt_reviews=3000,
+                  serving_train_examples=500, charlm_train_windows=256, clients=(1, 8, 32), load_seconds=4.0,
+                  max_requests=3000, generate_chars=300, predict_loop_chars=20,
+                  sections=("training", "generation", "serving")),
+    "full": dict(char_units=512, batches=12, repetitions=5, sentiment_examples=None, adapt_reviews=25000,
+                 serving_train_examples=2000, charlm_train_windows=1000, clients=(1, 8, 32), load_seconds=10.0,
+                 max_requests=20000, generate_chars=1000, predict_loop_chars=50,
+                 sections=("training", "generation", "serving")),
+}
+
+
+def main(argv=None):
+    """Measure, print how, and write the JSON results and RESULTS.md.
+
+    Args:
+        argv: command-line arguments (`--quick`, `--full`, `--tiny`, `--out DIR`, `--only SECTION`).
+
+    Example:
+
+    >>> main(["--tiny", "--out", "/tmp/bench-doctest"])  # doctest: +SKIP
+    """
+    parser = argparse.ArgumentParser(description=__doc__)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_const", const="quick", dest="mode")
+    mode.add_argument("--full", action="store_const", const="full", dest="mode")
+    mode.add_argument("--tiny", action="store_const", const="tiny", dest="mode", help="seconds; for the test suite")
+    parser.add_argument("--out", default="benchmarks", help="where RESULTS.md and results.json go")
+    parser.add_argument("--only", action="append", choices=["training", "generation", "serving"])
+    arguments = parser.parse_args(argv)
+    name = arguments.mode or "quick"
+    settings = dict(MODES[name])
+
+    from benchmarks import serving_speed, training_speed
+    from benchmarks.measure import machine_description
+    from benchmarks.peak import matmul_peak
+    from benchmarks.report import write_report
+
+    started = time.time()
+    results = {"mode": name, "settings": {k: v for k, v in settings.items()}, "machine": machine_description()}
+    print(f"[benchmarks] mode={name} machine={results['machine']}", flush=True)
+    sections = arguments.only or settings["sections"]
+    print("[benchmarks] matmul peak: 8 chained float32 matmuls per repetition, median of 3, TF and PyTorch",
+          flush=True)
+    results["peak"] = matmul_peak(n=512 if name == "tiny" else 2048)
+    print(f"[benchmarks] peak GFLOP/s: {results['peak']}", flush=True)
+    if "training" in sections:
+        results["training"] = []
+        for task in (training_speed.char_lm, training_speed.sentiment, training_speed.pos):
+            print(f"[benchmarks] training: {task.__doc__.splitlines()[0]}", flush=True)
+            results["training"] += task(settings)
+    with tempfile.TemporaryDirectory() as work_dir:
+        if "generation" in sections:
+            print("[benchmarks] generation: exported `generate` vs model.predict per character", flush=True)
+            results["generation"] = serving_speed.generation(settings, work_dir)
+        if "serving" in sections:
+            print("[benchmarks] serving: kerasrnn serve vs naive Flask, loopback clients", flush=True)
+            results["serving"] = serving_speed.serving(settings, work_dir)
+    results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["wall_seconds"] = round(time.time() - started, 1)
+    os.makedirs(arguments.out, exist_ok=True)
+    with open(os.path.join(arguments.out, "results.json"), "w", encoding="utf-8") as file:
+        json.dump(results, file, indent=1, default=str)
+    report = write_report(results, os.path.join(arguments.out, "RESULTS.md"))
+    print(report, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

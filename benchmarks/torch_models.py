@@ -1,0 +1,97 @@
+"""The kerasrnn reference architectures in PyTorch, for side-by-side training speed."""
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+class TorchCharLM(nn.Module):
+    """Embedding → stacked LSTM → Linear, as `build_char_lm` builds it.
+
+    Example:
+
+    >>> model = TorchCharLM(66, 64, 32, 2)
+    >>> tuple(model(torch.ones(2, 5, dtype=torch.long)).shape)
+    (2, 5, 66)
+    """
+
+    def __init__(self, vocab_size, embedding_dim, units, num_layers):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.rnn = nn.LSTM(embedding_dim, units, num_layers=num_layers, batch_first=True)
+        self.head = nn.Linear(units, vocab_size)
+
+    def forward(self, ids):
+        outputs, _ = self.rnn(self.embedding(ids))
+        return self.head(outputs)
+
+
+class TorchBiLSTMClassifier(nn.Module):
+    """Embedding → BiLSTM layers over packed (unpadded) sequences → Linear.
+
+    Packing is PyTorch's masking: padded steps are skipped, as Keras' mask does.
+
+    Example:
+
+    >>> model = TorchBiLSTMClassifier(100, 8, 4, num_layers=2, num_classes=2)
+    >>> tuple(model(torch.tensor([[5, 6, 0], [7, 8, 9]])).shape)
+    (2, 2)
+    """
+
+    def __init__(self, vocab_size, embedding_dim, units, num_layers, num_classes, packed=True):
+        super().__init__()
+        self.packed = packed
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
+        self.rnn = nn.LSTM(embedding_dim, units, num_layers=num_layers, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(2 * units, num_classes)
+
+    def forward(self, ids):
+        x = self.embedding(ids)
+        if self.packed:
+            lengths = (ids != 0).sum(dim=1).clamp(min=1).cpu()
+            x = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        _, (h, _) = self.rnn(x)
+        return self.head(torch.cat([h[-2], h[-1]], dim=1))
+
+
+class TorchBiLSTMTagger(nn.Module):
+    """Embedding → BiLSTM over packed sequences → Linear per token (the word-level tagger).
+
+    Example:
+
+    >>> model = TorchBiLSTMTagger(100, 8, 4, num_tags=18)
+    >>> tuple(model(torch.tensor([[5, 6, 0], [7, 8, 9]])).shape)
+    (2, 3, 18)
+    """
+
+    def __init__(self, vocab_size, embedding_dim, units, num_tags):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
+        self.rnn = nn.LSTM(embedding_dim, units, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(2 * units, num_tags)
+
+    def forward(self, ids):
+        lengths = (ids != 0).sum(dim=1).clamp(min=1).cpu()
+        packed = pack_padded_sequence(self.embedding(ids), lengths, batch_first=True, enforce_sorted=False)
+        outputs, _ = self.rnn(packed)
+        outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=ids.shape[1])
+        return self.head(outputs)
+
+
+def torch_train_step(model, optimizer, loss_of):
+    """One optimizer step; `loss_of(model)` computes the loss on the batch.
+
+    Example:
+
+    >>> model = TorchCharLM(10, 4, 4, 1)
+    >>> optimizer = torch.optim.Adam(model.parameters())
+    >>> ids = torch.ones(2, 3, dtype=torch.long)
+    >>> loss = torch_train_step(model, optimizer, lambda m: m(ids).sum())
+    >>> isinstance(loss, float)
+    True
+    """
+    optimizer.zero_grad(set_to_none=True)
+    loss = loss_of(model)
+    loss.backward()
+    optimizer.step()
+    return float(loss)
