@@ -46,7 +46,14 @@ def main(argv=None):
     mode.add_argument("--tiny", action="store_const", const="tiny", dest="mode", help="seconds; for the test suite")
     parser.add_argument("--out", default="benchmarks", help="where RESULTS.md and results.json go")
     parser.add_argument("--only", action="append", choices=["training", "generation", "serving"])
+    parser.add_argument("--report-from", metavar="JSON", help="only rewrite RESULTS.md from a saved results.json")
     arguments = parser.parse_args(argv)
+    if arguments.report_from:
+        from benchmarks.report import write_report
+
+        with open(arguments.report_from, encoding="utf-8") as file:
+            write_report(json.load(file), os.path.join(arguments.out, "RESULTS.md"))
+        return 0
     name = arguments.mode or "quick"
     settings = dict(MODES[name])
 
