@@ -14,6 +14,12 @@ def _ratio(a, b, key="real_tokens_per_s"):
     return paired_ratio(a[key], b[key])
 
 
+def _best_torch(rows, prefix):
+    """The faster PyTorch configuration (oneDNN on or off) whose variant name starts with `prefix`."""
+    candidates = [row for name, row in rows.items() if name.startswith(prefix)]
+    return max(candidates, key=lambda row: row["median_real_tokens_per_s"])
+
+
 def _best_kerasrnn(rows):
     ours = {name: row for name, row in rows.items() if name.startswith("kerasrnn")}
     return max(ours.values(), key=lambda row: row["median_real_tokens_per_s"])
@@ -89,10 +95,10 @@ def write_report(results, path):
     checks = []
     char = _rows(results, "char_lm")
     if char:
-        torch_row = char["PyTorch 2-layer nn.LSTM"]
+        torch_row = _best_torch(char, "PyTorch 2-layer nn.LSTM")
         best = _best_kerasrnn(char)
         headline["char_lm_vs_torch"] = _ratio(best, torch_row)
-        checks.append(("char LM: kerasrnn (best variant: " + best["variant"] + ") vs PyTorch, same batches",
+        checks.append(("char LM: kerasrnn (best variant: " + best["variant"] + ") vs " + torch_row["variant"],
                        headline["char_lm_vs_torch"], 1.0, "×"))
         checks.append(("char LM: fraction of peak, best kerasrnn variant",
                        fraction_of_peak(best["median_real_tokens_per_s"], best["forward_flops_per_token"], peak),
@@ -102,27 +108,31 @@ def write_report(results, path):
                                         peak), None, "frac"))
     imdb = _rows(results, "sentiment")
     if imdb:
-        torch_row = imdb["PyTorch BiLSTM-64, same batches (packed)"]
+        torch_row = _best_torch(imdb, "PyTorch BiLSTM-64")
         best = _best_kerasrnn(imdb)
         naive = imdb["naive keras-io recipe (2×BiLSTM-64, padded to 200)"]
-        checks.append(("IMDB: kerasrnn (" + best["variant"] + ") vs PyTorch, same batches",
-                       _ratio(best, torch_row), 1.0, "×"))
+        # When PyTorch runs the keras-io architecture slower than naive Keras, contrary to the issue's
+        # reference measurement, its IMDB figures are not trusted and the verdict says so.
+        torch_suspect = _ratio(_best_torch(imdb, "PyTorch keras-io architecture"),
+                               imdb["naive keras-io recipe (2×BiLSTM-64, padded to 200)"], "padded_tokens_per_s") < 1.0
+        checks.append(("IMDB: kerasrnn (" + best["variant"] + ") vs " + torch_row["variant"],
+                       _ratio(best, torch_row), 1.0, "× unverified" if torch_suspect else "×"))
         naive_epoch = [naive["epoch_tokens"] / r for r in naive["padded_tokens_per_s"]]
         ours_epoch = [best["epoch_tokens"] / r for r in best["padded_tokens_per_s"]]
         headline["imdb_epoch_vs_naive"] = paired_ratio(naive_epoch, ours_epoch)
         checks.append(("IMDB: seconds per epoch, naive keras-io recipe / kerasrnn (accuracy not measured in "
                        "this run, see notes)", headline["imdb_epoch_vs_naive"], 2.0, "×"))
         checks.append(("IMDB: keras-io architecture, PyTorch vs naive Keras on the same padded batches",
-                       _ratio(imdb["PyTorch keras-io architecture, same padded batches"], naive,
+                       _ratio(_best_torch(imdb, "PyTorch keras-io architecture"), naive,
                               "padded_tokens_per_s"), None, "×"))
         checks.append(("IMDB: fraction of peak, best kerasrnn variant",
                        fraction_of_peak(best["median_real_tokens_per_s"], best["forward_flops_per_token"], peak),
                        0.40, "frac"))
     tagger = _rows(results, "pos")
     if tagger:
-        torch_row = tagger["PyTorch BiLSTM-128 tagger, same batches (packed)"]
+        torch_row = _best_torch(tagger, "PyTorch BiLSTM-128 tagger")
         best = _best_kerasrnn(tagger)
-        checks.append(("POS: kerasrnn (" + best["variant"] + ") vs PyTorch, same batches",
+        checks.append(("POS: kerasrnn (" + best["variant"] + ") vs " + torch_row["variant"],
                        _ratio(best, torch_row), 1.0, "×"))
     if results.get("generation"):
         out += ["", "## Character generation", "", "| method | characters | chars/s (median) |", "|---|---|---|"]
@@ -175,19 +185,24 @@ def write_report(results, path):
         shown = f"{100 * value:.1f}%" if unit == "frac" else (f"{value}" if unit == "count" else f"{value:.2f}×")
         wanted = "—" if target is None else (f"≥ {100 * target:.0f}%" if unit == "frac" else f"≥ {target:.1f}×")
         verdict = "—" if target is None else _verdict(value, target)
+        if unit == "× unverified":
+            verdict = "**unverified** (see the caution in the notes)"
         if unit == "count":
             wanted, verdict = "0", ("**met**" if value == 0 else "**not met**")
         out.append(f"| {what} | {shown} | {wanted} | {verdict} |")
     out += ["", "## Notes", ""]
     if imdb:
-        suspect = _ratio(imdb["PyTorch keras-io architecture, same padded batches"],
+        suspect = _ratio(_best_torch(imdb, "PyTorch keras-io architecture"),
                          imdb["naive keras-io recipe (2×BiLSTM-64, padded to 200)"], "padded_tokens_per_s")
         if suspect < 1.0:
-            out.append(f"- **Caution:** in this run PyTorch trained the keras-io architecture at {suspect:.2f}× the "
-                       "naive Keras speed, while the issue's reference measurement on this machine had PyTorch "
-                       "about 1.5× *faster*. The PyTorch IMDB figures of this run are therefore suspect (most "
-                       "likely other processes competing for the 2 cores, which stalls OpenMP); the IMDB "
-                       "kerasrnn-vs-PyTorch ratio should not be read as a win.")
+            out.append(f"- **Caution:** in this run PyTorch (its faster configuration) trained the keras-io "
+                       f"architecture at {suspect:.2f}× the naive Keras speed, while the issue's reference "
+                       "measurement on this machine had PyTorch about 1.5× *faster*. The reason is not "
+                       "established; until it is, the IMDB kerasrnn-vs-PyTorch ratio should not be read as a win.")
+    out.append("- PyTorch's CPU LSTM runs through oneDNN by default; on this CPU its backward pass is several "
+               "times slower than PyTorch's native kernel for the small bidirectional layers and faster for the "
+               "2×512 char LM, so every PyTorch model is measured both ways and the targets compare kerasrnn "
+               "with the faster of the two.")
     out += NOTES
     text = "\n".join(out) + "\n"
     with open(path, "w", encoding="utf-8") as file:

@@ -37,14 +37,19 @@ def _keras_variant(model, batches, jit_compile=False, fast=False):
     return one_pass
 
 
-def _torch_variant(model, batches, loss_of, learning_rate):
+def _torch_variant(model, batches, loss_of, learning_rate, onednn=True):
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     tensors = [(torch.from_numpy(x.astype("int64")), torch.from_numpy(y.astype("int64"))) for x, y in batches]
 
     def one_pass():
         model.train()
-        for x, y in tensors:
-            torch_train_step(model, optimizer, lambda m: loss_of(m(x), x, y))
+        # PyTorch's default CPU LSTM goes through oneDNN, whose backward pass is
+        # many times slower than the native kernel for small bidirectional
+        # layers on this CPU (and faster for wide ones), so both are measured
+        # and kerasrnn is compared with the faster.
+        with torch.backends.mkldnn.flags(enabled=onednn):
+            for x, y in tensors:
+                torch_train_step(model, optimizer, lambda m: loss_of(m(x), x, y))
 
     return one_pass
 
@@ -105,6 +110,10 @@ def char_lm(settings):
         "PyTorch 2-layer nn.LSTM": _torch_variant(
             TorchCharLM(vocab, 64, units, layers), batches,
             lambda logits, ids, y: torch.nn.functional.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1)), 2e-3),
+        "PyTorch 2-layer nn.LSTM, oneDNN off": _torch_variant(
+            TorchCharLM(vocab, 64, units, layers), batches,
+            lambda logits, ids, y: torch.nn.functional.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1)), 2e-3,
+            onednn=False),
     }
     flops = rnn_flops_per_token("lstm", 64, units) + rnn_flops_per_token("lstm", units, units) + 2 * units * vocab
     rows = _measure("char_lm", variants, {name: batches for name in variants}, settings["repetitions"],
@@ -174,10 +183,14 @@ def sentiment(settings):
         "kerasrnn BiLSTM-64, bucketed + FastLSTM": _keras_variant(build(), batches, fast=True),
         "PyTorch BiLSTM-64, same batches (packed)": _torch_variant(
             TorchBiLSTMClassifier(vocab, 128, 64, 1, 2), batches, ce, 1e-3),
+        "PyTorch BiLSTM-64, same batches (packed), oneDNN off": _torch_variant(
+            TorchBiLSTMClassifier(vocab, 128, 64, 1, 2), batches, ce, 1e-3, onednn=False),
         "naive keras-io recipe (2×BiLSTM-64, padded to 200)": (lambda m: lambda: [
             m.train_on_batch(x, y) for x, y in naive_batches])(naive_keras_io_model()),
         "PyTorch keras-io architecture, same padded batches": _torch_variant(
             TorchBiLSTMClassifier(20000, 128, 64, 2, 1, packed=False), naive_batches, bce, 1e-3),
+        "PyTorch keras-io architecture, same padded batches, oneDNN off": _torch_variant(
+            TorchBiLSTMClassifier(20000, 128, 64, 2, 1, packed=False), naive_batches, bce, 1e-3, onednn=False),
     }
     ours = rnn_flops_per_token("lstm", 128, 64, 2)
     naive = rnn_flops_per_token("lstm", 128, 64, 2) + rnn_flops_per_token("lstm", 128, 64, 2)
@@ -220,6 +233,8 @@ def pos(settings):
         "kerasrnn BiLSTM-128 tagger + FastLSTM": _keras_variant(build(), batches, fast=True),
         "PyTorch BiLSTM-128 tagger, same batches (packed)": _torch_variant(
             TorchBiLSTMTagger(vocab, 100, 128, tags), batches, _masked_token_loss, 2e-3),
+        "PyTorch BiLSTM-128 tagger, same batches (packed), oneDNN off": _torch_variant(
+            TorchBiLSTMTagger(vocab, 100, 128, tags), batches, _masked_token_loss, 2e-3, onednn=False),
     }
     flops = rnn_flops_per_token("lstm", 100, 128, 2) + 2 * 256 * tags
     rows = _measure("pos", variants, {name: batches for name in variants}, settings["repetitions"],
