@@ -182,3 +182,14 @@ def test_corrupt_model_file_is_a_clear_error(tmp_path, capsys, sentiment_dir):
     (broken / "model.keras").write_bytes((sentiment_dir / "model.keras").read_bytes()[:5000])
     status, _, err = run_cli(capsys, "predict", broken, "fine")
     assert status == 2 and "not a loadable Keras model" in err
+
+
+def test_tensorboard_logs_are_written(tmp_path, capsys):
+    logs = tmp_path / "logs"
+    status, _, err = run_cli(
+        capsys, "train", "pos", "--data", EWT_DIR, "--out", tmp_path / "run", "--max-examples", 100,
+        "--units", 8, "--embedding-dim", 8, "--tensorboard", logs,
+    )
+    assert status == 0, err
+    for split in ("train", "validation"):
+        assert any(name.startswith("events.out.tfevents") for name in os.listdir(logs / split))
