@@ -13,7 +13,7 @@ Attributes are imported on first use, so `import kerasrnn` (and the CLI's
 `--help`) does not pay for importing TensorFlow.
 """
 
-import importlib
+from kerasrnn.lazy_attributes import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -36,11 +36,4 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC)
 
 
-def __getattr__(name):
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module 'kerasrnn' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_attributes(__name__, _PUBLIC, globals())

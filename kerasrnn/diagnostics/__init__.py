@@ -9,7 +9,7 @@
 Attributes are imported on first use, so the CLI's `--help` does not import TensorFlow.
 """
 
-import importlib
+from kerasrnn.lazy_attributes import lazy_attributes
 
 _PUBLIC = {
     "DirectionFlow": "kerasrnn.diagnostics.flow",
@@ -27,11 +27,4 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC)
 
 
-def __getattr__(name):
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module 'kerasrnn.diagnostics' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_attributes(__name__, _PUBLIC, globals())
