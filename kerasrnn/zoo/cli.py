@@ -25,6 +25,8 @@ def add_zoo_verb(verbs):
         parser.add_argument("--shared-data", default=DEFAULT_SHARED_DATA, help="folder of the real data sets")
         if action == "train":
             parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
+        else:
+            parser.add_argument("--latency-only", action="store_true", help="only measure the CPU latency again")
 
 
 def run_zoo(arguments):
@@ -60,5 +62,7 @@ def run_zoo(arguments):
             print(markdown_table(read_index()))
     elif action == "train":
         print(json.dumps(recipes.train_recipe(arguments.name, arguments.shared_data, epochs=arguments.epochs)))
+    elif action == "publish" and arguments.latency_only:
+        print(json.dumps(recipes.remeasure_latency(arguments.name), indent=2, sort_keys=True))
     elif action == "publish":
         print(json.dumps(recipes.publish(arguments.name, arguments.shared_data), indent=2, sort_keys=True))
