@@ -197,3 +197,17 @@ def test_the_readme_zoo_table_is_generated_from_the_index():
 
     readme = open(os.path.join(os.path.dirname(zoo_index.index_path()), "..", "README.md"), encoding="utf-8").read()
     assert f"{START}\n{markdown_table(read_index())}\n{END}" in readme
+
+
+def test_a_fresh_process_loads_every_published_model_with_custom_layers(tmp_path):
+    """zoo.load must register kerasrnn's custom layers itself (nothing else imported first)."""
+    import subprocess
+    import sys
+
+    names = [entry["name"] for entry in read_index()]
+    if not names:
+        pytest.skip("no model published yet")
+    code = "import sys; from kerasrnn import zoo; [zoo.load(n) for n in sys.argv[1:]]; print('loaded')"
+    env = {**os.environ, "KERASRNN_HOME": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True, env=env)
+    assert result.returncode == 0 and "loaded" in result.stdout, result.stderr[-2000:]

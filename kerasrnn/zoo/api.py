@@ -51,6 +51,8 @@ def load(name):
     """
     import keras
 
+    import kerasrnn.layers  # noqa: F401  registers the custom layers the saved model names
+
     path = download(name)
     try:
         return keras.saving.load_model(path, safe_mode=True)

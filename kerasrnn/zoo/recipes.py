@@ -168,6 +168,8 @@ def remeasure_latency(name, zoo_dir=DEFAULT_ZOO_DIR):
     """
     import keras
 
+    import kerasrnn.layers  # noqa: F401  registers the custom layers the saved model names
+
     path = os.path.join(zoo_dir, "index.json")
     entries = read_index(path)
     entry = next((entry for entry in entries if entry["name"] == name), None)
