@@ -52,6 +52,7 @@ BUILDER_OPTIONS = (
     "clipvalue",
     "global_clipnorm",
 )
+TASK_BUILDER_OPTIONS = {"char_lm": (), "sentiment": ("pooling",), "pos_tagger": ("word_dropout",)}
 DATA_OPTIONS = {
     "char_lm": ("seq_len", "stateful"),
     "sentiment": ("vocab_size", "max_length"),
@@ -79,12 +80,18 @@ def build_parser():
     train.add_argument("--max-examples", type=int, help="train on a subset (reviews, sentences, or text windows)")
     train.add_argument("--seed", type=int, default=1337)
     train.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard logs to DIR")
+    train.add_argument(
+        "--keep-best", action="store_true", help="save the epoch with the best validation score, not the last"
+    )
+    train.add_argument("--patience", type=int, help="with --keep-best: stop after N epochs without improvement")
     _add_builder_options(train)
-    data = train.add_argument_group("data options")
+    data = train.add_argument_group("task-specific options")
     data.add_argument("--seq-len", type=int, help="char-lm: characters per TBPTT window (default 100)")
     data.add_argument("--stateful", action="store_true", help="char-lm: carry the state across windows")
     data.add_argument("--vocab-size", type=int, help="sentiment: vocabulary size (default 20000)")
     data.add_argument("--max-length", type=int, help="sentiment: tokens kept per review (default 400)")
+    data.add_argument("--pooling", choices=["last", "mean", "max"], help="sentiment: how states become one vector")
+    data.add_argument("--word-dropout", type=float, help="pos: fraction of words replaced by [UNK] in training")
     data.add_argument("--tag-column", choices=["upos", "xpos"], help="pos: which tags to learn (default upos)")
     data.add_argument(
         "--use-characters", action="store_true", help="pos: add a character-level word encoder (rare/unknown words)"
@@ -148,11 +155,21 @@ def run_train(arguments):
     from kerasrnn.training import train
 
     task = TASKS[arguments.task]
+    foreign = {
+        name
+        for other in TASKS.values()
+        if other != task
+        for name in DATA_OPTIONS[other] + TASK_BUILDER_OPTIONS[other]
+        if name not in DATA_OPTIONS[task] + TASK_BUILDER_OPTIONS[task]
+    }
+    misplaced = sorted(f"--{name.replace('_', '-')}" for name in _picked(arguments, foreign))
+    if misplaced:
+        raise ValueError(f"{', '.join(misplaced)}: not an option of the {arguments.task} task.")
     metrics = train(
         task,
         arguments.data,
         arguments.out,
-        builder_options=_picked(arguments, BUILDER_OPTIONS) | (
+        builder_options=_picked(arguments, BUILDER_OPTIONS + TASK_BUILDER_OPTIONS[task]) | (
             {"bidirectional": False} if arguments.bidirectional is False else {}
         ),
         data_options=_picked(arguments, DATA_OPTIONS[task]),
@@ -161,6 +178,8 @@ def run_train(arguments):
         max_examples=arguments.max_examples,
         seed=arguments.seed,
         tensorboard_dir=arguments.tensorboard,
+        keep_best=arguments.keep_best,
+        patience=arguments.patience,
         # Progress bars only where someone watches; one line per epoch in logs.
         verbose="auto" if sys.stdout.isatty() else 2,
     )

@@ -39,6 +39,8 @@ def train(
     tensorboard_dir=None,
     callbacks=None,
     verbose="auto",
+    keep_best=False,
+    patience=None,
 ):
     """Train a model for `task` on real data and write it to `out_dir`.
 
@@ -60,6 +62,12 @@ def train(
         tensorboard_dir: also log to TensorBoard there.
         callbacks: more Keras callbacks for `model.fit`.
         verbose: Keras' progress-bar setting.
+        keep_best: save the weights of the epoch with the best validation
+            score (`val_loss` for the char LM, `val_accuracy` otherwise)
+            rather than the last epoch's; the metrics are then that epoch's.
+            After a resume, "best" ranges over the epochs run since.
+        patience: with `keep_best`, stop after this many epochs without a
+            better validation score (default: never stop early).
 
     Returns:
         The metrics dict written to `metrics.json`.
@@ -72,6 +80,7 @@ def train(
     if task not in WORKFLOWS:
         raise ValueError(f"`task` must be one of {', '.join(map(repr, WORKFLOWS))}. Received: {task!r}")
     epochs = check_positive_int("epochs", epochs)
+    patience = check_positive_int("patience", epochs if patience is None else patience)
     workflow = WORKFLOWS[task]
     keras.utils.set_random_seed(seed)
     data = workflow.prepare(
@@ -89,6 +98,16 @@ def train(
         fit_callbacks.append(ResetStatesEachEpoch())
     if tensorboard_dir:
         fit_callbacks.append(keras.callbacks.TensorBoard(tensorboard_dir))
+    best = None
+    if keep_best:
+        monitor, mode = ("val_loss", "min") if task == "char_lm" else ("val_accuracy", "max")
+        best = keras.callbacks.EarlyStopping(
+            monitor,
+            patience=patience,
+            mode=mode,
+            restore_best_weights=True,
+        )
+        fit_callbacks.append(best)
     with warnings.catch_warnings():
         # Length-bucketed datasets have no known size, so Keras learns the
         # epoch length when the first epoch runs out and warns about it; the
@@ -106,12 +125,16 @@ def train(
     text_model.save(os.path.join(out_dir, MODEL_FILE))
     history_data = {key: [float(value) for value in values] for key, values in history.history.items()}
     write_json(history_data, os.path.join(out_dir, "history.json"))
+    # The saved weights are the best epoch's under keep_best, else the last's.
+    reported = history.epoch.index(best.best_epoch) if best is not None and best.best_weights is not None else -1
     metrics = {
         "task": task,
         "epochs": epochs,
         "train_examples": data.train_examples,
-        **{key: values[-1] for key, values in history_data.items()},
+        **{key: values[reported] for key, values in history_data.items()},
     }
+    if best is not None:
+        metrics["best_epoch"] = history.epoch[reported] + 1
     write_json(metrics, os.path.join(out_dir, "metrics.json"))
     return metrics
 

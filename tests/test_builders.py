@@ -9,6 +9,7 @@ import pytest
 
 import kerasrnn
 from kerasrnn.spec import build_from_spec, load_spec, save_spec
+from kerasrnn.layers import WordDropout
 
 CELLS = ["simple_rnn", "lstm", "gru"]
 SMALL = {"units": 8, "embedding_dim": 8}
@@ -226,3 +227,25 @@ def test_pooled_sentiment_models_round_trip(tmp_path, pooling):
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
     np.testing.assert_allclose(loaded.predict(ids(), verbose=0), before, atol=1e-6)
+
+
+def test_word_dropout_replaces_only_real_words_and_only_while_training(tmp_path):
+    layer = WordDropout(0.3, seed=0)
+    ids = np.tile(np.arange(2, 202), (50, 1))
+    ids[:, -20:] = 0  # padding
+    dropped = layer(ids, training=True).numpy()
+    assert set(np.unique(dropped[:, -20:])) == {0}
+    replaced = dropped[:, :-20] == 1
+    assert 0.27 < replaced.mean() < 0.33, replaced.mean()
+    np.testing.assert_array_equal(dropped[:, :-20][~replaced], ids[:, :-20][~replaced])
+    np.testing.assert_array_equal(layer(ids).numpy(), ids)
+    model = kerasrnn.build_pos_tagger(30, 5, units=8, embedding_dim=8, word_dropout=0.25)
+    assert model.get_layer("word_dropout").rate == 0.25
+    words = np.array([[3, 4, 5, 0]])
+    before = model.predict(words, verbose=0)  # inference: no word is dropped
+    np.testing.assert_allclose(model.predict(words, verbose=0), before)
+    model.save(tmp_path / "tagger.keras")
+    loaded = keras.saving.load_model(tmp_path / "tagger.keras", safe_mode=True)
+    np.testing.assert_allclose(loaded.predict(words, verbose=0), before, atol=1e-6)
+    with pytest.raises(ValueError, match=r"`word_dropout` must be a number in \[0, 1\)"):
+        kerasrnn.build_pos_tagger(30, 5, word_dropout=1.0)

@@ -142,6 +142,33 @@ def test_stateful_training_resumes_after_an_interruption(tmp_path):
     assert model.predict(tf.constant([list("To be")]), verbose=0).shape == (1, 5, spec["vocab_size"])
 
 
+def test_keep_best_saves_the_best_validation_epoch(tmp_path):
+    class RuinLastEpoch(keras.callbacks.Callback):
+        # Scrambles the weights before the final validation, so the last
+        # epoch is certainly the worst and keep_best must restore an earlier one.
+        def on_test_begin(self, logs=None):
+            if self.epochs_seen == 2:
+                for variable in self.model.trainable_variables:
+                    variable.assign(tf.random.normal(variable.shape, stddev=3.0))
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epochs_seen = epoch
+
+    metrics = train(
+        "pos_tagger", EWT_DIR, str(tmp_path), {"units": 32, "embedding_dim": 32, "learning_rate": 0.01}, epochs=3,
+        max_examples=1000,
+        verbose=0, keep_best=True, callbacks=[RuinLastEpoch()],
+    )
+    history = json.loads((tmp_path / "history.json").read_text())
+    best = int(np.argmax(history["val_accuracy"]))
+    assert best < 2 and metrics["best_epoch"] == best + 1
+    assert metrics["val_accuracy"] == history["val_accuracy"][best]
+    assert history["val_accuracy"][2] < history["val_accuracy"][best] - 0.2  # the ruin worked
+    model, _ = load_trained(str(tmp_path))
+    dev = WORKFLOWS["pos_tagger"].evaluate(model, os.path.join(EWT_DIR, "en_ewt-ud-dev.conllu"))
+    assert dev["upos_accuracy"] == pytest.approx(history["val_accuracy"][best], abs=1e-6)
+
+
 @pytest.mark.parametrize(
     "arguments, message",
     [
@@ -149,6 +176,10 @@ def test_stateful_training_resumes_after_an_interruption(tmp_path):
         (["train", "sentiment", "--data", "no/such/file.tar.gz", "--out", "{tmp}"], "IMDB data not found"),
         (["train", "pos", "--data", EWT_DIR, "--out", "{tmp}", "--cell", "lstm", "--dropout", "1.5"], "`dropout` must be a number in [0, 1)"),
         (["train", "char-lm", "--data", SHAKESPEARE, "--out", "{tmp}", "--bidirectional"], "must be causal"),
+        (["train", "pos", "--data", EWT_DIR, "--out", "{tmp}", "--pooling", "max", "--max-length", "9"],
+         "--max-length, --pooling: not an option of the pos task"),
+        (["train", "pos", "--data", EWT_DIR, "--out", "{tmp}", "--keep-best", "--patience", "0"],
+         "`patience` must be a positive integer"),
     ],
 )
 def test_cli_user_errors_are_one_line_and_exit_2(tmp_path, capsys, arguments, message):

@@ -11,6 +11,7 @@ from kerasrnn.layers.label_names import LabelNames
 from kerasrnn.layers.masked_max_pooling import MaskedGlobalMaxPooling1D
 from kerasrnn.layers.recurrent_stack import CELLS, recurrent_stack, resolve_initializer
 from kerasrnn.layers.standardize import standardize_review
+from kerasrnn.layers.word_dropout import WordDropout
 
 __all__ = [
     "CELLS",
@@ -24,4 +25,5 @@ __all__ = [
     "recurrent_stack",
     "resolve_initializer",
     "standardize_review",
+    "WordDropout",
 ]

@@ -3,8 +3,10 @@
 import keras
 
 from kerasrnn.layers.char_word_encoder import CharacterWordEncoder
+from kerasrnn.layers.word_dropout import WordDropout
+from kerasrnn.metrics import TokenAccuracy
 from kerasrnn.tasks.common import compile_model, embedded_recurrent_body
-from kerasrnn.validation import check_positive_int
+from kerasrnn.validation import check_positive_int, check_rate
 
 
 def build_pos_tagger(
@@ -27,6 +29,7 @@ def build_pos_tagger(
     char_vocab_size=None,
     char_embedding_dim=32,
     char_units=64,
+    word_dropout=0.0,
 ):
     """Build and compile a part-of-speech tagger over integer word ids.
 
@@ -55,6 +58,9 @@ def build_pos_tagger(
             second input `char_ids` of shape `(batch, time, characters)`.
         char_embedding_dim: size of the character embeddings.
         char_units: units per direction of the character LSTM.
+        word_dropout: while training, replace this fraction of word ids by
+            the unknown-word id, so the tagger learns to tag unseen words
+            from their spelling (useful with `char_vocab_size`).
 
     Returns:
         A compiled `keras.Model` mapping `(batch, time)` int ids (and, with
@@ -76,8 +82,11 @@ def build_pos_tagger(
         char_ids = keras.Input(shape=(None, None), dtype="int32", name="char_ids")
         inputs = {"token_ids": token_ids, "char_ids": char_ids}
         spelling = CharacterWordEncoder(char_vocab_size, char_embedding_dim, char_units, name="spelling")(char_ids)
+    word_ids = token_ids
+    if check_rate("word_dropout", word_dropout):
+        word_ids = WordDropout(word_dropout, name="word_dropout")(token_ids)
     x = embedded_recurrent_body(
-        token_ids,
+        word_ids,
         vocab_size,
         embedding_dim,
         mask_padding=True,
@@ -97,7 +106,7 @@ def build_pos_tagger(
     compile_model(
         model,
         loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        metrics=[TokenAccuracy()],
         optimizer=optimizer,
         learning_rate=learning_rate,
         clipnorm=clipnorm,

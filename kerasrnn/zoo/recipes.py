@@ -70,6 +70,8 @@ def train_recipe(name, shared_data, runs_dir=RUNS_DIR, epochs=None):
         batch_size=plan.get("batch_size", 32),
         seed=plan.get("seed", 1337),
         verbose=2,
+        keep_best=plan.get("keep_best", False),
+        patience=plan.get("patience"),
     )
     timing_path = os.path.join(out_dir, "training_seconds.json")
     previous = json.load(open(timing_path)) if os.path.exists(timing_path) else []
