@@ -16,16 +16,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 MODES = {
     "tiny": dict(char_units=32, batches=2, repetitions=3, sentiment_examples=300, adapt_reviews=300,
                  serving_train_examples=64, charlm_train_windows=64, clients=(1, 8), load_seconds=0.5,
-                 max_requests=50, generate_chars=20, predict_loop_chars=3, sections=("training", "generation",
-                                                                                     "serving")),
+                 max_requests=50, generate_chars=20, predict_loop_chars=3, accuracy_epochs=1, accuracy_reviews=300,
+                 sections=("training", "generation", "serving")),
     "quick": dict(char_units=512, batches=4, repetitions=3, sentiment_examples=3000, adapt_reviews=3000,
                   serving_train_examples=500, charlm_train_windows=256, clients=(1, 8, 32), load_seconds=4.0,
-                  max_requests=3000, generate_chars=300, predict_loop_chars=20,
+                  max_requests=3000, generate_chars=300, predict_loop_chars=20, accuracy_epochs=3,
                   sections=("training", "generation", "serving")),
     "full": dict(char_units=512, batches=12, repetitions=5, sentiment_examples=None, adapt_reviews=25000,
                  serving_train_examples=2000, charlm_train_windows=1000, clients=(1, 8, 32), load_seconds=10.0,
-                 max_requests=20000, generate_chars=1000, predict_loop_chars=50,
-                 sections=("training", "generation", "serving")),
+                 max_requests=20000, generate_chars=1000, predict_loop_chars=50, accuracy_epochs=3,
+                 sections=("training", "generation", "serving", "accuracy")),
 }
 
 
@@ -45,7 +45,12 @@ def main(argv=None):
     mode.add_argument("--full", action="store_const", const="full", dest="mode")
     mode.add_argument("--tiny", action="store_const", const="tiny", dest="mode", help="seconds; for the test suite")
     parser.add_argument("--out", default="benchmarks", help="where RESULTS.md and results.json go")
-    parser.add_argument("--only", action="append", choices=["training", "generation", "serving"])
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=["training", "generation", "serving", "accuracy"],
+        help="measure only this section and merge it into the results.json already in --out",
+    )
     parser.add_argument("--report-from", metavar="JSON", help="only rewrite RESULTS.md from a saved results.json")
     arguments = parser.parse_args(argv)
     if arguments.report_from:
@@ -63,13 +68,21 @@ def main(argv=None):
     from benchmarks.report import write_report
 
     started = time.time()
-    results = {"mode": name, "settings": {k: v for k, v in settings.items()}, "machine": machine_description()}
-    print(f"[benchmarks] mode={name} machine={results['machine']}", flush=True)
     sections = arguments.only or settings["sections"]
-    print("[benchmarks] matmul peak: 8 chained float32 matmuls per repetition, median of 3, TF and PyTorch",
-          flush=True)
-    results["peak"] = matmul_peak(n=512 if name == "tiny" else 2048)
-    print(f"[benchmarks] peak GFLOP/s: {results['peak']}", flush=True)
+    previous = os.path.join(arguments.out, "results.json")
+    results = {"mode": name, "settings": {k: v for k, v in settings.items()}, "machine": machine_description()}
+    if arguments.only and os.path.exists(previous):
+        # A partial run updates its sections and keeps the others (and their
+        # machine description and peak) as the earlier run measured them.
+        with open(previous, encoding="utf-8") as file:
+            results = json.load(file)
+    section_runs = results.setdefault("section_runs", {})
+    print(f"[benchmarks] mode={name} sections={sections} machine={results['machine']}", flush=True)
+    if "peak" not in results or "training" in sections:
+        print("[benchmarks] matmul peak: 8 chained float32 matmuls per repetition, median of 3, TF and PyTorch",
+              flush=True)
+        results["peak"] = matmul_peak(n=512 if name == "tiny" else 2048)
+        print(f"[benchmarks] peak GFLOP/s: {results['peak']}", flush=True)
     if "training" in sections:
         results["training"] = []
         for task in (training_speed.char_lm, training_speed.sentiment, training_speed.pos):
@@ -82,8 +95,18 @@ def main(argv=None):
         if "serving" in sections:
             print("[benchmarks] serving: kerasrnn serve vs naive Flask, loopback clients", flush=True)
             results["serving"] = serving_speed.serving(settings, work_dir)
-    results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    results["wall_seconds"] = round(time.time() - started, 1)
+    if "accuracy" in sections:
+        from benchmarks.imdb_accuracy import epochs_to_accuracy
+
+        print("[benchmarks] accuracy: IMDB full data, keras-io recipe vs kerasrnn, epochs interleaved", flush=True)
+        results["accuracy"] = epochs_to_accuracy(settings)
+    for section in sections:
+        section_runs[section] = {"mode": name, "date": machine_description()["date"],
+                                 "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+                                 "wall_seconds_of_run": round(time.time() - started, 1)}
+    if not arguments.only or "wall_seconds" not in results:
+        results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        results["wall_seconds"] = round(time.time() - started, 1)
     os.makedirs(arguments.out, exist_ok=True)
     with open(os.path.join(arguments.out, "results.json"), "w", encoding="utf-8") as file:
         json.dump(results, file, indent=1, default=str)

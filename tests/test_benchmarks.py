@@ -17,3 +17,20 @@ def test_tiny_harness_writes_a_report(tmp_path):
     text = open(os.path.join(tmp_path, "RESULTS.md"), encoding="utf-8").read()
     assert "exported `generate` vs model.predict per character" in text
     assert "median" in text
+
+
+@pytest.mark.slow
+def test_a_partial_run_merges_its_section_into_the_earlier_results(tmp_path):
+    import json
+
+    from benchmarks.run import main
+
+    assert main(["--tiny", "--only", "generation", "--out", str(tmp_path)]) == 0
+    assert main(["--tiny", "--only", "accuracy", "--out", str(tmp_path)]) == 0
+    results = json.load(open(os.path.join(tmp_path, "results.json"), encoding="utf-8"))
+    assert set(results["section_runs"]) == {"generation", "accuracy"} and results["generation"]
+    rows = {row["variant"]: row for row in results["accuracy"]}
+    assert len(rows) == 2 and all(row["test_reviews"] == 300 and 0 <= row["test_accuracy"] <= 1 for row in rows.values())
+    text = open(os.path.join(tmp_path, "RESULTS.md"), encoding="utf-8").read()
+    assert "IMDB on the full data: seconds per epoch and test accuracy" in text
+    assert "exported `generate` vs model.predict per character" in text
