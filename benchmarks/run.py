@@ -70,12 +70,13 @@ def main(argv=None):
     started = time.time()
     sections = arguments.only or settings["sections"]
     previous = os.path.join(arguments.out, "results.json")
-    results = {"mode": name, "settings": {k: v for k, v in settings.items()}, "machine": machine_description()}
     if arguments.only and os.path.exists(previous):
         # A partial run updates its sections and keeps the others (and their
         # machine description and peak) as the earlier run measured them.
         with open(previous, encoding="utf-8") as file:
             results = json.load(file)
+    else:
+        results = {"mode": name, "settings": dict(settings), "machine": machine_description()}
     section_runs = results.setdefault("section_runs", {})
     print(f"[benchmarks] mode={name} sections={sections} machine={results['machine']}", flush=True)
     if "peak" not in results or "training" in sections:

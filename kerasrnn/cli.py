@@ -155,13 +155,8 @@ def run_train(arguments):
     from kerasrnn.training import train
 
     task = TASKS[arguments.task]
-    foreign = {
-        name
-        for other in TASKS.values()
-        if other != task
-        for name in DATA_OPTIONS[other] + TASK_BUILDER_OPTIONS[other]
-        if name not in DATA_OPTIONS[task] + TASK_BUILDER_OPTIONS[task]
-    }
+    every_task_option = {name for other in TASKS.values() for name in DATA_OPTIONS[other] + TASK_BUILDER_OPTIONS[other]}
+    foreign = every_task_option - set(DATA_OPTIONS[task] + TASK_BUILDER_OPTIONS[task])
     misplaced = sorted(f"--{name.replace('_', '-')}" for name in _picked(arguments, foreign))
     if misplaced:
         raise ValueError(f"{', '.join(misplaced)}: not an option of the {arguments.task} task.")
