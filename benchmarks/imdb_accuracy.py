@@ -17,12 +17,18 @@ from benchmarks.measure import PeakRss, median
 from benchmarks.training_speed import DATA, naive_keras_io_model
 from kerasrnn.data import load_imdb
 from kerasrnn.data.batching import bucketed_batches
+from kerasrnn.layers.fast_rnn import with_batched_input_projection
 from kerasrnn.layers.standardize import standardize_review
 from kerasrnn.tasks import build_sentiment_classifier
 from kerasrnn.workflows.sentiment import review_dataset
 
 MAX_TOKENS, LENGTH, BATCH = 20000, 200, 32
-KERASRNN_RECIPE = dict(cell="gru", units=64, embedding_dim=128, pooling="max", dropout=0.3)
+# kerasrnn's recipe trains on batches of 128 bucketed reviews: with 64 units a
+# step's matmuls are tiny, so a batch of 32 leaves the CPU waiting on per-op
+# overhead; the learning rate is doubled for the 4x larger batch.
+KERASRNN_BATCH = 128
+KERASRNN_RECIPE = dict(cell="gru", units=64, embedding_dim=128, pooling="max", dropout=0.3, learning_rate=2e-3)
+KERASRNN_NAME = "kerasrnn recipe (BiGRU-64 + batched input projection, masked max pooling, bucketed batches of 128, first 200 tokens)"
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -59,8 +65,11 @@ def _kerasrnn_data(train, test):
     vectorize.adapt(tf.data.Dataset.from_tensor_slices(train[0]).batch(1024))
     train_set = review_dataset(vectorize, *train, LENGTH).cache()
     test_set = review_dataset(vectorize, *test, LENGTH).cache()
-    return (bucketed_batches(train_set, BATCH, shuffle_buffer=len(train[0]), seed=0),
-            bucketed_batches(test_set, BATCH), vectorize.vocabulary_size())
+    return (bucketed_batches(train_set, KERASRNN_BATCH, shuffle_buffer=len(train[0]), seed=0),
+            bucketed_batches(test_set, KERASRNN_BATCH), vectorize.vocabulary_size())
+
+
+
 
 
 def epochs_to_accuracy(settings):
@@ -76,8 +85,8 @@ def epochs_to_accuracy(settings):
     ours_train, ours_test, vocab = _kerasrnn_data(train, test)
     models = {
         "naive keras-io recipe (2×BiLSTM-64, padded to 200)": (naive_keras_io_model(), naive_train, naive_test),
-        "kerasrnn recipe (BiGRU-64, masked max pooling, bucketed, first 200 tokens)": (
-            build_sentiment_classifier(vocab, **KERASRNN_RECIPE), ours_train, ours_test),
+        KERASRNN_NAME: (
+            with_batched_input_projection(build_sentiment_classifier(vocab, **KERASRNN_RECIPE)), ours_train, ours_test),
     }
     timers = {name: EpochTimer() for name in models}
     rss = {name: 0 for name in models}

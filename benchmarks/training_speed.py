@@ -23,11 +23,8 @@ DATA = "../shared/data"
 
 def _keras_variant(model, batches, jit_compile=False, fast=False):
     if fast:
-        reference = model
-        model = with_batched_input_projection(reference)
-        optimizer = reference.optimizer.__class__.from_config(reference.optimizer.get_config())
-        model.compile(optimizer=optimizer, loss=reference.loss, metrics=["accuracy"], jit_compile=jit_compile)
-    elif jit_compile:
+        model = with_batched_input_projection(model)
+    if jit_compile:
         model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"], jit_compile=True)
 
     def one_pass():

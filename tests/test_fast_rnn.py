@@ -11,7 +11,7 @@ from kerasrnn.diagnostics.unroll import unrolled_forward
 from kerasrnn.export.char_sampler import CharStepper
 from kerasrnn.layers.fast_rnn import FAST_CELLS, with_batched_input_projection
 from kerasrnn.layers.recurrent_stack import CELLS
-from kerasrnn.tasks import build_char_lm, build_sentiment_classifier
+from kerasrnn.tasks import build_char_lm, build_pos_tagger, build_sentiment_classifier
 
 RNG = np.random.default_rng(0)
 
@@ -81,3 +81,16 @@ def test_char_sampler_and_diagnostics_step_the_same_cells():
     assert tuple(logits.shape) == (2, 9)
     _, _, records = unrolled_forward(model, np.ones((1, 3), "int32"))
     assert records
+
+
+def test_copy_is_compiled_like_the_original_with_its_own_optimizer():
+    model = build_pos_tagger(vocab_size=20, num_tags=5, units=4, embedding_dim=4, learning_rate=3e-3)
+    fast = with_batched_input_projection(model)
+    assert fast.optimizer is not model.optimizer
+    assert float(fast.optimizer.learning_rate) == pytest.approx(3e-3)
+    assert fast.get_compile_config()["metrics"] == model.get_compile_config()["metrics"]
+    logs = fast.train_on_batch(np.array([[3, 4, 0]]), np.array([[1, 2, 0]]), return_dict=True)
+    assert set(logs) == {"loss", "accuracy"}
+    assert int(model.optimizer.iterations) == 0  # training the copy leaves the original's optimizer alone
+    uncompiled = keras.Model.from_config(model.get_config())
+    assert not with_batched_input_projection(uncompiled).compiled

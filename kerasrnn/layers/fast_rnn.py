@@ -203,23 +203,30 @@ def with_batched_input_projection(model):
     """Rebuild a functional model with every LSTM/GRU/SimpleRNN swapped for its Fast twin.
 
     The copy has the same layer names, configs and weights, so it computes
-    the same outputs; it comes back uncompiled.
+    the same outputs. If `model` is compiled, the copy is compiled from the
+    same compile config (loss, metrics, `jit_compile`) with a fresh optimizer
+    of the same config; otherwise it comes back uncompiled.
 
     Args:
         model: a functional `keras.Model` (as the kerasrnn builders return).
 
     Returns:
-        A new uncompiled `keras.Model`.
+        A new `keras.Model`.
 
     Example:
 
     >>> from kerasrnn.tasks import build_sentiment_classifier
-    >>> model = build_sentiment_classifier(vocab_size=30, units=4, embedding_dim=4)
+    >>> model = build_sentiment_classifier(vocab_size=30, units=4, embedding_dim=4, learning_rate=2e-3)
     >>> fast = with_batched_input_projection(model)
     >>> type(fast.get_layer("bidirectional_lstm_1").forward_layer).__name__
     'FastLSTM'
+    >>> round(float(fast.optimizer.learning_rate), 6)
+    0.002
     """
     config = _swap_classes(model.get_config())
     copy = model.__class__.from_config(config)
     copy.set_weights(model.get_weights())
+    compile_config = model.get_compile_config() if model.compiled else None
+    if compile_config:
+        copy.compile_from_config(compile_config)
     return copy
