@@ -63,10 +63,13 @@ def test_export_loads_without_kerasrnn_and_matches_keras(export_root, tmp_path):
     reviews = list(tiny.real_reviews())
     sentences = tiny.padded(tiny.real_sentences())
     lines = list(tiny.real_lines())
+    # Shorter than the vectorizer's length: the signature cuts their padding.
+    short_reviews = [" ".join(reviews[0].split()[:5]), " ".join(reviews[1].split()[:12])]
     lm = tiny.trained_model("char_lm")
     prompt = tiny.known_prompt(lm, lines[0])[:20]
     requests = {
         "sentiment": ("imdb", "serving_default", {"text": reviews}),
+        "short_reviews": ("imdb", "serving_default", {"text": short_reviews}),
         "tagger": ("ewt", "serving_default", {"tokens": sentences}),
         "tag_text": ("ewt", "tag_text", {"text": [" ".join(words) for words in tiny.real_sentences()]}),
         "next_char": ("shakespeare", "serving_default", {"text": lines}),
@@ -90,6 +93,8 @@ def test_export_loads_without_kerasrnn_and_matches_keras(export_root, tmp_path):
     np.testing.assert_allclose(out["sentiment"]["probabilities"], expected, atol=1e-5)
     names = label_names(sentiment)
     assert out["sentiment"]["label"] == [names[i] for i in expected.argmax(-1)]
+    expected = sentiment.predict(tf.constant(short_reviews), verbose=0)
+    np.testing.assert_allclose(out["short_reviews"]["probabilities"], expected, atol=1e-5)
 
     tagger = tiny.trained_model("pos_tagger")
     expected = tagger.predict(tf.constant(sentences), verbose=0)
