@@ -102,7 +102,8 @@ def main(argv=None):
         print("[benchmarks] accuracy: IMDB full data, keras-io recipe vs kerasrnn, epochs interleaved", flush=True)
         results["accuracy"] = epochs_to_accuracy(settings)
     for section in sections:
-        section_runs[section] = {"mode": name, "date": machine_description()["date"],
+        command = " ".join(["python -m benchmarks.run", *(sys.argv[1:] if argv is None else argv)])
+        section_runs[section] = {"mode": name, "date": machine_description()["date"], "command": command,
                                  "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
                                  "wall_seconds_of_run": round(time.time() - started, 1)}
     if not arguments.only or "wall_seconds" not in results:
