@@ -1,6 +1,6 @@
 """Turn the harness' results into benchmarks/RESULTS.md (every number comes from the run)."""
 
-from benchmarks.measure import median, paired_ratio
+from benchmarks.measure import paired_ratio
 from benchmarks.peak import fraction_of_peak
 
 MiB = 2**20

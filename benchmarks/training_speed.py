@@ -14,11 +14,9 @@ import torch
 
 from benchmarks.measure import PeakRss, interleaved, median, seconds
 from benchmarks.peak import rnn_flops_per_token
-from benchmarks.torch_models import TorchBiLSTMClassifier, TorchBiLSTMTagger, TorchCharLM, torch_train_step
+from benchmarks.references import DATA, reference_for
+from benchmarks.torch_models import TorchBiLSTMClassifier, torch_train_step
 from kerasrnn.layers.fast_rnn import with_batched_input_projection
-from kerasrnn.tasks import build_char_lm, build_pos_tagger, build_sentiment_classifier
-
-DATA = "../shared/data"
 
 
 def _keras_variant(model, batches, jit_compile=False, fast=False):
@@ -34,8 +32,11 @@ def _keras_variant(model, batches, jit_compile=False, fast=False):
     return one_pass
 
 
-def _torch_variant(model, batches, loss_of, learning_rate, onednn=True, flush_denormal=True):
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+def _torch_variant(reference, batches, onednn=True, flush_denormal=True, model=None, loss_of=None):
+    """A pass of PyTorch optimizer steps over `batches` (the reference's model and loss unless given)."""
+    model = model or reference.torch_model()
+    loss_of = loss_of or reference.torch_loss
+    optimizer = torch.optim.Adam(model.parameters(), lr=reference.learning_rate)
     tensors = [(torch.from_numpy(x.astype("int64")), torch.from_numpy(y.astype("int64"))) for x, y in batches]
 
     def one_pass():
@@ -54,11 +55,6 @@ def _torch_variant(model, batches, loss_of, learning_rate, onednn=True, flush_de
             torch.set_flush_denormal(False)
 
     return one_pass
-
-
-def _masked_token_loss(logits, ids, targets):
-    keep = ids != 0
-    return torch.nn.functional.cross_entropy(logits[keep], targets[keep])
 
 
 def _measure(task, variants, batches_by_variant, repetitions, flops_by_variant):
@@ -94,36 +90,26 @@ def _measure(task, variants, batches_by_variant, repetitions, flops_by_variant):
 
 def char_lm(settings):
     """Tiny Shakespeare, 2-layer LSTM char LM, batch 64 x 100 characters (TBPTT windows)."""
-    from kerasrnn.workflows import char_lm as workflow
-
-    units, layers = settings["char_units"], 2
-    data = workflow.prepare(f"{DATA}/tinyshakespeare/input.txt", batch_size=64, seq_len=100)
+    reference = reference_for("char_lm", settings)
+    data, units = reference.data, settings["char_units"]
     batches = [(x.numpy(), y.numpy()) for x, y in data.train.take(settings["batches"])]
     vocab = data.spec_arguments["vocab_size"]
-
-    def build():
-        return build_char_lm(vocab, cell="lstm", units=units, num_layers=layers, embedding_dim=64, learning_rate=2e-3)
+    build = reference.keras_model
 
     torch.manual_seed(0)
     variants = {
         "kerasrnn (Keras LSTM layers)": _keras_variant(build(), batches),
         "kerasrnn + FastLSTM": _keras_variant(build(), batches, fast=True),
         "kerasrnn + FastLSTM + XLA (jit_compile)": _keras_variant(build(), batches, fast=True, jit_compile=True),
-        "PyTorch 2-layer nn.LSTM": _torch_variant(
-            TorchCharLM(vocab, 64, units, layers), batches,
-            lambda logits, ids, y: torch.nn.functional.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1)), 2e-3),
-        "PyTorch 2-layer nn.LSTM, oneDNN off": _torch_variant(
-            TorchCharLM(vocab, 64, units, layers), batches,
-            lambda logits, ids, y: torch.nn.functional.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1)), 2e-3,
-            onednn=False),
+        "PyTorch 2-layer nn.LSTM": _torch_variant(reference, batches),
+        "PyTorch 2-layer nn.LSTM, oneDNN off": _torch_variant(reference, batches, onednn=False),
     }
     flops = rnn_flops_per_token("lstm", 64, units) + rnn_flops_per_token("lstm", units, units) + 2 * units * vocab
     rows = _measure("char_lm", variants, {name: batches for name in variants}, settings["repetitions"],
                     {name: flops for name in variants})
-    epoch_tokens = data.train_examples
     for row in rows:
-        row["epoch_tokens"] = epoch_tokens
-        row["architecture"] = f"Embedding 64 → LSTM {units} → LSTM {units} → Dense {vocab}, batch 64 × 100"
+        row["epoch_tokens"] = data.train_examples
+        row["architecture"] = reference.architecture
     return rows
 
 
@@ -185,43 +171,36 @@ def _rebatched_by_length(batches, batch_size):
 
 def sentiment(settings):
     """IMDB: kerasrnn's reference BiLSTM-64 on length-bucketed batches vs PyTorch vs the keras-io recipe."""
-    from kerasrnn.workflows import sentiment as workflow
-
-    data = workflow.prepare(f"{DATA}/aclImdb_v1_labeled.tar.gz", batch_size=32, max_length=200,
-                            max_examples=settings["sentiment_examples"])
+    reference = reference_for("sentiment", settings)
+    data = reference.data
     batches = [(x.numpy(), y.numpy()) for x, y in data.train.take(settings["batches"])]
     # Padded and real tokens of one whole epoch of bucketed batches.
     padded = real = reviews = 0
     for x, _ in data.train:
         padded, real, reviews = padded + int(tf.size(x)), real + int(tf.math.count_nonzero(x)), reviews + int(x.shape[0])
-    vocab = data.spec_arguments["vocab_size"]
     naive_batches, naive_reviews = _naive_recipe_batches(settings)
     large_batches = _rebatched_by_length(batches, LARGE_BATCH)
-
-    def build():
-        return build_sentiment_classifier(vocab, cell="lstm", units=64, embedding_dim=128)
+    build = reference.keras_model
 
     torch.manual_seed(0)
-    ce = lambda logits, ids, y: torch.nn.functional.cross_entropy(logits, y)  # noqa: E731
     bce = lambda logits, ids, y: torch.nn.functional.binary_cross_entropy_with_logits(  # noqa: E731
         logits[:, 0], y.float())
+
+    def keras_io_in_torch(**options):
+        model = TorchBiLSTMClassifier(20000, 128, 64, 2, 1, packed=False)
+        return _torch_variant(reference, naive_batches, model=model, loss_of=bce, **options)
+
     variants = {
         "kerasrnn BiLSTM-64, bucketed (Keras LSTM layers)": _keras_variant(build(), batches),
         "kerasrnn BiLSTM-64, bucketed + FastLSTM": _keras_variant(build(), batches, fast=True),
         LARGE_BATCH_VARIANT: _keras_variant(build(), large_batches, fast=True),
-        "PyTorch BiLSTM-64, same batches (packed)": _torch_variant(
-            TorchBiLSTMClassifier(vocab, 128, 64, 1, 2), batches, ce, 1e-3),
-        "PyTorch BiLSTM-64, same batches (packed), oneDNN off": _torch_variant(
-            TorchBiLSTMClassifier(vocab, 128, 64, 1, 2), batches, ce, 1e-3, onednn=False),
+        "PyTorch BiLSTM-64, same batches (packed)": _torch_variant(reference, batches),
+        "PyTorch BiLSTM-64, same batches (packed), oneDNN off": _torch_variant(reference, batches, onednn=False),
         "naive keras-io recipe (2×BiLSTM-64, padded to 200)": (lambda m: lambda: [
             m.train_on_batch(x, y) for x, y in naive_batches])(naive_keras_io_model()),
-        "PyTorch keras-io architecture, same padded batches": _torch_variant(
-            TorchBiLSTMClassifier(20000, 128, 64, 2, 1, packed=False), naive_batches, bce, 1e-3),
-        "PyTorch keras-io architecture, same padded batches, oneDNN off": _torch_variant(
-            TorchBiLSTMClassifier(20000, 128, 64, 2, 1, packed=False), naive_batches, bce, 1e-3, onednn=False),
-        TORCH_SUBNORMALS_VARIANT: _torch_variant(
-            TorchBiLSTMClassifier(20000, 128, 64, 2, 1, packed=False), naive_batches, bce, 1e-3,
-            flush_denormal=False),
+        "PyTorch keras-io architecture, same padded batches": keras_io_in_torch(),
+        "PyTorch keras-io architecture, same padded batches, oneDNN off": keras_io_in_torch(onednn=False),
+        TORCH_SUBNORMALS_VARIANT: keras_io_in_torch(flush_denormal=False),
     }
     ours = rnn_flops_per_token("lstm", 128, 64, 2)
     naive = rnn_flops_per_token("lstm", 128, 64, 2) + rnn_flops_per_token("lstm", 128, 64, 2)
@@ -247,32 +226,26 @@ def sentiment(settings):
             row["epoch_note"] = (f"{naive_reviews} reviews × {padded / reviews:.1f} padded tokens per review "
                                  f"(mean over {reviews} bucketed training reviews, cut at 200)")
             row["epoch_tokens_kind"] = "padded"
-            row["architecture"] = f"Embedding 128 (mask) → BiLSTM 64 → Dense 2, vocab {vocab}, batch 32, bucketed"
+            row["architecture"] = reference.architecture
     return rows
 
 
 def pos(settings):
     """UD English EWT: the word-level BiLSTM-128 tagger vs the same in PyTorch."""
-    from kerasrnn.workflows import pos_tagger as workflow
-
-    data = workflow.prepare(f"{DATA}/ud-english-ewt", batch_size=32)
+    reference = reference_for("pos", settings)
+    data = reference.data
     batches = [(x.numpy(), y.numpy()) for x, y in data.train.take(settings["batches"])]
     padded = 0
     for x, _ in data.train:
         padded += int(tf.size(x))
-    vocab, tags = data.spec_arguments["vocab_size"], data.spec_arguments["num_tags"]
-
-    def build():
-        return build_pos_tagger(vocab, tags, cell="lstm", units=128, embedding_dim=100, learning_rate=2e-3)
+    tags = data.spec_arguments["num_tags"]
 
     torch.manual_seed(0)
     variants = {
-        "kerasrnn BiLSTM-128 tagger (Keras LSTM layers)": _keras_variant(build(), batches),
-        "kerasrnn BiLSTM-128 tagger + FastLSTM": _keras_variant(build(), batches, fast=True),
-        "PyTorch BiLSTM-128 tagger, same batches (packed)": _torch_variant(
-            TorchBiLSTMTagger(vocab, 100, 128, tags), batches, _masked_token_loss, 2e-3),
-        "PyTorch BiLSTM-128 tagger, same batches (packed), oneDNN off": _torch_variant(
-            TorchBiLSTMTagger(vocab, 100, 128, tags), batches, _masked_token_loss, 2e-3, onednn=False),
+        "kerasrnn BiLSTM-128 tagger (Keras LSTM layers)": _keras_variant(reference.keras_model(), batches),
+        "kerasrnn BiLSTM-128 tagger + FastLSTM": _keras_variant(reference.keras_model(), batches, fast=True),
+        "PyTorch BiLSTM-128 tagger, same batches (packed)": _torch_variant(reference, batches),
+        "PyTorch BiLSTM-128 tagger, same batches (packed), oneDNN off": _torch_variant(reference, batches, onednn=False),
     }
     flops = rnn_flops_per_token("lstm", 100, 128, 2) + 2 * 256 * tags
     rows = _measure("pos", variants, {name: batches for name in variants}, settings["repetitions"],
@@ -280,5 +253,5 @@ def pos(settings):
     for row in rows:
         row["epoch_tokens"] = padded
         row["epoch_tokens_kind"] = "padded"
-        row["architecture"] = f"Embedding 100 (mask) → BiLSTM 128 → Dense {tags}, word level, batch 32, bucketed"
+        row["architecture"] = reference.architecture
     return rows
