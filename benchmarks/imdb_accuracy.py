@@ -7,13 +7,11 @@ Epochs are interleaved (keras-io epoch 1, kerasrnn epoch 1, keras-io epoch 2,
 ...), each timed by wall clock from `on_epoch_begin` to `on_epoch_end`.
 """
 
-import time
-
 import keras
 import numpy as np
 import tensorflow as tf
 
-from benchmarks.measure import PeakRss, median
+from benchmarks.measure import EpochTimer, PeakRss, median
 from benchmarks.training_speed import DATA, naive_keras_io_model
 from kerasrnn.data import load_imdb
 from kerasrnn.data.batching import bucketed_batches
@@ -29,20 +27,6 @@ MAX_TOKENS, LENGTH, BATCH = 20000, 200, 32
 KERASRNN_BATCH = 128
 KERASRNN_RECIPE = dict(cell="gru", units=64, embedding_dim=128, pooling="max", dropout=0.3, learning_rate=2e-3)
 KERASRNN_NAME = "kerasrnn recipe (BiGRU-64 + batched input projection, masked max pooling, bucketed batches of 128, first 200 tokens)"
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Wall-clock seconds of every training epoch (no validation runs inside them)."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.started = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.started)
 
 
 def _keras_io_data(train, test):

@@ -7,6 +7,7 @@ import statistics
 import threading
 import time
 
+import keras
 import psutil
 
 
@@ -123,7 +124,7 @@ def machine_description():
     Example:
 
     >>> sorted(machine_description())[:3]
-    ['cpu', 'date', 'keras']
+    ['cores', 'cpu', 'date']
     """
     import keras
     import numpy
@@ -160,3 +161,25 @@ def seconds(function):
     start = time.perf_counter()
     function()
     return time.perf_counter() - start
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """A Keras callback keeping the wall-clock seconds of every training epoch (validation excluded).
+
+    Example:
+
+    >>> timer = EpochTimer()
+    >>> timer.on_epoch_begin(0); timer.on_epoch_end(0)
+    >>> len(timer.seconds)
+    1
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self.started)

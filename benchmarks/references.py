@@ -1,15 +1,14 @@
 """Each task's reference model, in kerasrnn and in PyTorch, with the real data it trains on.
 
 The throughput, full-epoch and memory benchmarks all measure these, so the
-architectures and hyper-parameters live in one place.
+architectures and hyper-parameters live in one place. PyTorch is imported
+only when a PyTorch model or loss is asked for, so a process measuring the
+kerasrnn model's memory never loads it.
 """
 
 import dataclasses
 from typing import Callable
 
-import torch
-
-from benchmarks.torch_models import TorchBiLSTMClassifier, TorchBiLSTMTagger, TorchCharLM
 from kerasrnn.tasks import build_char_lm, build_pos_tagger, build_sentiment_classifier
 
 DATA = "../shared/data"
@@ -56,8 +55,8 @@ def char_lm_reference(units=512, data_path=f"{DATA}/tinyshakespeare/input.txt"):
         data=data,
         keras_model=lambda: build_char_lm(vocab, cell="lstm", units=units, num_layers=2, embedding_dim=64,
                                           learning_rate=2e-3),
-        torch_model=lambda: TorchCharLM(vocab, 64, units, 2),
-        torch_loss=lambda logits, ids, y: torch.nn.functional.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1)),
+        torch_model=lambda: _torch_models().TorchCharLM(vocab, 64, units, 2),
+        torch_loss=lambda logits, ids, y: _cross_entropy(logits.reshape(-1, vocab), y.reshape(-1)),
         learning_rate=2e-3,
         architecture=f"Embedding 64 → LSTM {units} → LSTM {units} → Dense {vocab}, batch 64 × 100",
     )
@@ -80,16 +79,28 @@ def sentiment_reference(max_examples=None, data_path=f"{DATA}/aclImdb_v1_labeled
         task="sentiment",
         data=data,
         keras_model=lambda: build_sentiment_classifier(vocab, cell="lstm", units=64, embedding_dim=128),
-        torch_model=lambda: TorchBiLSTMClassifier(vocab, 128, 64, 1, 2),
-        torch_loss=lambda logits, ids, y: torch.nn.functional.cross_entropy(logits, y),
+        torch_model=lambda: _torch_models().TorchBiLSTMClassifier(vocab, 128, 64, 1, 2),
+        torch_loss=lambda logits, ids, y: _cross_entropy(logits, y),
         learning_rate=1e-3,
         architecture=f"Embedding 128 (mask) → BiLSTM 64 → Dense 2, vocab {vocab}, batch 32, bucketed",
     )
 
 
+def _torch_models():
+    from benchmarks import torch_models
+
+    return torch_models
+
+
+def _cross_entropy(logits, targets):
+    import torch
+
+    return torch.nn.functional.cross_entropy(logits, targets)
+
+
 def _masked_token_loss(logits, ids, targets):
     keep = ids != 0
-    return torch.nn.functional.cross_entropy(logits[keep], targets[keep])
+    return _cross_entropy(logits[keep], targets[keep])
 
 
 def pos_reference(data_path=f"{DATA}/ud-english-ewt"):
@@ -109,7 +120,7 @@ def pos_reference(data_path=f"{DATA}/ud-english-ewt"):
         data=data,
         keras_model=lambda: build_pos_tagger(vocab, tags, cell="lstm", units=128, embedding_dim=100,
                                              learning_rate=2e-3),
-        torch_model=lambda: TorchBiLSTMTagger(vocab, 100, 128, tags),
+        torch_model=lambda: _torch_models().TorchBiLSTMTagger(vocab, 100, 128, tags),
         torch_loss=_masked_token_loss,
         learning_rate=2e-3,
         architecture=f"Embedding 100 (mask) → BiLSTM 128 → Dense {tags}, word level, batch 32, bucketed",

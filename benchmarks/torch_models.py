@@ -95,3 +95,44 @@ def torch_train_step(model, optimizer, loss_of):
     loss.backward()
     optimizer.step()
     return float(loss)
+
+
+def torch_training_pass(reference, batches, onednn=True, flush_denormal=True, model=None, loss_of=None):
+    """Return `one_pass()`: Adam steps over `batches` with the reference's PyTorch model and loss (unless given).
+
+    Args:
+        reference: a `benchmarks.references.Reference`.
+        batches: a list of `(ids, targets)` NumPy batches.
+        onednn: run PyTorch's CPU LSTM through oneDNN (its default) or its native kernel.
+        flush_denormal: flush subnormal floats to zero while the pass runs, as TensorFlow does.
+        model: a PyTorch model to train instead of `reference.torch_model()`.
+        loss_of: `loss_of(logits, ids, targets)` instead of `reference.torch_loss`.
+
+    Example:
+
+    >>> from benchmarks.references import pos_reference
+    >>> import numpy as np
+    >>> one_pass = torch_training_pass(pos_reference(), [(np.array([[3, 4, 0]]), np.array([[1, 2, 0]]))])
+    >>> one_pass()
+    """
+    model = model or reference.torch_model()
+    loss_of = loss_of or reference.torch_loss
+    optimizer = torch.optim.Adam(model.parameters(), lr=reference.learning_rate)
+    tensors = [(torch.from_numpy(x.astype("int64")), torch.from_numpy(y.astype("int64"))) for x, y in batches]
+
+    def one_pass():
+        model.train()
+        # PyTorch's CPU LSTM goes through oneDNN by default; its native kernel
+        # is faster for some shapes on this CPU, so both are measured and
+        # kerasrnn is compared with the faster. Subnormal floats are flushed to
+        # zero as TensorFlow does by default: PyTorch does not, and its LSTM
+        # backward then runs up to ~2x slower here on subnormal arithmetic.
+        torch.set_flush_denormal(flush_denormal)
+        try:
+            with torch.backends.mkldnn.flags(enabled=onednn):
+                for x, y in tensors:
+                    torch_train_step(model, optimizer, lambda m: loss_of(m(x), x, y))
+        finally:
+            torch.set_flush_denormal(False)
+
+    return one_pass

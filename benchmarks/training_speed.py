@@ -15,7 +15,7 @@ import torch
 from benchmarks.measure import PeakRss, interleaved, median, seconds
 from benchmarks.peak import rnn_flops_per_token
 from benchmarks.references import DATA, reference_for
-from benchmarks.torch_models import TorchBiLSTMClassifier, torch_train_step
+from benchmarks.torch_models import TorchBiLSTMClassifier, torch_training_pass
 from kerasrnn.layers.fast_rnn import with_batched_input_projection
 
 
@@ -28,31 +28,6 @@ def _keras_variant(model, batches, jit_compile=False, fast=False):
     def one_pass():
         for x, y in batches:
             model.train_on_batch(x, y)
-
-    return one_pass
-
-
-def _torch_variant(reference, batches, onednn=True, flush_denormal=True, model=None, loss_of=None):
-    """A pass of PyTorch optimizer steps over `batches` (the reference's model and loss unless given)."""
-    model = model or reference.torch_model()
-    loss_of = loss_of or reference.torch_loss
-    optimizer = torch.optim.Adam(model.parameters(), lr=reference.learning_rate)
-    tensors = [(torch.from_numpy(x.astype("int64")), torch.from_numpy(y.astype("int64"))) for x, y in batches]
-
-    def one_pass():
-        model.train()
-        # PyTorch's CPU LSTM goes through oneDNN by default; its native kernel
-        # is faster for some shapes on this CPU, so both are measured and
-        # kerasrnn is compared with the faster. Subnormal floats are flushed to
-        # zero as TensorFlow does by default: PyTorch does not, and its LSTM
-        # backward then runs up to ~2x slower here on subnormal arithmetic.
-        torch.set_flush_denormal(flush_denormal)
-        try:
-            with torch.backends.mkldnn.flags(enabled=onednn):
-                for x, y in tensors:
-                    torch_train_step(model, optimizer, lambda m: loss_of(m(x), x, y))
-        finally:
-            torch.set_flush_denormal(False)
 
     return one_pass
 
@@ -101,8 +76,8 @@ def char_lm(settings):
         "kerasrnn (Keras LSTM layers)": _keras_variant(build(), batches),
         "kerasrnn + FastLSTM": _keras_variant(build(), batches, fast=True),
         "kerasrnn + FastLSTM + XLA (jit_compile)": _keras_variant(build(), batches, fast=True, jit_compile=True),
-        "PyTorch 2-layer nn.LSTM": _torch_variant(reference, batches),
-        "PyTorch 2-layer nn.LSTM, oneDNN off": _torch_variant(reference, batches, onednn=False),
+        "PyTorch 2-layer nn.LSTM": torch_training_pass(reference, batches),
+        "PyTorch 2-layer nn.LSTM, oneDNN off": torch_training_pass(reference, batches, onednn=False),
     }
     flops = rnn_flops_per_token("lstm", 64, units) + rnn_flops_per_token("lstm", units, units) + 2 * units * vocab
     rows = _measure("char_lm", variants, {name: batches for name in variants}, settings["repetitions"],
@@ -188,14 +163,14 @@ def sentiment(settings):
 
     def keras_io_in_torch(**options):
         model = TorchBiLSTMClassifier(20000, 128, 64, 2, 1, packed=False)
-        return _torch_variant(reference, naive_batches, model=model, loss_of=bce, **options)
+        return torch_training_pass(reference, naive_batches, model=model, loss_of=bce, **options)
 
     variants = {
         "kerasrnn BiLSTM-64, bucketed (Keras LSTM layers)": _keras_variant(build(), batches),
         "kerasrnn BiLSTM-64, bucketed + FastLSTM": _keras_variant(build(), batches, fast=True),
         LARGE_BATCH_VARIANT: _keras_variant(build(), large_batches, fast=True),
-        "PyTorch BiLSTM-64, same batches (packed)": _torch_variant(reference, batches),
-        "PyTorch BiLSTM-64, same batches (packed), oneDNN off": _torch_variant(reference, batches, onednn=False),
+        "PyTorch BiLSTM-64, same batches (packed)": torch_training_pass(reference, batches),
+        "PyTorch BiLSTM-64, same batches (packed), oneDNN off": torch_training_pass(reference, batches, onednn=False),
         "naive keras-io recipe (2×BiLSTM-64, padded to 200)": (lambda m: lambda: [
             m.train_on_batch(x, y) for x, y in naive_batches])(naive_keras_io_model()),
         "PyTorch keras-io architecture, same padded batches": keras_io_in_torch(),
@@ -244,8 +219,8 @@ def pos(settings):
     variants = {
         "kerasrnn BiLSTM-128 tagger (Keras LSTM layers)": _keras_variant(reference.keras_model(), batches),
         "kerasrnn BiLSTM-128 tagger + FastLSTM": _keras_variant(reference.keras_model(), batches, fast=True),
-        "PyTorch BiLSTM-128 tagger, same batches (packed)": _torch_variant(reference, batches),
-        "PyTorch BiLSTM-128 tagger, same batches (packed), oneDNN off": _torch_variant(reference, batches, onednn=False),
+        "PyTorch BiLSTM-128 tagger, same batches (packed)": torch_training_pass(reference, batches),
+        "PyTorch BiLSTM-128 tagger, same batches (packed), oneDNN off": torch_training_pass(reference, batches, onednn=False),
     }
     flops = rnn_flops_per_token("lstm", 100, 128, 2) + 2 * 256 * tags
     rows = _measure("pos", variants, {name: batches for name in variants}, settings["repetitions"],

@@ -34,3 +34,26 @@ def test_a_partial_run_merges_its_section_into_the_earlier_results(tmp_path):
     text = open(os.path.join(tmp_path, "RESULTS.md"), encoding="utf-8").read()
     assert "IMDB on the full data: seconds per epoch and test accuracy" in text
     assert "exported `generate` vs model.predict per character" in text
+
+
+@pytest.mark.slow
+def test_every_section_of_the_full_mode_runs_and_is_reported(tmp_path):
+    import json
+
+    from benchmarks.run import MODES, main
+
+    sections = MODES["full"]["sections"]
+    arguments = ["--tiny", "--out", str(tmp_path)]
+    for section in sections:
+        arguments += ["--only", section]
+    assert main(arguments) == 0
+    results = json.load(open(os.path.join(tmp_path, "results.json"), encoding="utf-8"))
+    assert set(results["section_runs"]) == set(sections)
+    assert {(row["task"], row["framework"]) for row in results["epochs"]} == {
+        (task, framework) for task in ("char_lm", "pos") for framework in ("kerasrnn", "PyTorch")}
+    assert len(results["memory"]) == 6 and all(
+        row["peak_rss_bytes"] >= row["rss_before_training_bytes"] > 0 for row in results["memory"])
+    text = open(os.path.join(tmp_path, "RESULTS.md"), encoding="utf-8").read()
+    for heading in ("## Training throughput", "## Seconds per epoch on the full training data (timed)",
+                    "## Memory: peak RSS of training each reference model", "## Serving", "## Targets"):
+        assert heading in text
