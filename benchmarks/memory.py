@@ -38,7 +38,9 @@ def measure_in_this_process(task, framework, batches, settings):
     reference = reference_for(task, settings)
     data = [(x.numpy(), y.numpy()) for x, y in reference.data.train.take(batches)]
     if framework == "PyTorch":
-        from benchmarks.torch_models import torch_training_pass  # torch's own import is not training memory
+        from benchmarks.torch_models import flush_subnormals_in_every_thread, torch_training_pass
+
+        flush_subnormals_in_every_thread()  # as the harness runs PyTorch; its import is not training memory
     before = psutil.Process().memory_info().rss
     if framework == "kerasrnn":
         model = reference.keras_model()

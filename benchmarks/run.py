@@ -17,18 +17,18 @@ MODES = {
     "tiny": dict(char_units=32, batches=2, repetitions=3, sentiment_examples=300, adapt_reviews=300,
                  serving_train_examples=64, charlm_train_windows=64, clients=(1, 8), load_seconds=0.5,
                  max_requests=50, generate_chars=20, predict_loop_chars=3, accuracy_epochs=1, accuracy_reviews=300,
-                 memory_batches=2, epoch_tasks=("char_lm", "pos"), full_epochs=3, epoch_batches=2,
+                 memory_batches=2, epoch_tasks=("char_lm", "pos"), full_epochs=3, epoch_batches=2, subnormal_batches=2,
                  sections=("training", "generation", "serving")),
     "quick": dict(char_units=512, batches=4, repetitions=3, sentiment_examples=3000, adapt_reviews=3000,
                   serving_train_examples=500, charlm_train_windows=256, clients=(1, 8, 32), load_seconds=4.0,
                   max_requests=3000, generate_chars=300, predict_loop_chars=20, accuracy_epochs=3,
-                  memory_batches=10, epoch_tasks=("char_lm", "pos"), full_epochs=3,
-                  sections=("training", "generation", "serving", "memory")),
+                  memory_batches=10, epoch_tasks=("char_lm", "pos"), full_epochs=3, subnormal_batches=6,
+                  sections=("training", "subnormals", "generation", "serving", "memory")),
     "full": dict(char_units=512, batches=12, repetitions=5, sentiment_examples=None, adapt_reviews=25000,
                  serving_train_examples=2000, charlm_train_windows=1000, clients=(1, 8, 32), load_seconds=10.0,
                  max_requests=20000, generate_chars=1000, predict_loop_chars=50, accuracy_epochs=3,
-                 memory_batches=20, epoch_tasks=("char_lm", "pos"), full_epochs=3,
-                 sections=("training", "epochs", "generation", "serving", "accuracy", "memory")),
+                 memory_batches=20, epoch_tasks=("char_lm", "pos"), full_epochs=3, subnormal_batches=10,
+                 sections=("training", "subnormals", "epochs", "generation", "serving", "accuracy", "memory")),
 }
 
 
@@ -51,7 +51,7 @@ def main(argv=None):
     parser.add_argument(
         "--only",
         action="append",
-        choices=["training", "epochs", "generation", "serving", "accuracy", "memory"],
+        choices=["training", "subnormals", "epochs", "generation", "serving", "accuracy", "memory"],
         help="measure only this section and merge it into the results.json already in --out",
     )
     parser.add_argument("--report-from", metavar="JSON", help="only rewrite RESULTS.md from a saved results.json")
@@ -69,6 +69,10 @@ def main(argv=None):
     from benchmarks.measure import machine_description
     from benchmarks.peak import matmul_peak
     from benchmarks.report import write_report
+    from benchmarks.torch_models import flush_subnormals_in_every_thread
+
+    # Before PyTorch's first operation, so its worker threads inherit it.
+    flush_subnormals_in_every_thread()
 
     started = time.time()
     sections = arguments.only or settings["sections"]
@@ -92,6 +96,11 @@ def main(argv=None):
         for task in (training_speed.char_lm, training_speed.sentiment, training_speed.pos):
             print(f"[benchmarks] training: {task.__doc__.splitlines()[0]}", flush=True)
             results["training"] += task(settings)
+    if "subnormals" in sections:
+        from benchmarks.subnormals import subnormals
+
+        print("[benchmarks] subnormals: PyTorch keras-io architecture, flushed vs default, fresh processes", flush=True)
+        results["subnormals"] = subnormals(settings)
     if "epochs" in sections:
         from benchmarks.full_epochs import full_epochs
 

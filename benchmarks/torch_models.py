@@ -97,14 +97,13 @@ def torch_train_step(model, optimizer, loss_of):
     return float(loss)
 
 
-def torch_training_pass(reference, batches, onednn=True, flush_denormal=True, model=None, loss_of=None):
+def torch_training_pass(reference, batches, onednn=True, model=None, loss_of=None):
     """Return `one_pass()`: Adam steps over `batches` with the reference's PyTorch model and loss (unless given).
 
     Args:
         reference: a `benchmarks.references.Reference`.
         batches: a list of `(ids, targets)` NumPy batches.
         onednn: run PyTorch's CPU LSTM through oneDNN (its default) or its native kernel.
-        flush_denormal: flush subnormal floats to zero while the pass runs, as TensorFlow does.
         model: a PyTorch model to train instead of `reference.torch_model()`.
         loss_of: `loss_of(logits, ids, targets)` instead of `reference.torch_loss`.
 
@@ -124,15 +123,25 @@ def torch_training_pass(reference, batches, onednn=True, flush_denormal=True, mo
         model.train()
         # PyTorch's CPU LSTM goes through oneDNN by default; its native kernel
         # is faster for some shapes on this CPU, so both are measured and
-        # kerasrnn is compared with the faster. Subnormal floats are flushed to
-        # zero as TensorFlow does by default: PyTorch does not, and its LSTM
-        # backward then runs up to ~2x slower here on subnormal arithmetic.
-        torch.set_flush_denormal(flush_denormal)
-        try:
-            with torch.backends.mkldnn.flags(enabled=onednn):
-                for x, y in tensors:
-                    torch_train_step(model, optimizer, lambda m: loss_of(m(x), x, y))
-        finally:
-            torch.set_flush_denormal(False)
+        # kerasrnn is compared with the faster.
+        with torch.backends.mkldnn.flags(enabled=onednn):
+            for x, y in tensors:
+                torch_train_step(model, optimizer, lambda m: loss_of(m(x), x, y))
 
     return one_pass
+
+
+def flush_subnormals_in_every_thread():
+    """Flush subnormal floats to zero in PyTorch, as TensorFlow does by default.
+
+    Call it before PyTorch's first parallel operation: `torch.set_flush_denormal`
+    sets the calling thread's floating-point flags, and PyTorch's OpenMP worker
+    threads copy them only when they are created. Set later, the workers keep
+    computing on subnormal numbers, which this CPU does in slow microcode.
+
+    Example:
+
+    >>> flush_subnormals_in_every_thread()
+    True
+    """
+    return torch.set_flush_denormal(True)

@@ -120,7 +120,6 @@ def naive_keras_io_model():
     return model
 
 
-TORCH_SUBNORMALS_VARIANT = "PyTorch keras-io architecture, same padded batches, subnormals not flushed (PyTorch's default)"
 LARGE_BATCH = 128
 LARGE_BATCH_VARIANT = f"kerasrnn BiLSTM-64, bucketed + FastLSTM, batches of {LARGE_BATCH} (same reviews)"
 
@@ -175,7 +174,6 @@ def sentiment(settings):
             m.train_on_batch(x, y) for x, y in naive_batches])(naive_keras_io_model()),
         "PyTorch keras-io architecture, same padded batches": keras_io_in_torch(),
         "PyTorch keras-io architecture, same padded batches, oneDNN off": keras_io_in_torch(onednn=False),
-        TORCH_SUBNORMALS_VARIANT: keras_io_in_torch(flush_denormal=False),
     }
     ours = rnn_flops_per_token("lstm", 128, 64, 2)
     naive = rnn_flops_per_token("lstm", 128, 64, 2) + rnn_flops_per_token("lstm", 128, 64, 2)
