@@ -127,6 +127,33 @@ def pos_reference(data_path=f"{DATA}/ud-english-ewt"):
     )
 
 
+def keras_io_reference():
+    """The keras-io "Bidirectional LSTM on IMDB" architecture in PyTorch (2×BiLSTM-64, 20k vocabulary, one logit).
+
+    Its batches come from the keras-io recipe's own pipeline, so `data` and `keras_model` are None.
+
+    Example:
+
+    >>> keras_io_reference().torch_model().rnn.num_layers
+    2
+    """
+    return Reference(
+        task="sentiment",
+        data=None,
+        keras_model=None,
+        torch_model=lambda: _torch_models().TorchBiLSTMClassifier(20000, 128, 64, 2, 1, packed=False),
+        torch_loss=_binary_cross_entropy_of_first_logit,
+        learning_rate=1e-3,
+        architecture="Embedding 128 → BiLSTM 64 (seq) → BiLSTM 64 → Dense 1, batch 32 × 200",
+    )
+
+
+def _binary_cross_entropy_of_first_logit(logits, ids, targets):
+    import torch
+
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits[:, 0], targets.float())
+
+
 def reference_for(task, settings):
     """The reference of `task` at the sizes of a benchmark mode's `settings`.
 

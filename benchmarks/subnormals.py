@@ -34,15 +34,13 @@ def measure_in_this_process(flushed, batches):
     if flushed:
         torch.set_flush_denormal(True)
     from benchmarks.measure import seconds
-    from benchmarks.references import Reference
-    from benchmarks.torch_models import TorchBiLSTMClassifier, torch_training_pass
+    from benchmarks.references import keras_io_reference
+    from benchmarks.torch_models import torch_training_pass
     from benchmarks.training_speed import _naive_recipe_batches
 
     data, _ = _naive_recipe_batches({"adapt_reviews": 3000, "batches": batches + 1})
     torch.manual_seed(0)
-    reference = Reference("sentiment", None, None, lambda: TorchBiLSTMClassifier(20000, 128, 64, 2, 1, packed=False),
-                          lambda logits, ids, y: torch.nn.functional.binary_cross_entropy_with_logits(
-                              logits[:, 0], y.float()), 1e-3, "keras-io architecture")
+    reference = keras_io_reference()
     steps = [torch_training_pass(reference, [batch]) for batch in data]
     steps[0]()  # warm-up step, untimed
     return [seconds(step) for step in steps[1:]]

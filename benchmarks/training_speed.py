@@ -14,8 +14,8 @@ import torch
 
 from benchmarks.measure import PeakRss, interleaved, median, seconds
 from benchmarks.peak import rnn_flops_per_token
-from benchmarks.references import DATA, reference_for
-from benchmarks.torch_models import TorchBiLSTMClassifier, torch_training_pass
+from benchmarks.references import DATA, keras_io_reference, reference_for
+from benchmarks.torch_models import torch_training_pass
 from kerasrnn.layers.fast_rnn import with_batched_input_projection
 
 
@@ -157,12 +157,10 @@ def sentiment(settings):
     build = reference.keras_model
 
     torch.manual_seed(0)
-    bce = lambda logits, ids, y: torch.nn.functional.binary_cross_entropy_with_logits(  # noqa: E731
-        logits[:, 0], y.float())
+    keras_io = keras_io_reference()
 
     def keras_io_in_torch(**options):
-        model = TorchBiLSTMClassifier(20000, 128, 64, 2, 1, packed=False)
-        return torch_training_pass(reference, naive_batches, model=model, loss_of=bce, **options)
+        return torch_training_pass(keras_io, naive_batches, **options)
 
     variants = {
         "kerasrnn BiLSTM-64, bucketed (Keras LSTM layers)": _keras_variant(build(), batches),
