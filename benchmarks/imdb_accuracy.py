@@ -18,7 +18,8 @@ from kerasrnn.data.batching import bucketed_batches
 from kerasrnn.layers.fast_rnn import with_batched_input_projection
 from kerasrnn.layers.standardize import standardize_review
 from kerasrnn.tasks import build_sentiment_classifier
-from kerasrnn.workflows.sentiment import review_dataset
+from kerasrnn.tasks.sentiment.data import review_examples
+from kerasrnn.tasks.sentiment.preprocessor import SentimentPreprocessor
 
 MAX_TOKENS, LENGTH, BATCH = 20000, 200, 32
 # kerasrnn's recipe trains on batches of 128 bucketed reviews: with 64 units a
@@ -47,8 +48,9 @@ def _kerasrnn_data(train, test):
     """kerasrnn's pipeline: review standardizer, the first 200 tokens unpadded, batches bucketed by length."""
     vectorize = keras.layers.TextVectorization(max_tokens=MAX_TOKENS, standardize=standardize_review)
     vectorize.adapt(tf.data.Dataset.from_tensor_slices(train[0]).batch(1024))
-    train_set = review_dataset(vectorize, *train, LENGTH).cache()
-    test_set = review_dataset(vectorize, *test, LENGTH).cache()
+    preprocessor = SentimentPreprocessor(vectorize.get_vocabulary(), max_length=LENGTH)
+    train_set = review_examples(preprocessor, *train).cache()
+    test_set = review_examples(preprocessor, *test).cache()
     return (bucketed_batches(train_set, KERASRNN_BATCH, shuffle_buffer=len(train[0]), seed=0),
             bucketed_batches(test_set, KERASRNN_BATCH), vectorize.vocabulary_size())
 

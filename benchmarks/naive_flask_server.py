@@ -21,13 +21,13 @@ def main(argv=None):
     import tensorflow as tf
     from flask import Flask, jsonify, request
 
-    import kerasrnn.workflows  # noqa: F401  (registers the model's custom layers for load_model)
+    from kerasrnn.zoo import load
 
     parser = argparse.ArgumentParser()
     parser.add_argument("model")
     parser.add_argument("--port", type=int, required=True)
     arguments = parser.parse_args(argv)
-    model = keras.models.load_model(arguments.model)
+    model = load(arguments.model)  # keras.saving.load_model with kerasrnn's classes registered
     app = Flask(__name__)
 
     @app.get("/health")

@@ -46,7 +46,7 @@ def char_lm_reference(units=512, data_path=f"{DATA}/tinyshakespeare/input.txt"):
     >>> reference.keras_model().output_shape[-1] == reference.torch_model().head.out_features
     True
     """
-    from kerasrnn.workflows import char_lm as workflow
+    from kerasrnn.tasks.char_lm import data as workflow
 
     data = workflow.prepare(data_path, batch_size=64, seq_len=100)
     vocab = data.spec_arguments["vocab_size"]
@@ -71,7 +71,7 @@ def sentiment_reference(max_examples=None, data_path=f"{DATA}/aclImdb_v1_labeled
     >>> reference.task, reference.data.train_examples
     ('sentiment', 64)
     """
-    from kerasrnn.workflows import sentiment as workflow
+    from kerasrnn.tasks.sentiment import data as workflow
 
     data = workflow.prepare(data_path, batch_size=32, max_length=200, max_examples=max_examples)
     vocab = data.spec_arguments["vocab_size"]
@@ -111,7 +111,7 @@ def pos_reference(data_path=f"{DATA}/ud-english-ewt"):
     >>> pos_reference().architecture.startswith("Embedding 100")
     True
     """
-    from kerasrnn.workflows import pos_tagger as workflow
+    from kerasrnn.tasks.pos_tagger import data as workflow
 
     data = workflow.prepare(data_path, batch_size=32)
     vocab, tags = data.spec_arguments["vocab_size"], data.spec_arguments["num_tags"]

@@ -2,8 +2,15 @@
 
 The public API:
 
+- `SentimentClassifier`, `PosTagger`, `CharLanguageModel`: the task models
+  (registered Keras classes): `fit`, `evaluate` and `predict` on raw text or
+  integer ids, `from_preset(name | file | URL | hf://...)`, `.keras` files
+  that load back as the same class under `safe_mode=True`.
+- `SentimentPreprocessor`, `PosTaggerPreprocessor`,
+  `CharLanguageModelPreprocessor`: their vocabularies and label names.
 - `build_char_lm`, `build_sentiment_classifier`, `build_pos_tagger`: compiled
   `keras.Model`s over integer ids with SimpleRNN, LSTM or GRU cells.
+- `zoo`: the pretrained models, listed and loaded by name.
 - `build_optimizer`: an optimizer by name with Keras' gradient clipping.
 - `build_from_spec`, `load_spec`, `save_spec`: architectures as plain JSON.
 - `train`, `load_trained`: the training run behind `kerasrnn train` and its output.
@@ -18,7 +25,12 @@ from kerasrnn.lazy_attributes import lazy_attributes
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    "LabelNames": "kerasrnn.layers",
+    "CharLanguageModel": "kerasrnn.tasks",
+    "CharLanguageModelPreprocessor": "kerasrnn.tasks",
+    "PosTagger": "kerasrnn.tasks",
+    "PosTaggerPreprocessor": "kerasrnn.tasks",
+    "SentimentClassifier": "kerasrnn.tasks",
+    "SentimentPreprocessor": "kerasrnn.tasks",
     "recurrent_stack": "kerasrnn.layers",
     "build_optimizer": "kerasrnn.optimizers",
     "build_from_spec": "kerasrnn.spec",

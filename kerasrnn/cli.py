@@ -1,40 +1,20 @@
-"""The `kerasrnn` command line: train, evaluate, predict and generate.
+"""The `kerasrnn` command line: train, evaluate, predict, generate, export, serve, zoo, diagnose.
 
 Every verb has `--help`. User mistakes (a missing file, a bad option value,
-empty text) end with one line on stderr and exit status 2, not a traceback.
+empty text, an unknown model) end with one line on stderr and exit status 2,
+not a traceback. Wherever a verb takes a model it accepts a zoo name, a
+`.keras` file, a `kerasrnn train` folder, a zoo folder or URL, or `hf://`.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 
 from kerasrnn.diagnostics.command import add_diagnose_verb, run_diagnose
+from kerasrnn.tasks.registry import all_tasks, get_task
 from kerasrnn.zoo.cli import add_zoo_verb, run_zoo
-
-TASKS = {"char-lm": "char_lm", "sentiment": "sentiment", "pos": "pos_tagger"}
-
-
-def _add_builder_options(parser):
-    group = parser.add_argument_group("model options (defaults: the builder's)")
-    group.add_argument("--cell", choices=["simple_rnn", "lstm", "gru"])
-    group.add_argument("--units", type=int)
-    group.add_argument("--num-layers", type=int)
-    group.add_argument(
-        "--bidirectional", action=argparse.BooleanOptionalAction, help="sentiment and pos only"
-    )
-    group.add_argument("--embedding-dim", type=int)
-    group.add_argument("--dropout", type=float)
-    group.add_argument("--recurrent-dropout", type=float)
-    group.add_argument("--kernel-initializer", help="e.g. glorot_uniform, glorot_normal, he_uniform, he_normal")
-    group.add_argument("--recurrent-initializer", help="default orthogonal")
-    group.add_argument("--optimizer", help="adam, adamw, rmsprop, sgd, nadam or adagrad")
-    group.add_argument("--learning-rate", type=float)
-    clipping = group.add_mutually_exclusive_group()
-    clipping.add_argument("--clipnorm", type=float)
-    clipping.add_argument("--clipvalue", type=float)
-    clipping.add_argument("--global-clipnorm", type=float)
-
 
 BUILDER_OPTIONS = (
     "cell",
@@ -52,12 +32,39 @@ BUILDER_OPTIONS = (
     "clipvalue",
     "global_clipnorm",
 )
-TASK_BUILDER_OPTIONS = {"char_lm": (), "sentiment": ("pooling",), "pos_tagger": ("word_dropout",)}
-DATA_OPTIONS = {
-    "char_lm": ("seq_len", "stateful"),
-    "sentiment": ("vocab_size", "max_length"),
-    "pos_tagger": ("tag_column", "use_characters"),
-}
+MODEL_HELP = "a zoo name, a .keras file, a `kerasrnn train` folder, a zoo folder or URL, or hf://OWNER/REPO"
+
+
+def _add_builder_options(parser):
+    group = parser.add_argument_group("model options (defaults: the builder's)")
+    group.add_argument("--cell", choices=["simple_rnn", "lstm", "gru"])
+    group.add_argument("--units", type=int)
+    group.add_argument("--num-layers", type=int)
+    group.add_argument(
+        "--bidirectional", action=argparse.BooleanOptionalAction, help="sentiment and pos_tagger only"
+    )
+    group.add_argument("--embedding-dim", type=int)
+    group.add_argument("--dropout", type=float)
+    group.add_argument("--recurrent-dropout", type=float)
+    group.add_argument("--kernel-initializer", help="e.g. glorot_uniform, glorot_normal, he_uniform, he_normal")
+    group.add_argument("--recurrent-initializer", help="default orthogonal")
+    group.add_argument("--optimizer", help="adam, adamw, rmsprop, sgd, nadam or adagrad")
+    group.add_argument("--learning-rate", type=float)
+    clipping = group.add_mutually_exclusive_group()
+    clipping.add_argument("--clipnorm", type=float)
+    clipping.add_argument("--clipvalue", type=float)
+    clipping.add_argument("--global-clipnorm", type=float)
+
+
+def _add_task_options(parser):
+    # Each task's own options come from its folder (task.py); an option given
+    # to another task is refused in run_train with one line.
+    group = parser.add_argument_group("task-specific options")
+    for task in all_tasks():
+        for name, settings in {**task.builder_options, **task.data_options}.items():
+            settings = dict(settings)
+            settings["help"] = f"{task.name}: {settings.get('help', '')}"
+            group.add_argument(f"--{name.replace('_', '-')}", **settings)
 
 
 def build_parser():
@@ -69,11 +76,17 @@ def build_parser():
     'evaluate'
     """
     parser = argparse.ArgumentParser(prog="kerasrnn", description=__doc__.splitlines()[0])
+    parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's own log lines")
     verbs = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = verbs.add_parser("train", help="train a model on real data", description="Train a model on real data.")
-    train.add_argument("task", choices=list(TASKS))
-    train.add_argument("--data", required=True, help="aclImdb folder/tarball, CoNLL-U folder/file, or text file")
+    train.add_argument(
+        "task", choices=[task.name for task in all_tasks()],
+        help="; ".join(f"{task.name}: {task.summary}" for task in all_tasks()),
+    )
+    train.add_argument(
+        "--data", required=True, help="; ".join(f"{task.name}: {task.data_help}" for task in all_tasks())
+    )
     train.add_argument("--out", required=True, help="output folder (rerun to resume)")
     train.add_argument("--epochs", type=int, default=1)
     train.add_argument("--batch-size", type=int, default=32)
@@ -85,36 +98,26 @@ def build_parser():
     )
     train.add_argument("--patience", type=int, help="with --keep-best: stop after N epochs without improvement")
     _add_builder_options(train)
-    data = train.add_argument_group("task-specific options")
-    data.add_argument("--seq-len", type=int, help="char-lm: characters per TBPTT window (default 100)")
-    data.add_argument("--stateful", action="store_true", help="char-lm: carry the state across windows")
-    data.add_argument("--vocab-size", type=int, help="sentiment: vocabulary size (default 20000)")
-    data.add_argument("--max-length", type=int, help="sentiment: tokens kept per review (default 400)")
-    data.add_argument("--pooling", choices=["last", "mean", "max"], help="sentiment: how states become one vector")
-    data.add_argument("--word-dropout", type=float, help="pos: fraction of words replaced by [UNK] in training")
-    data.add_argument("--tag-column", choices=["upos", "xpos"], help="pos: which tags to learn (default upos)")
-    data.add_argument(
-        "--use-characters", action="store_true", help="pos: add a character-level word encoder (rare/unknown words)"
-    )
+    _add_task_options(train)
 
     evaluate = verbs.add_parser(
-        "evaluate", help="score a trained model", description="Print the task metric as one JSON line."
+        "evaluate", help="score a model on real data", description="Print the task metrics as one JSON line."
     )
-    evaluate.add_argument("model_dir")
+    evaluate.add_argument("model", help=MODEL_HELP)
     evaluate.add_argument(
         "--data", required=True, help="IMDB (test/ is scored), a CoNLL-U file, or a text file (last 10%%)"
     )
 
     predict = verbs.add_parser("predict", help="classify or tag a text", description="Classify or tag a text.")
-    predict.add_argument("model_dir")
+    predict.add_argument("model", help=MODEL_HELP)
     predict.add_argument("text")
 
     generate = verbs.add_parser("generate", help="sample text from a char LM", description="Sample text.")
-    generate.add_argument("model_dir")
+    generate.add_argument("model", help=MODEL_HELP)
     generate.add_argument("--prompt", required=True)
     generate.add_argument("--length", type=int, default=300)
-    generate.add_argument("--temperature", type=float, default=1.0)
-    generate.add_argument("--seed", type=int)
+    generate.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
+    generate.add_argument("--seed", type=int, help="the same seed gives the same text (here, in Python, served)")
     _add_serving_verbs(verbs)
     add_zoo_verb(verbs)
     add_diagnose_verb(verbs)
@@ -125,7 +128,7 @@ def _add_serving_verbs(verbs):
     export = verbs.add_parser(
         "export", help="export a trained model for TF Serving", description="Write a versioned SavedModel."
     )
-    export.add_argument("model_dir", help="a folder written by `kerasrnn train`")
+    export.add_argument("model", help=MODEL_HELP)
     export.add_argument("--base-path", required=True, help="the model's export folder, e.g. export/imdb")
     export.add_argument("--version", type=int, help="default: one more than the newest existing version")
     export.add_argument("--overwrite", action="store_true", help="replace an existing version")
@@ -151,23 +154,29 @@ def _picked(arguments, names):
     return {name: getattr(arguments, name) for name in names if getattr(arguments, name) not in (None, False)}
 
 
+def load_model_argument(source):
+    """Load the model a verb names (zoo name, `.keras`, train folder, URL, hf://)."""
+    from kerasrnn.zoo import load
+
+    return load(source)
+
+
 def run_train(arguments):
     from kerasrnn.training import train
 
-    task = TASKS[arguments.task]
-    every_task_option = {name for other in TASKS.values() for name in DATA_OPTIONS[other] + TASK_BUILDER_OPTIONS[other]}
-    foreign = every_task_option - set(DATA_OPTIONS[task] + TASK_BUILDER_OPTIONS[task])
-    misplaced = sorted(f"--{name.replace('_', '-')}" for name in _picked(arguments, foreign))
+    task = get_task(arguments.task)
+    own = set(task.builder_options) | set(task.data_options)
+    every = {name for other in all_tasks() for name in (*other.builder_options, *other.data_options)}
+    misplaced = sorted(f"--{name.replace('_', '-')}" for name in _picked(arguments, every - own))
     if misplaced:
-        raise ValueError(f"{', '.join(misplaced)}: not an option of the {arguments.task} task.")
+        raise ValueError(f"{', '.join(misplaced)}: not an option of the {task.name} task.")
     metrics = train(
-        task,
+        task.name,
         arguments.data,
         arguments.out,
-        builder_options=_picked(arguments, BUILDER_OPTIONS + TASK_BUILDER_OPTIONS[task]) | (
-            {"bidirectional": False} if arguments.bidirectional is False else {}
-        ),
-        data_options=_picked(arguments, DATA_OPTIONS[task]),
+        builder_options=_picked(arguments, BUILDER_OPTIONS + tuple(task.builder_options))
+        | ({"bidirectional": False} if arguments.bidirectional is False else {}),
+        data_options=_picked(arguments, tuple(task.data_options)),
         epochs=arguments.epochs,
         batch_size=arguments.batch_size,
         max_examples=arguments.max_examples,
@@ -182,46 +191,38 @@ def run_train(arguments):
 
 
 def run_evaluate(arguments):
-    from kerasrnn.training import load_trained
-    from kerasrnn.workflows import WORKFLOWS
+    from kerasrnn.evaluation import evaluate_on_data
 
-    model, spec = load_trained(arguments.model_dir)
     if not os.path.exists(arguments.data):
         raise FileNotFoundError(f"--data: {arguments.data!r} does not exist.")
-    metrics = WORKFLOWS[spec["task"]].evaluate(model, arguments.data)
-    print(json.dumps({"task": spec["task"], **metrics}, sort_keys=True))
+    print(json.dumps(evaluate_on_data(load_model_argument(arguments.model), arguments.data), sort_keys=True))
 
 
 def run_predict(arguments):
-    from kerasrnn.training import load_trained
-    from kerasrnn.workflows import WORKFLOWS
+    from kerasrnn.tasks.registry import task_of
 
-    model, spec = load_trained(arguments.model_dir)
-    if spec["task"] == "char_lm":
-        raise ValueError("This is a character language model: use `kerasrnn generate`.")
-    result = WORKFLOWS[spec["task"]].predict(model, arguments.text)
-    print(json.dumps(result))
+    model = load_model_argument(arguments.model)
+    if task_of(model).verb != "predict":
+        raise ValueError(f"{arguments.model!r} is a {type(model).__name__}: use `kerasrnn {task_of(model).verb}`.")
+    print(json.dumps(model.predict_text(arguments.text)))
 
 
 def run_generate(arguments):
-    from kerasrnn.training import load_trained
-    from kerasrnn.workflows import WORKFLOWS
+    from kerasrnn.tasks.registry import task_of
 
-    model, spec = load_trained(arguments.model_dir)
-    if spec["task"] != "char_lm":
-        raise ValueError(f"`generate` needs a char-lm model; {arguments.model_dir!r} is a {spec['task']} model.")
-    print(
-        WORKFLOWS["char_lm"].generate(
-            model, arguments.prompt, arguments.length, arguments.temperature, arguments.seed
+    model = load_model_argument(arguments.model)
+    if task_of(model).verb != "generate":
+        raise ValueError(
+            f"`generate` needs a CharLanguageModel; {arguments.model!r} is a {type(model).__name__} "
+            f"(use `kerasrnn {task_of(model).verb}`)."
         )
-    )
+    print(model.generate(arguments.prompt, arguments.length, arguments.temperature, arguments.seed))
 
 
 def run_export(arguments):
     from kerasrnn.export import export_for_serving
-    from kerasrnn.training import load_trained
 
-    model, _ = load_trained(arguments.model_dir)
+    model = load_model_argument(arguments.model)
     exported = export_for_serving(model, arguments.base_path, arguments.version, arguments.overwrite)
     print(json.dumps({"path": exported.path, "version": exported.version, "signatures": exported.signatures,
                       "models_config": exported.models_config}))
@@ -264,6 +265,34 @@ COMMANDS = {
 }
 
 
+@contextlib.contextmanager
+def quiet_tensorflow_import():
+    """Import TensorFlow with its C++ start-up lines (absl, CUDA probing) sent to /dev/null.
+
+    TensorFlow writes them to file descriptor 2 before any Python logging
+    is set up, so `TF_CPP_MIN_LOG_LEVEL` alone does not silence them; the
+    descriptor is restored as soon as the import is done.
+
+    Example:
+
+    >>> with quiet_tensorflow_import():
+    ...     pass
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            try:
+                import keras  # noqa: F401
+                import tensorflow  # noqa: F401
+            finally:
+                os.dup2(saved, 2)
+        yield
+    finally:
+        os.close(saved)
+
+
 def main(argv=None):
     """Run the `kerasrnn` command; returns the exit status.
 
@@ -272,8 +301,13 @@ def main(argv=None):
     >>> main(["evaluate", "no/such/dir", "--data", "x"])
     2
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     arguments = build_parser().parse_args(argv)
+    if not arguments.verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        light = arguments.command == "zoo" and arguments.zoo_action in ("list", "info", "table")
+        if not light and "tensorflow" not in sys.modules:
+            with quiet_tensorflow_import():
+                pass
     try:
         COMMANDS[arguments.command](arguments)
     except (ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as error:

@@ -9,7 +9,7 @@ the same (untrained) model.
 import inspect
 import json
 
-from kerasrnn.tasks import TASK_BUILDERS
+from kerasrnn.tasks.registry import get_task
 
 
 def validate_spec(spec):
@@ -25,12 +25,11 @@ def validate_spec(spec):
     if not isinstance(spec, dict):
         raise ValueError(f"A model spec must be a JSON object (dict). Received: {type(spec).__name__}")
     task = spec.get("task")
-    if task not in TASK_BUILDERS:
-        raise ValueError(
-            f"The spec's `task` must be one of {', '.join(map(repr, TASK_BUILDERS))}. "
-            f"Received: task={task!r}"
-        )
-    accepted = inspect.signature(TASK_BUILDERS[task]).parameters
+    try:
+        builder = get_task(task).builder()
+    except ValueError as error:
+        raise ValueError(f"The spec's `task` is not a kerasrnn task: {error}") from None
+    accepted = inspect.signature(builder).parameters
     unknown = sorted(set(spec) - {"task"} - set(accepted))
     if unknown:
         raise ValueError(
@@ -58,7 +57,7 @@ def build_from_spec(spec):
     """
     validate_spec(spec)
     arguments = {key: value for key, value in spec.items() if key != "task"}
-    return TASK_BUILDERS[spec["task"]](**arguments)
+    return get_task(spec["task"]).builder()(**arguments)
 
 
 def save_spec(spec, path):

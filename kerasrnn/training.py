@@ -2,16 +2,15 @@
 
 import json
 import os
-import warnings
 
 import keras
 import tensorflow as tf
 
 from kerasrnn.spec import build_from_spec, load_spec, save_spec
+from kerasrnn.tasks.model_parts import reset_states, stateful_copy
+from kerasrnn.tasks.registry import get_task
+from kerasrnn.tasks.task_model import length_bucketed_input
 from kerasrnn.validation import check_positive_int
-from kerasrnn.workflows import WORKFLOWS
-from kerasrnn.workflows.char_lm import ResetStatesEachEpoch
-from kerasrnn.workflows.common import inference_copy
 
 MODEL_FILE = "model.keras"
 SPEC_FILE = "spec.json"
@@ -24,6 +23,21 @@ def write_json(data, path):
         json.dump(data, file, indent=2, sort_keys=True)
         file.write("\n")
     os.replace(temporary, path)
+
+
+class ResetStatesEachEpoch(keras.callbacks.Callback):
+    """Start every epoch and every validation pass of a stateful model from a zero state.
+
+    Example:
+
+    >>> callback = ResetStatesEachEpoch()
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        reset_states(self.model.network)
+
+    def on_test_begin(self, logs=None):
+        reset_states(self.model.network)
 
 
 def train(
@@ -44,17 +58,18 @@ def train(
 ):
     """Train a model for `task` on real data and write it to `out_dir`.
 
-    Writes `model.keras` (the end-to-end model over strings, vocabulary
-    inside), `spec.json` (the builder's arguments), `history.json` and
+    Writes `model.keras` (the task model: `SentimentClassifier`, `PosTagger`
+    or `CharLanguageModel`, vocabulary and labels inside), `spec.json` (the builder's arguments), `history.json` and
     `metrics.json`. A checkpoint is kept in `out_dir/backup` after every
     epoch; running the same command again resumes from it.
 
     Args:
-        task: `"char_lm"`, `"sentiment"` or `"pos_tagger"`.
-        data_path: the data file or folder the task's workflow reads.
+        task: a task name from `kerasrnn.tasks.registry` (`"char_lm"`,
+            `"sentiment"` or `"pos_tagger"`).
+        data_path: the data file or folder the task's `prepare` reads.
         out_dir: where to write the results.
         builder_options: builder arguments (cell, units, optimizer, ...).
-        data_options: extra arguments of the workflow's `prepare` (e.g. `seq_len`).
+        data_options: extra arguments of the task's `prepare` (e.g. `seq_len`).
         epochs: passes over the training data.
         batch_size: examples per batch.
         max_examples: train on a subset, for quick trials.
@@ -63,7 +78,8 @@ def train(
         callbacks: more Keras callbacks for `model.fit`.
         verbose: Keras' progress-bar setting.
         keep_best: save the weights of the epoch with the best validation
-            score (`val_loss` for the char LM, `val_accuracy` otherwise)
+            score (the task's `monitor`: `val_loss` for the char LM,
+            `val_accuracy` otherwise)
             rather than the last epoch's; the metrics are then that epoch's.
             After a resume, "best" ranges over the epochs run since.
         patience: with `keep_best`, stop after this many epochs without a
@@ -77,13 +93,11 @@ def train(
     >>> train("pos_tagger", "../shared/data/ud-english-ewt", "/tmp/tagger",
     ...       {"units": 32}, max_examples=500)  # doctest: +SKIP
     """
-    if task not in WORKFLOWS:
-        raise ValueError(f"`task` must be one of {', '.join(map(repr, WORKFLOWS))}. Received: {task!r}")
+    description = get_task(task)
     epochs = check_positive_int("epochs", epochs)
     patience = check_positive_int("patience", epochs if patience is None else patience)
-    workflow = WORKFLOWS[task]
     keras.utils.set_random_seed(seed)
-    data = workflow.prepare(
+    data = description.data().prepare(
         data_path, batch_size=batch_size, max_examples=max_examples, seed=seed, **(data_options or {})
     )
     spec = {"task": task, **(builder_options or {}), **data.spec_arguments}
@@ -92,15 +106,16 @@ def train(
     # Built inside the strategy's scope so that a multi-device strategy can
     # later be swapped in here without touching the builders.
     with tf.distribute.get_strategy().scope():
-        model = build_from_spec(spec)
+        model = description.model_class()(build_from_spec(spec), data.preprocessor)
     fit_callbacks = [keras.callbacks.BackupAndRestore(os.path.join(out_dir, "backup"))]
-    if spec.get("stateful"):
+    stateful = any(getattr(layer, "stateful", False) for layer in model.network.layers)
+    if stateful:
         fit_callbacks.append(ResetStatesEachEpoch())
     if tensorboard_dir:
         fit_callbacks.append(keras.callbacks.TensorBoard(tensorboard_dir))
     best = None
     if keep_best:
-        monitor, mode = ("val_loss", "min") if task == "char_lm" else ("val_accuracy", "max")
+        monitor, mode = description.monitor
         best = keras.callbacks.EarlyStopping(
             monitor,
             patience=patience,
@@ -108,11 +123,7 @@ def train(
             restore_best_weights=True,
         )
         fit_callbacks.append(best)
-    with warnings.catch_warnings():
-        # Length-bucketed datasets have no known size, so Keras learns the
-        # epoch length when the first epoch runs out and warns about it; the
-        # warning is expected here and would only alarm users.
-        warnings.filterwarnings("ignore", message="Your input ran out of data")
+    with length_bucketed_input():
         history = model.fit(
             data.train,
             validation_data=data.validation,
@@ -121,8 +132,7 @@ def train(
             callbacks=fit_callbacks + list(callbacks or []),
             verbose=verbose,
         )
-    text_model = workflow.text_model(inference_copy(model), data.vocabulary, data.labels, **data.preprocessing)
-    text_model.save(os.path.join(out_dir, MODEL_FILE))
+    inference_model(model).save(os.path.join(out_dir, MODEL_FILE))
     history_data = {key: [float(value) for value in values] for key, values in history.history.items()}
     write_json(history_data, os.path.join(out_dir, "history.json"))
     # The saved weights are the best epoch's under keep_best, else the last's.
@@ -139,8 +149,32 @@ def train(
     return metrics
 
 
+def inference_model(model):
+    """A copy of a trained task model to save: same weights and compile settings, no optimizer state.
+
+    A stateful network (truncated BPTT across batches) becomes stateless,
+    with no fixed batch size, so the saved model reads any batch.
+
+    Example:
+
+    >>> inference_model(model).save("model.keras")  # doctest: +SKIP
+    """
+    network = model.network
+    if any(getattr(layer, "stateful", False) for layer in network.layers):
+        network = stateful_copy(network, None)
+    else:
+        network = keras.Model.from_config(network.get_config())
+        network.set_weights(model.network.get_weights())
+    copy = model.__class__(network, model.preprocessor, compile=False)
+    # Same loss, metrics and optimizer configuration, and an optimizer not yet
+    # built: the file holds no optimizer slots (a third of the size), and a
+    # loaded model fine-tunes as the original would.
+    copy.compile(**keras.saving.deserialize_keras_object(model.get_compile_config()))
+    return copy
+
+
 def load_trained(model_dir):
-    """Load `model.keras` and `spec.json` from a folder `train` wrote (safe mode on).
+    """Load the task model and the spec from a folder `train` wrote (safe mode on).
 
     Example:
 

@@ -6,14 +6,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-SHARED_DATA = os.path.abspath(
-    os.environ.get(
-        "KERASRNN_SHARED_DATA", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
-    )
-)
-IMDB_TARBALL = os.path.join(SHARED_DATA, "aclImdb_v1_labeled.tar.gz")
-EWT_DIR = os.path.join(SHARED_DATA, "ud-english-ewt")
-SHAKESPEARE = os.path.join(SHARED_DATA, "tinyshakespeare", "input.txt")
+from kerasrnn.shared_data import EWT_DIR, IMDB_TARBALL, SHAKESPEARE, SHARED_DATA  # noqa: F401  (tests import them from here)
 
 
 def pytest_addoption(parser):

@@ -191,7 +191,7 @@ def test_spec_json_round_trip_rebuilds_the_same_architecture(tmp_path):
     [
         ('{"task": "sentiment", "vocab_size": 10,', "malformed JSON at line 1"),
         ('["sentiment"]', "must be a JSON object"),
-        ('{"task": "translation"}', "`task` must be one of 'char_lm', 'sentiment', 'pos_tagger'"),
+        ('{"task": "translation"}', "The spec's `task` is not a kerasrnn task: Unknown task 'translation'.*Tasks: char_lm, pos_tagger, sentiment"),
         ('{"task": "sentiment", "vocab_size": 10, "unit": 3}', r"Unknown argument\(s\) unit"),
         ('{"task": "pos_tagger", "vocab_size": 10}', "missing num_tags"),
     ],

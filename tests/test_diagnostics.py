@@ -22,14 +22,14 @@ from kerasrnn.diagnostics import (
     recurrent_spectrum,
 )
 from kerasrnn.tasks import build_char_lm, build_pos_tagger
-from kerasrnn.workflows.char_lm import char_lookup_layer, encode
+from kerasrnn.tasks.char_lm import CharLanguageModelPreprocessor
 
 
 @pytest.fixture(scope="module")
 def text_ids():
     text = read_text(SHAKESPEARE)[:200_000]
     characters = sorted(set(text))
-    return encode(char_lookup_layer(characters), text), len(characters) + 1
+    return CharLanguageModelPreprocessor(characters).encode(text), len(characters) + 1
 
 
 def windows(ids, steps, batch, offset=150_000, every_step=False):

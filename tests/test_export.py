@@ -18,7 +18,6 @@ from tensorflow_serving.config import model_server_config_pb2
 import tiny_exports as tiny
 from kerasrnn.cli import main
 from kerasrnn.export import export_for_serving, write_version
-from kerasrnn.workflows.common import label_names
 
 TASKS = ("sentiment", "pos_tagger", "char_lm")
 
@@ -91,7 +90,7 @@ def test_export_loads_without_kerasrnn_and_matches_keras(export_root, tmp_path):
     sentiment = tiny.trained_model("sentiment")
     expected = sentiment.predict(tf.constant(reviews), verbose=0)
     np.testing.assert_allclose(out["sentiment"]["probabilities"], expected, atol=1e-5)
-    names = label_names(sentiment)
+    names = sentiment.preprocessor.labels
     assert out["sentiment"]["label"] == [names[i] for i in expected.argmax(-1)]
     expected = sentiment.predict(tf.constant(short_reviews), verbose=0)
     np.testing.assert_allclose(out["short_reviews"]["probabilities"], expected, atol=1e-5)
@@ -100,20 +99,20 @@ def test_export_loads_without_kerasrnn_and_matches_keras(export_root, tmp_path):
     expected = tagger.predict(tf.constant(sentences), verbose=0)
     real = np.array(sentences) != ""
     np.testing.assert_allclose(np.array(out["tagger"]["scores"])[real], expected[real], atol=1e-5)
-    tags = np.array(label_names(tagger))[expected.argmax(-1)]
+    tags = np.array(tagger.preprocessor.labels)[expected.argmax(-1)]
     assert np.array_equal(np.array(out["tagger"]["tags"]), np.where(real, tags, ""))
     assert out["tag_text"]["tokens"] == sentences and out["tag_text"]["tags"] == out["tagger"]["tags"]
 
     for line, probabilities in zip(lines, out["next_char"]["probabilities"]):
         logits = lm.predict(tf.constant([list(line)]), verbose=0)[0, -1]
         np.testing.assert_allclose(probabilities, tf.nn.softmax(logits).numpy(), atol=1e-5)
-    assert out["next_char"]["characters"][0] == label_names(lm)
+    assert out["next_char"]["characters"][0] == lm.preprocessor.labels
 
     # Greedy in-graph generation must follow the Keras model's own argmax at every step.
     text = out["greedy"]["text"][0]
     assert text.startswith(prompt) and len(text) == len(prompt) + 25
     logits = lm.predict(tf.constant([list(text)]), verbose=0)[0]
-    characters = label_names(lm)
+    characters = lm.preprocessor.labels
     for position in range(len(prompt), len(text)):
         assert text[position] == characters[1 + int(np.argmax(logits[position - 1, 1:]))]
 
@@ -194,13 +193,12 @@ def test_export_traced_as_on_a_gpu_has_no_cudnn_ops(tmp_path, monkeypatch):
     # Make Keras believe a GPU is present, so LSTM/GRU pick their cuDNN kernels when traced.
     import importlib
 
-    from kerasrnn.tasks import build_sentiment_classifier
-    from kerasrnn.workflows.sentiment import text_model
+    from kerasrnn.tasks.sentiment import SentimentClassifier, SentimentPreprocessor, build_sentiment_classifier
 
     tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
     monkeypatch.setattr(tf_rnn, "_is_gpu_available", lambda: True)
     core = build_sentiment_classifier(vocab_size=6, units=4, embedding_dim=4, cell="gru", bidirectional=True)
-    model = text_model(core, ["", "[UNK]", "good", "bad", "film", "!"], ["neg", "pos"], max_length=5)
+    model = SentimentClassifier(core, SentimentPreprocessor(["", "[UNK]", "good", "bad", "film", "!"], max_length=5))
     traced = tf.function(lambda ids: core(ids)).get_concrete_function(tf.TensorSpec([None, None], tf.int32))
     graph = traced.graph.as_graph_def()
     traced_ops = {node.op for node in graph.node} | {n.op for f in graph.library.function for n in f.node_def}
@@ -254,9 +252,9 @@ def test_write_version_refuses_bad_versions(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-def test_export_refuses_what_is_not_a_kerasrnn_text_model(tmp_path):
+def test_export_refuses_what_is_not_a_kerasrnn_task_model(tmp_path):
     inputs = keras.Input((3,))
-    with pytest.raises(ValueError, match="must be a kerasrnn text model"):
+    with pytest.raises(ValueError, match="Expected a kerasrnn task model"):
         export_for_serving(keras.Model(inputs, keras.layers.Dense(2)(inputs)), tmp_path / "x")
     with pytest.raises(ValueError, match="`base_path` must be a folder path"):
         export_for_serving(tiny.trained_model("sentiment"), "  ")
@@ -302,11 +300,11 @@ def test_cli_export_writes_the_next_version(tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
     assert glob.glob(str(base / "*")) == [str(base / "1")]
     assert main(["export", str(tmp_path / "nowhere"), "--base-path", str(base)]) == 2
-    assert "not found" in capsys.readouterr().err
+    assert "no such file or folder" in capsys.readouterr().err
 
 
 def test_stepper_refuses_a_model_it_cannot_unroll():
-    from kerasrnn.export.char_sampler import CharStepper
+    from kerasrnn.tasks.char_lm.sampler import CharStepper
 
     ids = keras.Input((None,), dtype="int32")
     x = keras.layers.Embedding(5, 3)(ids)

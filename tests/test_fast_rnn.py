@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from kerasrnn.diagnostics.unroll import unrolled_forward
-from kerasrnn.export.char_sampler import CharStepper
+from kerasrnn.tasks.char_lm.sampler import CharStepper
 from kerasrnn.layers.fast_rnn import FAST_CELLS, with_batched_input_projection
 from kerasrnn.layers.recurrent_stack import CELLS
 from kerasrnn.tasks import build_char_lm, build_pos_tagger, build_sentiment_classifier

@@ -1,17 +1,23 @@
-"""The README's Python example runs as written (from the repository root)."""
+"""The README's Python examples run as written, top to bottom in one namespace (from the repository root)."""
 
 import os
 import re
 
+import keras
+
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 
 
-def test_the_model_fit_example_runs(tmp_path, monkeypatch):
+def test_the_python_examples_run(tmp_path, monkeypatch):
     readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
-    block = next(code for code in re.findall(r"```python\n(.*?)```", readme, re.DOTALL) if "model.fit" in code)
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.DOTALL)
+    assert len(blocks) >= 3 and "model.fit" in blocks[0] and "SentimentClassifier(" in blocks[1]
     data = os.path.abspath(os.path.join(ROOT, "..", "shared", "data"))
-    monkeypatch.chdir(tmp_path)  # the example saves a file; keep it out of the repository
+    monkeypatch.chdir(tmp_path)  # the examples save files; keep them out of the repository
     namespace = {}
-    exec(block.replace("../shared/data", data), namespace)
-    assert os.path.isfile(tmp_path / "sentiment.keras")
+    for block in blocks[:3]:  # building, task models, the zoo (the diagnostics sketch needs your data)
+        exec(block.replace("../shared/data", data), namespace)
     assert namespace["model"].output_shape == (None, 2)
+    loaded = keras.saving.load_model(tmp_path / "sentiment.keras", safe_mode=True)
+    assert type(loaded).__name__ == "SentimentClassifier"
+    assert 0.0 <= namespace["classifier"].evaluate(["A fine film."], [1], return_dict=True, verbose=0)["accuracy"] <= 1

@@ -18,7 +18,6 @@ import tiny_exports as tiny
 from kerasrnn.cli import build_parser
 from kerasrnn.export import export_for_serving
 from kerasrnn.serving.batching import SignatureBatcher
-from kerasrnn.workflows.common import label_names
 
 MAX_BODY = 200_000
 
@@ -95,7 +94,7 @@ def test_sentiment_row_and_columnar_match_keras(server):
     reviews = list(tiny.real_reviews())
     model = tiny.trained_model("sentiment")
     expected = model.predict(tf.constant(reviews), verbose=0)
-    names = label_names(model)
+    names = model.preprocessor.labels
     status, body = server.predict("imdb", {"instances": reviews})
     assert status == 200
     np.testing.assert_allclose([row["probabilities"] for row in body["predictions"]], expected, atol=1e-5)
@@ -112,7 +111,7 @@ def test_sentiment_row_and_columnar_match_keras(server):
 def test_tagger_over_http_matches_keras(server):
     sentences = tiny.padded(tiny.real_sentences())
     model = tiny.trained_model("pos_tagger")
-    expected = np.array(label_names(model))[model.predict(tf.constant(sentences), verbose=0).argmax(-1)]
+    expected = np.array(model.preprocessor.labels)[model.predict(tf.constant(sentences), verbose=0).argmax(-1)]
     status, body = server.predict("ewt", {"instances": sentences})
     assert status == 200
     for row, words, tags in zip(body["predictions"], sentences, expected):
@@ -225,7 +224,7 @@ def test_new_corrupt_and_deleted_versions_while_serving(server, export_root):
     model = tiny.trained_model("sentiment")
     reviews = list(tiny.real_reviews()[:2])
     version_1 = model.predict(tf.constant(reviews), verbose=0)
-    dense = model.get_layer(index=2).get_layer("probabilities")
+    dense = model.network.get_layer("probabilities")
     kernel, bias = dense.get_weights()
     dense.set_weights([kernel, bias + np.array([2.0, -2.0], "float32")])  # a visibly different version 2
     try:

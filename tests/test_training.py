@@ -16,7 +16,7 @@ from conftest import EWT_DIR, IMDB_TARBALL, SHAKESPEARE
 from kerasrnn.cli import main
 from kerasrnn.data import read_conllu, read_text, split_text
 from kerasrnn.training import load_trained, train
-from kerasrnn.workflows import WORKFLOWS
+from kerasrnn.evaluation import evaluate_on_data
 
 
 def run_cli(capsys, *arguments):
@@ -57,11 +57,15 @@ def test_sentiment_outputs_and_saved_model(sentiment_dir, capsys):
     answer = json.loads(out)
     assert answer["label"] in ("neg", "pos")
     assert sum(answer["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
-    # Only what inference needs is saved: no optimizer slots, nested or not.
+    # Only what inference needs is saved: the optimizer's configuration (to
+    # fine-tune), no optimizer slots, nested or not.
     with zipfile.ZipFile(sentiment_dir / "model.keras") as archive:
-        assert "optimizer" not in archive.read("config.json").decode()
+        config = json.loads(archive.read("config.json"))
+        assert config["class_name"] == "SentimentClassifier"
+        assert "compile_config" not in json.dumps(config["config"]["network"])
         weights_bytes = archive.getinfo("model.weights.h5").file_size
     model, _ = load_trained(str(sentiment_dir))
+    assert type(model).__name__ == "SentimentClassifier"
     assert weights_bytes < 1.2 * 4 * model.count_params() + 100_000
     # The saved model carries its vocabulary: padding a review changes nothing.
     review = "A dull, predictable plot and wooden acting."
@@ -83,7 +87,7 @@ def most_frequent_tag_accuracy(train_sentences, test_sentences):
 
 def test_tagger_beats_the_most_frequent_tag_baseline_on_dev(tmp_path, capsys):
     status, _, _ = run_cli(
-        capsys, "train", "pos", "--data", EWT_DIR, "--out", tmp_path, "--max-examples", 3000,
+        capsys, "train", "pos_tagger", "--data", EWT_DIR, "--out", tmp_path, "--max-examples", 3000,
         "--epochs", 4, "--units", 64, "--embedding-dim", 64, "--learning-rate", 0.003,
     )
     assert status == 0
@@ -94,14 +98,14 @@ def test_tagger_beats_the_most_frequent_tag_baseline_on_dev(tmp_path, capsys):
     baseline = most_frequent_tag_accuracy(
         read_conllu(os.path.join(EWT_DIR, "en_ewt-ud-train.conllu"))[:3000], read_conllu(dev)
     )
-    assert result["upos_accuracy"] > baseline + 0.01, (result, baseline)
+    assert result["accuracy"] > baseline + 0.01, (result, baseline)
     status, out, _ = run_cli(capsys, "predict", tmp_path, "The dog barks .")
     assert [word for word, _ in json.loads(out)] == ["The", "dog", "barks", "."]
 
 
 def test_char_lm_learns_context_and_generates_reproducibly(tmp_path, capsys):
     status, _, _ = run_cli(
-        capsys, "train", "char-lm", "--data", SHAKESPEARE, "--out", tmp_path, "--max-examples", 3000,
+        capsys, "train", "char_lm", "--data", SHAKESPEARE, "--out", tmp_path, "--max-examples", 3000,
         "--units", 128, "--num-layers", 1, "--batch-size", 32, "--epochs", 2, "--global-clipnorm", 5,
     )
     assert status == 0
@@ -114,8 +118,12 @@ def test_char_lm_learns_context_and_generates_reproducibly(tmp_path, capsys):
     _, first, _ = run_cli(capsys, *arguments)
     _, second, _ = run_cli(capsys, *arguments)
     assert first == second and first.startswith("ROMEO:") and len(first.rstrip("\n")) == 86
-    status, _, err = run_cli(capsys, "generate", tmp_path, "--prompt", "ROMEO:", "--temperature", 0)
-    assert status == 2 and "`temperature` must be a number > 0" in err
+    # Temperature 0 is greedy: the seed no longer matters.
+    greedy = [run_cli(capsys, "generate", tmp_path, "--prompt", "ROMEO:", "--length", 40, "--temperature", 0,
+                      "--seed", seed)[1] for seed in (1, 2)]
+    assert greedy[0] == greedy[1] and greedy[0].startswith("ROMEO:")
+    status, _, err = run_cli(capsys, "generate", tmp_path, "--prompt", "ROMEO:", "--temperature", -1)
+    assert status == 2 and "`temperature` must be a finite number >= 0" in err
 
 
 def test_stateful_training_resumes_after_an_interruption(tmp_path):
@@ -138,8 +146,8 @@ def test_stateful_training_resumes_after_an_interruption(tmp_path):
     assert metrics["epochs"] == 2
     model, spec = load_trained(str(tmp_path))
     assert spec["stateful"] is True and spec["batch_size"] == 16
-    # The saved text model is stateless, so any batch size works.
-    assert model.predict(tf.constant([list("To be")]), verbose=0).shape == (1, 5, spec["vocab_size"])
+    # The saved model is stateless, so any batch size works.
+    assert model.predict(["To be"], verbose=0).shape == (1, 5, spec["vocab_size"])
 
 
 def test_keep_best_saves_the_best_validation_epoch(tmp_path):
@@ -165,20 +173,22 @@ def test_keep_best_saves_the_best_validation_epoch(tmp_path):
     assert metrics["val_accuracy"] == history["val_accuracy"][best]
     assert history["val_accuracy"][2] < history["val_accuracy"][best] - 0.2  # the ruin worked
     model, _ = load_trained(str(tmp_path))
-    dev = WORKFLOWS["pos_tagger"].evaluate(model, os.path.join(EWT_DIR, "en_ewt-ud-dev.conllu"))
-    assert dev["upos_accuracy"] == pytest.approx(history["val_accuracy"][best], abs=1e-6)
+    dev = evaluate_on_data(model, os.path.join(EWT_DIR, "en_ewt-ud-dev.conllu"))
+    assert dev["accuracy"] == pytest.approx(history["val_accuracy"][best], abs=1e-6)
 
 
 @pytest.mark.parametrize(
     "arguments, message",
     [
-        (["evaluate", "no/such/dir", "--data", SHAKESPEARE], "no/such/dir/model.keras not found"),
+        (["evaluate", "no/such/dir", "--data", SHAKESPEARE], "no/such/dir: no such file or folder"),
+        (["predict", "sentiment-imdb-bigr", "fine"], "Did you mean 'sentiment-imdb-bigru'"),
+        (["predict", "hf://owner-only", "fine"], "expected hf://OWNER/REPO"),
         (["train", "sentiment", "--data", "no/such/file.tar.gz", "--out", "{tmp}"], "IMDB data not found"),
-        (["train", "pos", "--data", EWT_DIR, "--out", "{tmp}", "--cell", "lstm", "--dropout", "1.5"], "`dropout` must be a number in [0, 1)"),
-        (["train", "char-lm", "--data", SHAKESPEARE, "--out", "{tmp}", "--bidirectional"], "must be causal"),
-        (["train", "pos", "--data", EWT_DIR, "--out", "{tmp}", "--pooling", "max", "--max-length", "9"],
-         "--max-length, --pooling: not an option of the pos task"),
-        (["train", "pos", "--data", EWT_DIR, "--out", "{tmp}", "--keep-best", "--patience", "0"],
+        (["train", "pos_tagger", "--data", EWT_DIR, "--out", "{tmp}", "--cell", "lstm", "--dropout", "1.5"], "`dropout` must be a number in [0, 1)"),
+        (["train", "char_lm", "--data", SHAKESPEARE, "--out", "{tmp}", "--bidirectional"], "must be causal"),
+        (["train", "pos_tagger", "--data", EWT_DIR, "--out", "{tmp}", "--pooling", "max", "--max-length", "9"],
+         "--max-length, --pooling: not an option of the pos_tagger task"),
+        (["train", "pos_tagger", "--data", EWT_DIR, "--out", "{tmp}", "--keep-best", "--patience", "0"],
          "`patience` must be a positive integer"),
     ],
 )
@@ -203,7 +213,9 @@ def test_predict_rejects_empty_text_and_wrong_task(tmp_path, capsys, sentiment_d
     status, _, err = run_cli(capsys, "predict", sentiment_dir, "   ")
     assert status == 2 and "empty" in err
     status, _, err = run_cli(capsys, "generate", sentiment_dir, "--prompt", "A")
-    assert status == 2 and "needs a char-lm model" in err
+    assert status == 2 and "needs a CharLanguageModel" in err
+    status, _, err = run_cli(capsys, "predict", "charlm-shakespeare-rnn", "ROMEO")
+    assert status == 2 and "use `kerasrnn generate`" in err
 
 
 def test_corrupt_model_file_is_a_clear_error(tmp_path, capsys, sentiment_dir):
@@ -212,13 +224,13 @@ def test_corrupt_model_file_is_a_clear_error(tmp_path, capsys, sentiment_dir):
     (broken / "spec.json").write_text((sentiment_dir / "spec.json").read_text())
     (broken / "model.keras").write_bytes((sentiment_dir / "model.keras").read_bytes()[:5000])
     status, _, err = run_cli(capsys, "predict", broken, "fine")
-    assert status == 2 and "not a loadable Keras model" in err
+    assert status == 2 and "not a loadable kerasrnn model" in err
 
 
 def test_tensorboard_logs_are_written(tmp_path, capsys):
     logs = tmp_path / "logs"
     status, _, err = run_cli(
-        capsys, "train", "pos", "--data", EWT_DIR, "--out", tmp_path / "run", "--max-examples", 100,
+        capsys, "train", "pos_tagger", "--data", EWT_DIR, "--out", tmp_path / "run", "--max-examples", 100,
         "--units", 8, "--embedding-dim", 8, "--tensorboard", logs,
     )
     assert status == 0, err

@@ -69,7 +69,8 @@ def zoo_dir(tmp_path, monkeypatch, artifact):
     directory = tmp_path / "zoo"
     directory.mkdir()
     write_index([entry], str(directory / "index.json"))
-    monkeypatch.setattr(zoo_index, "DEFAULT_ZOO_DIR", str(directory))
+    monkeypatch.setattr(zoo_index, "packaged_index_paths", lambda: [str(directory / "index.json")])
+    monkeypatch.setenv("KERASRNN_ZOO_URL", str(directory))
     monkeypatch.setenv("KERASRNN_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("KERASRNN_OFFLINE", raising=False)
     return directory
@@ -166,8 +167,11 @@ def test_zoo_evaluate_prints_the_same_json_as_evaluate(monkeypatch, zoo_dir, art
 
 
 def test_the_published_index_is_consistent_with_its_artifacts():
-    """Every committed entry's file exists with the recorded size and sha256."""
+    """Every packaged entry's file exists in models/ with the recorded size and sha256, and models/index.json
+    (what a mirror serves) holds exactly the packaged entries."""
     models = os.path.dirname(zoo_index.index_path())
+    assert sorted(read_index(), key=lambda e: e["name"]) == read_index(zoo_index.index_path())
+    assert len(read_index()) == 9
     for entry in read_index():
         path = os.path.join(models, entry["file"])
         assert os.path.getsize(path) == entry["size_bytes"]

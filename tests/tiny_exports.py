@@ -8,12 +8,7 @@ import functools
 import os
 import tempfile
 
-SHARED_DATA = os.path.abspath(
-    os.environ.get("KERASRNN_SHARED_DATA", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
-)
-IMDB_TARBALL = os.path.join(SHARED_DATA, "aclImdb_v1_labeled.tar.gz")
-EWT_DIR = os.path.join(SHARED_DATA, "ud-english-ewt")
-SHAKESPEARE = os.path.join(SHARED_DATA, "tinyshakespeare", "input.txt")
+from kerasrnn.shared_data import EWT_DIR, IMDB_TARBALL, SHAKESPEARE
 
 TRAINING = {
     "sentiment": (IMDB_TARBALL, {"units": 8, "embedding_dim": 8}, {"vocab_size": 3000, "max_length": 80}, 200),
@@ -36,7 +31,7 @@ def trained_dir(task):
 
 @functools.cache
 def trained_model(task):
-    """The end-to-end Keras model of `trained_dir(task)`."""
+    """The task model of `trained_dir(task)`."""
     from kerasrnn.training import load_trained
 
     return load_trained(trained_dir(task))[0]
@@ -71,9 +66,7 @@ def real_lines(count=4):
 
 def known_prompt(model, text):
     """`text` with the characters `model` never saw dropped (a generate prompt must be known)."""
-    from kerasrnn.workflows.common import label_names
-
-    known = set(label_names(model)[1:])
+    known = set(model.preprocessor.characters)
     return "".join(character for character in text if character in known)
 
 

@@ -67,15 +67,15 @@ def shakespeare_data(path, config):
     >>> shakespeare_data("../shared/data/tinyshakespeare/input.txt", DiagnoseConfig(seq_len=20)).task
     'char_lm'
     """
-    from kerasrnn.workflows.char_lm import char_lookup_layer, encode
+    from kerasrnn.tasks.char_lm import CharLanguageModelPreprocessor
 
     train_text, val_text = split_text(read_text(path))
     characters = sorted(set(train_text))
-    lookup = char_lookup_layer(characters)
+    preprocessor = CharLanguageModelPreprocessor(characters)
     # Enough training text for every run, so no window repeats within a run.
     needed = (max(config.train_steps, config.clip_steps) + 1) * config.batch_size * config.seq_len + 1
-    train_ids = encode(lookup, train_text[:needed])
-    val_ids = encode(lookup, val_text)
+    train_ids = preprocessor.encode(train_text[:needed])
+    val_ids = preprocessor.encode(val_text)
     stride = (len(val_ids) - config.seq_len - 1) // config.probe_examples
     if stride <= 0:
         raise ValueError(f"{path}: the held-out text is too short for {config.probe_examples} windows of {config.seq_len}.")

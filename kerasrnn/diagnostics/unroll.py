@@ -51,8 +51,8 @@ def recurrent_layers(model):
     if not layers:
         nested = [layer.name for layer in model.layers if isinstance(layer, keras.Model)]
         hint = (
-            f" It nests the model(s) {nested}: pass the inner integer-id model "
-            "(`kerasrnn.workflows.common.inner_model(model)`)."
+            f" It nests the model(s) {nested}: pass the integer-id network "
+            "(a task model's `model.network`)."
             if nested
             else ""
         )

@@ -1,4 +1,4 @@
-"""`export_for_serving`: a kerasrnn text model → a versioned SavedModel TF Serving loads as it is."""
+"""`export_for_serving`: a kerasrnn task model → a versioned SavedModel TF Serving loads as it is."""
 
 import dataclasses
 import json
@@ -8,7 +8,6 @@ import keras
 
 from kerasrnn.export.models_config import write_models_config
 from kerasrnn.export.portable_rnn import without_cudnn
-from kerasrnn.export.signatures import detect_task, task_endpoints
 from kerasrnn.export.versioned_write import write_version
 from kerasrnn.export.warmup import write_warmup_requests
 
@@ -37,17 +36,18 @@ class ExportedVersion:
 
 
 def export_for_serving(model, base_path, version=None, overwrite=False):
-    """Export a kerasrnn text model as `base_path/<version>/`, the layout TF Serving polls.
+    """Export a kerasrnn task model as `base_path/<version>/`, the layout TF Serving polls.
 
     The SavedModel's signatures take strings and return readable answers
-    (vocabulary lookup and label names inside the graph; see
-    `kerasrnn.export.signatures`). Recurrent layers are traced without
+    (vocabulary lookup and label names inside the graph; each task's
+    `signatures.py` defines them). Recurrent layers are traced without
     cuDNN, so an export made on a GPU runs on a CPU server. The version
     folder also gets `assets.extra/tf_serving_warmup_requests`, and
     `models.config` beside `base_path` is regenerated for every model there.
 
     Args:
-        model: an end-to-end model as `kerasrnn train` saves it (`model.keras`).
+        model: a task model (`SentimentClassifier`, `PosTagger`,
+            `CharLanguageModel`), e.g. from `kerasrnn.zoo.load`.
         base_path: the model's folder, e.g. `export/imdb`; its name is the
             model's serving name.
         version: a positive integer; None writes the next one (1 for a new model).
@@ -58,22 +58,27 @@ def export_for_serving(model, base_path, version=None, overwrite=False):
 
     Example:
 
-    >>> from kerasrnn.training import load_trained
-    >>> model, _ = load_trained("runs/sentiment")  # doctest: +SKIP
+    >>> from kerasrnn import zoo
+    >>> model = zoo.load("sentiment-imdb-bigru")  # doctest: +SKIP
     >>> export_for_serving(model, "export/imdb").path  # doctest: +SKIP
     'export/imdb/1'
     """
     if not isinstance(base_path, (str, os.PathLike)) or not str(base_path).strip():
         raise ValueError(f"`base_path` must be a folder path such as 'export/NAME'. Received: base_path={base_path!r}")
     base_path = os.path.normpath(os.fspath(base_path))
-    task = detect_task(model)
+    from kerasrnn.tasks.registry import task_of
+
+    task = task_of(model).name
     model_name = os.path.basename(os.path.abspath(base_path))
-    endpoints = task_endpoints(model)
+    endpoints = model.serving_endpoints()
 
     def write(folder):
         with without_cudnn(model):
             archive = keras.export.ExportArchive()
             archive.track(model)
+            # The preprocessor runs in the signatures, outside the functional
+            # graph: its lookup tables must travel with the SavedModel too.
+            archive.track(model.preprocessor)
             for endpoint in endpoints:
                 archive.add_endpoint(endpoint.name, endpoint.fn, endpoint.input_signature)
             archive.write_out(folder, verbose=False)

@@ -7,7 +7,6 @@ loading a saved kerasrnn model needs (see `kerasrnn.zoo.load`).
 from kerasrnn.layers.char_word_encoder import CharacterWordEncoder
 from kerasrnn.layers.character_ids import CharacterIds
 from kerasrnn.layers.fast_rnn import FastGRU, FastLSTM, FastSimpleRNN
-from kerasrnn.layers.label_names import LabelNames
 from kerasrnn.layers.masked_max_pooling import MaskedGlobalMaxPooling1D
 from kerasrnn.layers.recurrent_stack import CELLS, recurrent_stack, resolve_initializer
 from kerasrnn.layers.standardize import standardize_review
@@ -20,7 +19,6 @@ __all__ = [
     "FastGRU",
     "FastLSTM",
     "FastSimpleRNN",
-    "LabelNames",
     "MaskedGlobalMaxPooling1D",
     "recurrent_stack",
     "resolve_initializer",

@@ -68,11 +68,9 @@ class _BatchedInputProjection:
 
 
 def _backend_rnn(*args, **kwargs):
-    # `keras.src.backend.rnn` is the loop every Keras RNN runs (masking,
-    # go_backwards, unroll); it is not re-exported under `keras.*`.
-    from keras.src import backend
+    from kerasrnn.keras_adapter import backend_rnn
 
-    return backend.rnn(*args, **kwargs)
+    return backend_rnn(*args, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="kerasrnn")

@@ -23,6 +23,8 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
     >>> mask = np.array([[True, True, False]])
     >>> MaskedGlobalMaxPooling1D()(x, mask=mask).numpy().tolist()
     [[-1.0]]
+    >>> MaskedGlobalMaxPooling1D()(x, mask=np.zeros((1, 3), bool)).numpy().tolist()
+    [[0.0]]
     """
 
     def __init__(self, **kwargs):
@@ -33,6 +35,9 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
         if mask is not None:
             real = ops.expand_dims(ops.cast(mask, "bool"), -1)
             inputs = ops.where(real, inputs, ops.full_like(inputs, float("-inf")))
+            pooled = ops.max(inputs, axis=1)
+            # A sequence with no real step (an empty review) pools to zeros, not -inf.
+            return ops.where(ops.any(real, axis=1), pooled, ops.zeros_like(pooled))
         return ops.max(inputs, axis=1)
 
     def compute_mask(self, inputs, mask=None):

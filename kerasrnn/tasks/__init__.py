@@ -1,13 +1,22 @@
-"""One builder per task; each returns a compiled `keras.Model` over integer ids."""
+"""The three tasks, one folder each, reached through `kerasrnn.tasks.registry`.
 
-from kerasrnn.tasks.char_lm import build_char_lm
-from kerasrnn.tasks.pos_tagger import build_pos_tagger
-from kerasrnn.tasks.sentiment import build_sentiment_classifier
+Each builder returns a compiled `keras.Model` over integer ids; each task
+model class wraps such a network with its preprocessor.
+"""
 
-TASK_BUILDERS = {
-    "char_lm": build_char_lm,
-    "sentiment": build_sentiment_classifier,
-    "pos_tagger": build_pos_tagger,
+from kerasrnn.lazy_attributes import lazy_attributes
+
+_PUBLIC = {
+    "CharLanguageModel": "kerasrnn.tasks.char_lm",
+    "CharLanguageModelPreprocessor": "kerasrnn.tasks.char_lm",
+    "PosTagger": "kerasrnn.tasks.pos_tagger",
+    "PosTaggerPreprocessor": "kerasrnn.tasks.pos_tagger",
+    "SentimentClassifier": "kerasrnn.tasks.sentiment",
+    "SentimentPreprocessor": "kerasrnn.tasks.sentiment",
+    "TaskModel": "kerasrnn.tasks.task_model",
+    "build_char_lm": "kerasrnn.tasks.char_lm",
+    "build_pos_tagger": "kerasrnn.tasks.pos_tagger",
+    "build_sentiment_classifier": "kerasrnn.tasks.sentiment",
 }
-
-__all__ = ["TASK_BUILDERS", "build_char_lm", "build_pos_tagger", "build_sentiment_classifier"]
+__all__ = sorted(_PUBLIC)
+__getattr__, __dir__ = lazy_attributes(__name__, _PUBLIC, globals())

@@ -1,16 +1,16 @@
-"""The zoo for users: list, describe, download, load and evaluate pretrained models by name."""
+"""The zoo for users: list, describe, download, load and evaluate pretrained models."""
 
 from kerasrnn.zoo.download import fetch
 from kerasrnn.zoo.index import find_entry, read_index
 
 
 def list_models():
-    """The names of the pretrained models, sorted.
+    """The names of the pretrained models, sorted (from the index shipped with the package).
 
     Example:
 
     >>> names = list_models()
-    >>> names == sorted(names)
+    >>> names == sorted(names) and "sentiment-imdb-bigru" in names
     True
     """
     return sorted(entry["name"] for entry in read_index())
@@ -21,10 +21,8 @@ def info(name):
 
     Example:
 
-    >>> info("no-such-model")
-    Traceback (most recent call last):
-    ...
-    ValueError: Unknown zoo model 'no-such-model'. Available: ...
+    >>> info("sentiment-imdb-bigru")["task"]
+    'sentiment'
     """
     return dict(find_entry(name))
 
@@ -34,40 +32,64 @@ def download(name):
 
     Example:
 
-    >>> path = download(list_models()[0])  # doctest: +SKIP
+    >>> path = download("pos-ewt-bilstm")  # doctest: +SKIP
     """
     return fetch(find_entry(name))
 
 
-def load(name):
-    """Load a pretrained model by name: a `keras.Model` over strings, vocabulary inside.
+def load(source, model_class=None):
+    """Load a ready task model from a zoo name, a `.keras` file, a folder or a URL.
 
-    Loading uses `safe_mode=True`: no `Lambda` code runs.
+    Loading uses `safe_mode=True`: no `Lambda` code runs. See
+    `kerasrnn.zoo.sources.model_file` for every kind of source.
+
+    Args:
+        source: a zoo name, a `.keras` file, a `kerasrnn train` folder, a zoo
+            folder, an `https://`/`file://` URL or `hf://OWNER/REPO`.
+        model_class: if given (as `SentimentClassifier.from_preset` does),
+            the model must be of this class.
+
+    Returns:
+        A `SentimentClassifier`, `PosTagger` or `CharLanguageModel`.
 
     Example:
 
     >>> model = load("sentiment-imdb-bigru")  # doctest: +SKIP
-    >>> model.predict(tf.constant(["A moving, funny film."]))  # doctest: +SKIP
+    >>> model.predict_text("A moving, funny film.")["label"]  # doctest: +SKIP
+    'pos'
     """
     import keras
 
-    import kerasrnn.layers  # noqa: F401  registers the custom layers the saved model names
+    import kerasrnn.layers  # noqa: F401  registers the custom layers a saved model names
+    from kerasrnn.tasks.registry import all_tasks, task_of
+    from kerasrnn.zoo.sources import model_file
 
-    path = download(name)
+    path = model_file(source)
+    for task in all_tasks():
+        task.model_class()  # registers the task classes with Keras
     try:
-        return keras.saving.load_model(path, safe_mode=True)
+        model = keras.saving.load_model(path, safe_mode=True)
     except Exception as error:
-        raise ValueError(f"{path}: zoo model {name!r} could not be loaded ({error}).") from error
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"{path}: not a loadable kerasrnn model ({message}).") from error
+    try:
+        task_of(model)
+    except ValueError:
+        raise ValueError(
+            f"{path}: a {type(model).__name__}, not a kerasrnn task model (a .keras file of another library?)."
+        ) from None
+    if model_class is not None and not isinstance(model, model_class):
+        raise ValueError(f"{source!r} is a {type(model).__name__}, not a {model_class.__name__}.")
+    return model
 
 
-def evaluate(name, data_path):
-    """Score a zoo model on data, exactly as `kerasrnn evaluate` scores a trained folder.
+def evaluate(source, data_path):
+    """Score a model on real data, exactly as `kerasrnn evaluate` does.
 
     Example:
 
     >>> evaluate("pos-ewt-bilstm", "../shared/data/ud-english-ewt/en_ewt-ud-test.conllu")  # doctest: +SKIP
     """
-    from kerasrnn.workflows import WORKFLOWS
+    from kerasrnn.evaluation import evaluate_on_data
 
-    entry = find_entry(name)
-    return {"task": entry["task"], **WORKFLOWS[entry["task"]].evaluate(load(name), data_path)}
+    return evaluate_on_data(load(source), data_path)

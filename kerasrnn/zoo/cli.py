@@ -14,7 +14,7 @@ def add_zoo_verb(verbs):
     listing.add_argument("--json", action="store_true", help="one JSON entry per line")
     for action, text in (("info", "a model's index entry"), ("download", "fetch into the cache and verify")):
         actions.add_parser(action, help=text).add_argument("name")
-    evaluate = actions.add_parser("evaluate", help="score a model (one JSON line, as `kerasrnn evaluate`)")
+    evaluate = actions.add_parser("evaluate", help="score a zoo model (one JSON line, as `kerasrnn evaluate`)")
     evaluate.add_argument("name")
     evaluate.add_argument("--data", required=True)
     table = actions.add_parser("table", help="print the zoo table (Markdown), or write it into a README")
@@ -38,12 +38,15 @@ def run_zoo(arguments):
     if action == "list":
         from kerasrnn.zoo.index import read_index
 
+        from kerasrnn.tasks.registry import get_task
+
         for entry in read_index():
             if arguments.json:
                 print(json.dumps(entry, sort_keys=True))
             else:
-                score = ", ".join(f"{key}={value:.4f}" for key, value in entry["metrics"].items() if isinstance(value, float))
-                print(f"{entry['name']:28s} {entry['task']:11s} {entry['cell']:10s} {score}")
+                score = get_task(entry["task"]).score
+                shown = f"{score.format(entry['metrics'][score.key])} {score.label}"
+                print(f"{entry['name']:28s} {entry['task']:11s} {entry['cell']:10s} {shown}")
     elif action == "info":
         print(json.dumps(zoo.info(arguments.name), indent=2, sort_keys=True))
     elif action == "download":

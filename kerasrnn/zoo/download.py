@@ -23,17 +23,31 @@ def cache_dir():
     return os.path.join(keras_home, "kerasrnn", "models")
 
 
-def zoo_url():
-    """The base URL artifacts are fetched from: `$KERASRNN_ZOO_URL`, else the repository's `models/`.
+NO_ORIGIN = (
+    "No zoo origin is set and this installation has no models/ folder beside it: set KERASRNN_ZOO_URL "
+    "to a mirror of the zoo's models/ folder (http(s)://HOST/PATH, file:///PATH, a local folder, or "
+    "hf://OWNER/REPO), or load a .keras file, folder or URL directly."
+)
 
-    A plain folder path is turned into a `file://` URL.
+
+def zoo_url():
+    """The one setting that says where artifacts come from: `$KERASRNN_ZOO_URL`.
+
+    Unset, a clone (an editable install) uses the repository's own `models/`
+    folder; a wheel installation has no default origin, and this raises
+    `ValueError` saying how to point at a mirror. A plain folder path is
+    turned into a `file://` URL.
 
     Example:
 
-    >>> zoo_url().startswith("file://")  # doctest: +SKIP
+    >>> zoo_url().startswith(("file://", "http", "hf://"))  # doctest: +SKIP
     True
     """
-    base = os.environ.get("KERASRNN_ZOO_URL") or DEFAULT_ZOO_DIR
+    base = os.environ.get("KERASRNN_ZOO_URL")
+    if not base:
+        if not os.path.isdir(DEFAULT_ZOO_DIR):
+            raise ValueError(NO_ORIGIN)
+        base = DEFAULT_ZOO_DIR
     if "://" not in base:
         base = "file://" + urllib.parse.quote(os.path.abspath(base))
     return base.rstrip("/")
@@ -90,7 +104,8 @@ def fetch(entry, base_url=None, directory=None, offline=None):
             f"Zoo model {entry['name']!r} is not in the cache ({directory}) and KERASRNN_OFFLINE is set: "
             "download it once with network access (`kerasrnn zoo download NAME`) or unset KERASRNN_OFFLINE."
         )
-    origin = f"{base_url or zoo_url()}/{urllib.parse.quote(entry['file'])}"
+    base = base_url or zoo_url()
+    origin = f"{base}/{urllib.parse.quote(entry['file'])}"
     os.makedirs(directory, exist_ok=True)
     partial = tempfile.mkdtemp(prefix=".partial-", dir=directory)
     try:
@@ -100,9 +115,14 @@ def fetch(entry, base_url=None, directory=None, offline=None):
         interactive = keras.config.is_interactive_logging_enabled()
         keras.config.disable_interactive_logging()
         try:
-            downloaded = keras.utils.get_file(
-                entry["file"], origin=origin, cache_dir=partial, cache_subdir=".", file_hash=None
-            )
+            if base.startswith("hf://"):
+                from kerasrnn.zoo.hugging_face import download_from_hub
+
+                downloaded = download_from_hub(base, entry["file"], partial)
+            else:
+                downloaded = keras.utils.get_file(
+                    entry["file"], origin=origin, cache_dir=partial, cache_subdir=".", file_hash=None
+                )
         except Exception as error:
             raise ValueError(f"Could not download zoo model {entry['name']!r} from {origin}: {error}") from error
         finally:

@@ -1,16 +1,23 @@
-"""The zoo's index: one JSON entry per pretrained model, read from `models/index.json`."""
+"""The zoo's index: one JSON entry per pretrained model.
+
+The index that ships with the package is the union of every task's
+`presets.json` (package data, beside the task's code), so `kerasrnn zoo list`
+works after a plain `pip install`. A published zoo folder (the repository's
+`models/`, a mirror, a Hugging Face model repository) holds the same entries
+in its `index.json`, beside the artifacts.
+"""
 
 import json
 import os
 
-# A fresh clone serves its own artifacts: the repository's models/ folder.
+# A clone's published zoo folder: artifacts, index.json, recipes.json.
 DEFAULT_ZOO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "models")
 INDEX_FILE = "index.json"
 REQUIRED_FIELDS = ("name", "task", "cell", "spec", "file", "sha256", "size_bytes", "metrics")
 
 
 def index_path(zoo_dir=None):
-    """The path of the index file in `zoo_dir` (default: the repository's `models/`).
+    """The path of the index file in a zoo folder (default: the clone's `models/`).
 
     Example:
 
@@ -20,32 +27,56 @@ def index_path(zoo_dir=None):
     return os.path.join(zoo_dir or DEFAULT_ZOO_DIR, INDEX_FILE)
 
 
+def parse_index(text, where):
+    """Check the text of an index file; returns its list of model entries.
+
+    Example:
+
+    >>> parse_index('{"models": []}', "index.json")
+    []
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{where}: malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}") from error
+    entries = data.get("models") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise ValueError(f"{where}: expected an object with a list under 'models'.")
+    for position, entry in enumerate(entries):
+        missing = [field for field in REQUIRED_FIELDS if not isinstance(entry, dict) or field not in entry]
+        if missing:
+            raise ValueError(f"{where}: model #{position} lacks {', '.join(missing)}.")
+    return entries
+
+
+def packaged_index_paths():
+    """The index files shipped with the package: every task's `presets.json`.
+
+    Example:
+
+    >>> sorted(os.path.basename(os.path.dirname(path)) for path in packaged_index_paths())
+    ['char_lm', 'pos_tagger', 'sentiment']
+    """
+    from kerasrnn.tasks.registry import all_tasks
+
+    return [task.presets_path() for task in all_tasks()]
+
+
 def read_index(path=None):
-    """Read and check the zoo index; returns the list of model entries.
+    """The model entries of an index file, or (no path) the index shipped with the package.
 
     Example:
 
     >>> entries = read_index()
-    >>> all("sha256" in entry for entry in entries)
+    >>> len(entries) > 0 and all("sha256" in entry for entry in entries)
     True
     """
-    path = path or index_path()
+    if path is None:
+        return [entry for packaged in packaged_index_paths() for entry in read_index(packaged)]
     if not os.path.exists(path):
         return []
     with open(path, encoding="utf-8") as file:
-        text = file.read()
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}") from error
-    entries = data.get("models") if isinstance(data, dict) else None
-    if not isinstance(entries, list):
-        raise ValueError(f"{path}: expected an object with a list under 'models'.")
-    for position, entry in enumerate(entries):
-        missing = [field for field in REQUIRED_FIELDS if not isinstance(entry, dict) or field not in entry]
-        if missing:
-            raise ValueError(f"{path}: model #{position} lacks {', '.join(missing)}.")
-    return entries
+        return parse_index(file.read(), path)
 
 
 def write_index(entries, path=None):
@@ -68,7 +99,7 @@ def write_index(entries, path=None):
 
 
 def find_entry(name, entries=None):
-    """Return the index entry called `name`; an unknown name lists the available ones.
+    """Return the index entry called `name`; an unknown name lists the nearest ones.
 
     Example:
 
@@ -77,9 +108,13 @@ def find_entry(name, entries=None):
     ...
     ValueError: Unknown zoo model 'no-such-model'. Available: (none)
     """
+    import difflib
+
     entries = read_index() if entries is None else entries
     for entry in entries:
         if entry["name"] == name:
             return entry
-    available = ", ".join(sorted(entry["name"] for entry in entries)) or "(none)"
-    raise ValueError(f"Unknown zoo model {name!r}. Available: {available}")
+    names = sorted(entry["name"] for entry in entries)
+    near = difflib.get_close_matches(str(name), names, n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(map(repr, near))}?" if near else ""
+    raise ValueError(f"Unknown zoo model {name!r}.{hint} Available: {', '.join(names) or '(none)'}")

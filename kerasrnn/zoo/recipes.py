@@ -81,22 +81,22 @@ def train_recipe(name, shared_data, runs_dir=RUNS_DIR, epochs=None):
     return metrics
 
 
-def measure_latency(model, task, repeats=21):
-    """Median seconds for one example through the saved model on this CPU.
+def measure_latency(model, repeats=21):
+    """Median seconds for one example (the task's latency example) through a task model on this CPU.
+
+    The time covers preprocessing and the network, as a served request does.
 
     Example:
 
-    >>> measure_latency(model, "sentiment")  # doctest: +SKIP
+    >>> measure_latency(model)  # doctest: +SKIP
     """
     import numpy as np
     import tensorflow as tf
 
-    example = {
-        "sentiment": tf.constant(["This film was a pleasant surprise: sharp writing and a moving ending."]),
-        "pos_tagger": tf.constant([["This", "film", "was", "a", "pleasant", "surprise", "."]]),
-        "char_lm": tf.constant([list("ROMEO:\nWhat light through yonder window breaks?")]),
-    }[task]
-    forward = tf.function(lambda inputs: model(inputs, training=False))
+    from kerasrnn.tasks.registry import task_of
+
+    example = tf.constant(task_of(model).latency_example)
+    forward = tf.function(lambda inputs: model(model.preprocessor(inputs), training=False))
     forward(example)
     timings = []
     for _ in range(repeats):
@@ -106,32 +106,41 @@ def measure_latency(model, task, repeats=21):
     return float(np.median(timings))
 
 
-def publish(name, shared_data, runs_dir=RUNS_DIR, zoo_dir=DEFAULT_ZOO_DIR):
-    """Copy a finished run into the zoo and write its index entry with measured scores.
+def publish(name, shared_data, runs_dir=RUNS_DIR, zoo_dir=DEFAULT_ZOO_DIR, update_presets=True):
+    """Copy a finished run into a zoo folder and write its index entry with measured scores.
 
-    The score comes from evaluating the copied artifact on the official test
-    split, the same computation `kerasrnn zoo evaluate` performs.
+    The folder (`NAME.keras` beside `index.json`) is what a static web
+    server or a Hugging Face model repository serves as it is. The score
+    comes from evaluating the copied artifact on the official test split,
+    the same computation `kerasrnn zoo evaluate` performs; with
+    `update_presets` the entry also goes into the task's `presets.json`,
+    the index shipped with the package.
 
     Example:
 
     >>> publish("pos-ewt-bilstm", "../shared/data")  # doctest: +SKIP
     """
+    import shutil
+
     import keras
 
     from kerasrnn import __version__
+    from kerasrnn.evaluation import evaluate_on_data
+    from kerasrnn.tasks.registry import get_task
     from kerasrnn.training import load_trained
-    from kerasrnn.workflows import WORKFLOWS
-    from kerasrnn.workflows.common import inference_copy
 
     plan = recipe(name)
     run_dir = os.path.join(runs_dir, name)
-    model, spec = load_trained(run_dir)
+    _, spec = load_trained(run_dir)
     file_name = f"{name}.keras"
     target = os.path.join(zoo_dir, file_name)
-    # Saved without optimizer state, so the artifact is only as large as its weights.
-    inference_copy(model).save(target)
-    model = keras.saving.load_model(target, safe_mode=True)
-    metrics = WORKFLOWS[spec["task"]].evaluate(model, os.path.join(shared_data, plan["eval_data"]))
+    os.makedirs(zoo_dir, exist_ok=True)
+    # `kerasrnn train` saved it without optimizer state, so it is only as large as its weights.
+    shutil.copyfile(os.path.join(run_dir, "model.keras"), target)
+    from kerasrnn.zoo.api import load
+
+    model = load(target)
+    metrics = evaluate_on_data(model, os.path.join(shared_data, plan["eval_data"]))
     timing_path = os.path.join(run_dir, "training_seconds.json")
     entry = {
         "name": name,
@@ -145,7 +154,7 @@ def publish(name, shared_data, runs_dir=RUNS_DIR, zoo_dir=DEFAULT_ZOO_DIR):
         "training_command": f"kerasrnn zoo train {name} && kerasrnn zoo publish {name}",
         "training_recipe": plan,
         "training_seconds": sum(json.load(open(timing_path))) if os.path.exists(timing_path) else None,
-        "cpu_latency_seconds": measure_latency(model, spec["task"]),
+        "cpu_latency_seconds": measure_latency(model),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "kerasrnn_version": __version__,
         "keras_version": keras.__version__,
@@ -153,9 +162,15 @@ def publish(name, shared_data, runs_dir=RUNS_DIR, zoo_dir=DEFAULT_ZOO_DIR):
         "size_bytes": os.path.getsize(target),
         "sha256": sha256_of(target),
     }
-    entries = [existing for existing in read_index(os.path.join(zoo_dir, "index.json")) if existing["name"] != name]
-    write_index(entries + [entry], os.path.join(zoo_dir, "index.json"))
+    _add_entry(entry, os.path.join(zoo_dir, "index.json"))
+    if update_presets:
+        _add_entry(entry, get_task(spec["task"]).presets_path())
     return entry
+
+
+def _add_entry(entry, path):
+    entries = [existing for existing in read_index(path) if existing["name"] != entry["name"]]
+    write_index(entries + [entry], path)
 
 
 def remeasure_latency(name, zoo_dir=DEFAULT_ZOO_DIR):
@@ -168,16 +183,15 @@ def remeasure_latency(name, zoo_dir=DEFAULT_ZOO_DIR):
 
     >>> remeasure_latency("pos-ewt-bilstm")  # doctest: +SKIP
     """
-    import keras
-
-    import kerasrnn.layers  # noqa: F401  registers the custom layers the saved model names
+    from kerasrnn.tasks.registry import get_task
+    from kerasrnn.zoo.api import load
 
     path = os.path.join(zoo_dir, "index.json")
     entries = read_index(path)
     entry = next((entry for entry in entries if entry["name"] == name), None)
     if entry is None:
         raise ValueError(f"Zoo model {name!r} is not in {path}.")
-    model = keras.saving.load_model(os.path.join(zoo_dir, entry["file"]), safe_mode=True)
-    entry["cpu_latency_seconds"] = measure_latency(model, entry["task"])
+    entry["cpu_latency_seconds"] = measure_latency(load(os.path.join(zoo_dir, entry["file"])))
     write_index(entries, path)
+    _add_entry(entry, get_task(entry["task"]).presets_path())
     return entry

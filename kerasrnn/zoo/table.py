@@ -3,11 +3,6 @@
 import re
 
 START, END = "<!-- zoo-table-start -->", "<!-- zoo-table-end -->"
-SCORES = {
-    "sentiment": ("accuracy", "IMDB test accuracy", lambda value: f"{100 * value:.2f}%"),
-    "pos_tagger": ("upos_accuracy", "EWT test UPOS accuracy", lambda value: f"{100 * value:.2f}%"),
-    "char_lm": ("nats_per_char", "validation nats/char", lambda value: f"{value:.3f}"),
-}
 
 
 def markdown_table(entries):
@@ -22,12 +17,14 @@ def markdown_table(entries):
         "| model | task | cell | score (metric) | parameters | size | CPU latency / example | training time |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    from kerasrnn.tasks.registry import get_task
+
     for entry in sorted(entries, key=lambda entry: (entry["task"], entry["name"])):
-        key, metric, show = SCORES[entry["task"]]
+        score = get_task(entry["task"]).score
         latency = entry.get("cpu_latency_seconds")
         seconds = entry.get("training_seconds")
         lines.append(
-            f"| `{entry['name']}` | {entry['task']} | {entry['cell']} | {show(entry['metrics'][key])} ({metric}) "
+            f"| `{entry['name']}` | {entry['task']} | {entry['cell']} | {score.format(entry['metrics'][score.key])} ({score.label}) "
             f"| {entry.get('parameters', 0):,} | {entry['size_bytes'] / 1e6:.1f} MB "
             f"| {'' if latency is None else f'{1000 * latency:.1f} ms'} "
             f"| {'' if seconds is None else f'{seconds / 60:.0f} min'} |"

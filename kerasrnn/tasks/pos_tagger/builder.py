@@ -4,8 +4,8 @@ import keras
 
 from kerasrnn.layers.char_word_encoder import CharacterWordEncoder
 from kerasrnn.layers.word_dropout import WordDropout
-from kerasrnn.metrics import TokenAccuracy
-from kerasrnn.tasks.common import compile_model, embedded_recurrent_body
+from kerasrnn.tasks.pos_tagger.token_accuracy import TokenAccuracy
+from kerasrnn.tasks.recurrent_body import compile_model, embedded_recurrent_body
 from kerasrnn.validation import check_positive_int, check_rate
 
 

@@ -2,7 +2,7 @@
 
 import keras
 
-from kerasrnn.tasks.common import compile_model, embedded_recurrent_body
+from kerasrnn.tasks.recurrent_body import compile_model, embedded_recurrent_body
 from kerasrnn.validation import check_positive_int
 
 

@@ -2,9 +2,8 @@
 
 import tensorflow as tf
 
-from kerasrnn.export.char_sampler import MAX_GENERATE_LENGTH, CharStepper, sample_characters
-from kerasrnn.export.signatures.endpoint import Endpoint
-from kerasrnn.workflows.common import inner_model, label_names
+from kerasrnn.export.endpoint import Endpoint
+from kerasrnn.tasks.char_lm.sampler import MAX_GENERATE_LENGTH
 
 
 def char_lm_endpoints(model):
@@ -19,10 +18,11 @@ def char_lm_endpoints(model):
     `generate`: inputs `prompt` (string), `max_length` (int32),
     `temperature` (float32, 0 = greedy) and `seed` (int64), each `[batch]` →
     `text` (string, `[batch]`): the prompt and its continuation, sampled in a
-    `tf.while_loop` that carries the recurrent state.
+    `tf.while_loop` that carries the recurrent state: the same function as
+    `CharLanguageModel.generate`, so a seed gives the same text everywhere.
 
     Args:
-        model: the model `kerasrnn train char-lm` saves (character strings in).
+        model: a `CharLanguageModel`.
 
     Returns:
         A list of two `Endpoint`s.
@@ -32,10 +32,9 @@ def char_lm_endpoints(model):
     >>> [e.name for e in char_lm_endpoints(model)]  # doctest: +SKIP
     ['serving_default', 'generate']
     """
-    names = label_names(model)
+    names = model.preprocessor.labels
     characters = tf.constant(names)
-    lookup = model.get_layer("char_lookup")
-    stepper = CharStepper(inner_model(model))
+    sampler = model.sampler()
 
     @tf.function
     def serving_default(text):
@@ -43,7 +42,7 @@ def char_lm_endpoints(model):
         lengths = split.row_lengths()
         with tf.control_dependencies([tf.debugging.assert_positive(lengths, message="text must not be empty")]):
             # Padding "" after a text cannot change its last step: the LM is causal.
-            logits = model(split.to_tensor(""), training=False)
+            logits = model(model.preprocessor(split.to_tensor("")), training=False)
         probabilities = tf.nn.softmax(tf.gather(logits, lengths - 1, batch_dims=1), axis=-1)
         best_known = tf.argmax(probabilities[:, 1:], axis=-1) + 1
         return {
@@ -54,7 +53,7 @@ def char_lm_endpoints(model):
 
     @tf.function
     def generate(prompt, max_length, temperature, seed):
-        return {"text": sample_characters(stepper, lookup, characters, prompt, max_length, temperature, seed)}
+        return {"text": sampler(prompt, max_length, temperature, seed)}
 
     sample = "".join(character for character in "First Citizen:\n" if character in names[1:]) or names[-1]
     return [

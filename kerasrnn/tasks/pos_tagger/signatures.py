@@ -2,10 +2,8 @@
 
 import tensorflow as tf
 
-from kerasrnn.export.signatures.endpoint import Endpoint
-from kerasrnn.workflows.common import label_names
-
-PADDING = ""
+from kerasrnn.export.endpoint import Endpoint
+from kerasrnn.tasks.pos_tagger.preprocessor import PADDING
 
 
 def pos_tagger_endpoints(model):
@@ -21,7 +19,7 @@ def pos_tagger_endpoints(model):
     as above, so a client need not pad anything.
 
     Args:
-        model: the model `kerasrnn train pos` saves (padded word strings in).
+        model: a `PosTagger`.
 
     Returns:
         A list of two `Endpoint`s.
@@ -31,10 +29,10 @@ def pos_tagger_endpoints(model):
     >>> [e.name for e in pos_tagger_endpoints(model)]  # doctest: +SKIP
     ['serving_default', 'tag_text']
     """
-    tag_names = tf.constant(label_names(model))
+    tag_names = tf.constant(model.preprocessor.tags)
 
     def tag(tokens):
-        scores = model(tokens, training=False)
+        scores = model(model.preprocessor(tokens), training=False)
         tags = tf.gather(tag_names, tf.argmax(scores, axis=-1))
         return {"tags": tf.where(tf.equal(tokens, PADDING), PADDING, tags), "scores": scores}
 

@@ -22,7 +22,7 @@ class CharStepper:
 
     Example:
 
-    >>> from kerasrnn.tasks import build_char_lm
+    >>> from kerasrnn.tasks.char_lm import build_char_lm
     >>> stepper = CharStepper(build_char_lm(vocab_size=5, units=4, num_layers=2))
     >>> states = stepper.initial_states(3)
     >>> logits, states = stepper.step(tf.constant([1, 2, 3]), states)

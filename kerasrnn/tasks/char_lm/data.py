@@ -1,0 +1,68 @@
+"""Plain text for the character language model: TBPTT training data, the validation text, stateful copies."""
+
+import tensorflow as tf
+
+from kerasrnn.data.text import read_text, split_text, tbptt_dataset
+from kerasrnn.tasks.char_lm.preprocessor import CharLanguageModelPreprocessor
+from kerasrnn.tasks.model_parts import PreparedData
+
+
+def prepare(data_path, batch_size=64, max_examples=None, seed=1337, seq_len=100, stateful=False):
+    """Read a text file, split it 90/10 by position and cut it into TBPTT windows.
+
+    Args:
+        data_path: a UTF-8 text file such as Tiny Shakespeare's `input.txt`.
+        batch_size: the number of parallel streams.
+        max_examples: train on at most this many windows of `seq_len` characters.
+        seed: the shuffle seed (windows are shuffled only when not stateful).
+        seq_len: characters per window (the truncation length of BPTT).
+        stateful: carry the state across windows; the spec then fixes `batch_size`.
+
+    Example:
+
+    >>> data = prepare("../shared/data/tinyshakespeare/input.txt")
+    >>> data.spec_arguments
+    {'vocab_size': 66}
+    """
+    train_text, val_text = split_text(read_text(data_path))
+    if max_examples:
+        train_text = train_text[: max_examples * seq_len + 1]
+        val_text = val_text[: max_examples * seq_len + 1]
+    preprocessor = CharLanguageModelPreprocessor(sorted(set(train_text)), seq_len)
+    train = tbptt_dataset(preprocessor.encode(train_text), batch_size, seq_len)
+    if not stateful:
+        # Without carried state the windows are independent, so their order may change.
+        train = train.shuffle(len(train), seed=seed, reshuffle_each_iteration=True)
+    validation = tbptt_dataset(preprocessor.encode(val_text), batch_size, seq_len)
+    spec_arguments = {"vocab_size": len(preprocessor.labels)}
+    if stateful:
+        spec_arguments.update(stateful=True, batch_size=batch_size)
+    return PreparedData(
+        train=train.prefetch(tf.data.AUTOTUNE),
+        validation=validation.prefetch(tf.data.AUTOTUNE),
+        spec_arguments=spec_arguments,
+        preprocessor=preprocessor,
+        train_examples=len(train_text),
+    )
+
+
+def evaluation_data(data_path):
+    """The text `kerasrnn evaluate` scores: the last 10% of a text file (Tiny Shakespeare's validation split).
+
+    Example:
+
+    Returns:
+        `(text, None, counts)`: what `model.evaluate` takes, and how many characters it scores.
+
+    Example:
+
+    >>> text, _, counts = evaluation_data("../shared/data/tinyshakespeare/input.txt")
+    >>> len(text), counts
+    (111540, {'characters': 110592})
+    """
+    from kerasrnn.tasks.char_lm.language_model import EVALUATION_STREAMS, EVALUATION_WINDOW
+
+    text = split_text(read_text(data_path))[1]
+    # `evaluate` scores whole windows of every stream (see `tbptt_dataset`).
+    windows = (len(text) - 1) // EVALUATION_STREAMS // EVALUATION_WINDOW
+    return text, None, {"characters": windows * EVALUATION_WINDOW * EVALUATION_STREAMS}

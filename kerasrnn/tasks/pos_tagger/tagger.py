@@ -1,0 +1,69 @@
+"""`PosTagger`: one tag per token; token lists, whitespace text or word ids in."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasrnn.tasks.pos_tagger.token_accuracy import TokenAccuracy
+from kerasrnn.tasks.pos_tagger.preprocessor import PosTaggerPreprocessor  # noqa: F401  (registers it for loading)
+from kerasrnn.tasks.task_model import TaskModel
+
+
+@keras.saving.register_keras_serializable(package="kerasrnn")
+class PosTagger(TaskModel):
+    """A many-to-many recurrent tagger with its vocabularies and tag names inside.
+
+    The graph is the integer-id network of `build_pos_tagger`; the
+    `PosTaggerPreprocessor` turns sentences (lists of words, or strings
+    split on whitespace) into word (and character) ids in the `tf.data`
+    pipeline. Its metric is the accuracy over all real tokens, punctuation
+    included, exactly as `kerasrnn evaluate` reports it.
+
+    Args:
+        network: the network `build_pos_tagger` returns.
+        preprocessor: a `PosTaggerPreprocessor`.
+
+    Example:
+
+    >>> from kerasrnn.tasks.pos_tagger import PosTaggerPreprocessor, build_pos_tagger
+    >>> words = ["", "[UNK]", "the", "dog", "barks"]
+    >>> model = PosTagger(build_pos_tagger(len(words), 3, units=4, embedding_dim=4),
+    ...                   PosTaggerPreprocessor(words, ["DET", "NOUN", "VERB"]))
+    >>> history = model.fit([["the", "dog", "barks"]], [["DET", "NOUN", "VERB"]], epochs=1, verbose=0)
+    >>> model.predict(["the dog barks", "the dog"], verbose=0).shape
+    (2, 3, 3)
+    >>> [word for word, tag in model.predict_text("The dog barks .")]
+    ['The', 'dog', 'barks', '.']
+    """
+
+    task_name = "pos_tagger"
+
+    def default_loss(self):
+        return "sparse_categorical_crossentropy"
+
+    def default_metrics(self):
+        return [TokenAccuracy()]
+
+    def examples(self, x, y=None):
+        from kerasrnn.tasks.pos_tagger.data import sentence_examples
+
+        return sentence_examples(self.preprocessor, x, y)
+
+    def serving_endpoints(self):
+        from kerasrnn.tasks.pos_tagger.signatures import pos_tagger_endpoints
+
+        return pos_tagger_endpoints(self)
+
+    def predict_text(self, text):
+        """Tag a whitespace-tokenized sentence; returns `[(word, tag), ...]`.
+
+        Example:
+
+        >>> model.predict_text("The dog barks .")  # doctest: +SKIP
+        [('The', 'DET'), ('dog', 'NOUN'), ('barks', 'VERB'), ('.', 'PUNCT')]
+        """
+        words = text.split() if isinstance(text, str) else []
+        if not words:
+            raise ValueError(f"The sentence to tag must be non-empty text. Received: {text!r}")
+        scores = np.asarray(self(self.preprocessor(tf.constant([words])), training=False))[0]
+        return [(word, self.preprocessor.tags[int(index)]) for word, index in zip(words, np.argmax(scores, axis=-1))]

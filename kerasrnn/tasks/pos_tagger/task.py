@@ -1,0 +1,23 @@
+"""The part-of-speech tagging task, as the registry, the command line and the zoo see it."""
+
+from kerasrnn.tasks.task_description import Score, TaskDescription
+
+TASK = TaskDescription(
+    name="pos_tagger",
+    summary="many-to-many part-of-speech tagger (UD English EWT)",
+    package="kerasrnn.tasks.pos_tagger",
+    model_class_name="PosTagger",
+    builder_name="build_pos_tagger",
+    data_help="a folder with *-train/dev/test.conllu, or a CoNLL-U file (all of it is scored)",
+    builder_options={
+        "word_dropout": {"type": float, "help": "fraction of words replaced by [UNK] in training"},
+    },
+    data_options={
+        "tag_column": {"choices": ["upos", "xpos"], "help": "which tags to learn (default upos)"},
+        "use_characters": {"action": "store_true", "help": "add a character-level word encoder (rare/unknown words)"},
+    },
+    score=Score("accuracy", "EWT test UPOS accuracy"),
+    monitor=("val_accuracy", "max"),
+    verb="predict",
+    latency_example=[["This", "film", "was", "a", "pleasant", "surprise", "."]],
+)

@@ -1,0 +1,86 @@
+"""IMDB for the sentiment classifier: training data, the test split, and raw reviews as examples."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasrnn.data.batching import bucketed_batches
+from kerasrnn.data.imdb import LABELS, load_imdb, split_validation
+from kerasrnn.layers.standardize import standardize_review
+from kerasrnn.tasks.model_parts import PreparedData
+from kerasrnn.tasks.sentiment.preprocessor import SentimentPreprocessor
+
+
+def review_examples(preprocessor, texts, labels=None):
+    """Raw reviews (and labels) → an unbatched dataset of word ids (and label ids).
+
+    Example:
+
+    >>> preprocessor = SentimentPreprocessor(["", "[UNK]", "good", "film"], max_length=1)
+    >>> [ids.numpy().tolist() for ids, _ in review_examples(preprocessor, ["good film"], [1])]
+    [[2]]
+    """
+    if isinstance(texts, str):
+        texts = [texts]
+    texts = tf.constant(np.asarray(texts, dtype=object).astype(str))
+    if labels is None:
+        return tf.data.Dataset.from_tensor_slices(texts).map(preprocessor, num_parallel_calls=tf.data.AUTOTUNE)
+    labels = preprocessor.target_ids(labels)
+    if len(labels) != len(texts):
+        raise ValueError(f"Got {len(texts)} reviews but {len(labels)} labels: give one label per review.")
+    dataset = tf.data.Dataset.from_tensor_slices((texts, labels))
+    return dataset.map(lambda text, label: (preprocessor(text), label), num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def prepare(data_path, batch_size=32, max_examples=None, seed=1337, vocab_size=20000, max_length=400):
+    """Read IMDB train reviews, carve validation, adapt the vocabulary, batch by length.
+
+    Args:
+        data_path: the aclImdb folder or tarball.
+        batch_size: reviews per batch.
+        max_examples: train on at most this many reviews (and validate on at most as many).
+        seed: the validation split and shuffle seed.
+        vocab_size: the vocabulary size, padding and OOV included.
+        max_length: reviews are cut to their first `max_length` tokens.
+
+    Example:
+
+    >>> data = prepare("../shared/data/aclImdb_v1_labeled.tar.gz", max_examples=200)
+    >>> data.train_examples, data.preprocessor.labels
+    (200, ['neg', 'pos'])
+    """
+    texts, labels = load_imdb(data_path, splits=("train",))["train"]
+    (train_texts, train_labels), (val_texts, val_labels) = split_validation(texts, labels, 0.1, seed)
+    if max_examples:
+        train_texts, train_labels = train_texts[:max_examples], train_labels[:max_examples]
+        val_texts, val_labels = val_texts[:max_examples], val_labels[:max_examples]
+    vectorizer = keras.layers.TextVectorization(max_tokens=vocab_size, standardize=standardize_review)
+    vectorizer.adapt(tf.data.Dataset.from_tensor_slices(train_texts).batch(1024))
+    preprocessor = SentimentPreprocessor(vectorizer.get_vocabulary(), LABELS, max_length)
+    train = review_examples(preprocessor, train_texts, train_labels).cache()
+    validation = review_examples(preprocessor, val_texts, val_labels).cache()
+    return PreparedData(
+        train=bucketed_batches(train, batch_size, shuffle_buffer=len(train_texts), seed=seed),
+        validation=bucketed_batches(validation, batch_size),
+        spec_arguments={"vocab_size": len(preprocessor.vocabulary), "num_classes": len(LABELS)},
+        preprocessor=preprocessor,
+        train_examples=len(train_texts),
+    )
+
+
+def evaluation_data(data_path):
+    """IMDB's 25,000 test reviews and their labels: what `kerasrnn evaluate` scores.
+
+    Example:
+
+    Returns:
+        `(reviews, labels, counts)`: what `model.evaluate` takes, and how many reviews.
+
+    Example:
+
+    >>> texts, labels, counts = evaluation_data("../shared/data/aclImdb_v1_labeled.tar.gz")
+    >>> counts, int(labels.sum())
+    ({'examples': 25000}, 12500)
+    """
+    texts, labels = load_imdb(data_path, splits=("test",))["test"]
+    return texts, np.asarray(labels, "int32"), {"examples": len(texts)}

@@ -1,0 +1,64 @@
+"""Review text → word ids, and label names → label ids, for the sentiment classifier."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasrnn.layers.standardize import standardize_review
+from kerasrnn.tasks.model_parts import as_strings
+from kerasrnn.tasks.preprocessor import Preprocessor
+from kerasrnn.validation import check_positive_int
+
+LABELS = ("neg", "pos")
+
+
+@keras.saving.register_keras_serializable(package="kerasrnn")
+class SentimentPreprocessor(Preprocessor):
+    """Turn raw reviews into padded word ids cut to `max_length` tokens.
+
+    Reviews are standardized (lowercase, `<br />` removed, punctuation split
+    off) and looked up in the vocabulary; 0 is padding and 1 an unknown word.
+    A batch is padded to its longest review only, never to `max_length`.
+
+    Args:
+        vocabulary: the words, index 0 `""` (padding) and 1 `"[UNK]"` first,
+            as `TextVectorization.get_vocabulary()` returns them.
+        labels: the class names, one per output of the classifier.
+        max_length: keep the first `max_length` tokens of a review.
+
+    Example:
+
+    >>> preprocessor = SentimentPreprocessor(["", "[UNK]", "good", "film"])
+    >>> preprocessor(tf.constant(["Good film!", "Good"])).numpy().tolist()
+    [[2, 3, 1], [2, 0, 0]]
+    >>> preprocessor.target_ids(["pos", "neg"]).tolist()
+    [1, 0]
+    """
+
+    def __init__(self, vocabulary, labels=LABELS, max_length=400, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary = as_strings(vocabulary)
+        self.labels = as_strings(labels)
+        self.max_length = check_positive_int("max_length", max_length)
+        self.vectorizer = keras.layers.TextVectorization(
+            vocabulary=self.vocabulary, standardize=standardize_review, name="text_vectorization"
+        )
+
+    def call(self, text):
+        ids = tf.cast(self.vectorizer(text), tf.int32)[..., : self.max_length]
+        if ids.shape.rank == 2:
+            # A batch of empty reviews still gets one (padding) step.
+            ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
+        return ids
+
+    def target_ids(self, labels):
+        """Label names (or ids) → int32 label ids; an unknown name is an error naming it."""
+        return self.names_to_ids(labels, self.labels, "label")
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocabulary": list(self.vocabulary),
+            "labels": list(self.labels),
+            "max_length": self.max_length,
+        }

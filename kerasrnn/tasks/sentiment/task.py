@@ -1,0 +1,23 @@
+"""The sentiment task, as the registry, the command line and the zoo see it."""
+
+from kerasrnn.tasks.task_description import Score, TaskDescription
+
+TASK = TaskDescription(
+    name="sentiment",
+    summary="many-to-one review classifier (IMDB)",
+    package="kerasrnn.tasks.sentiment",
+    model_class_name="SentimentClassifier",
+    builder_name="build_sentiment_classifier",
+    data_help="the aclImdb folder or .tar.gz (train/ for training, test/ is scored)",
+    builder_options={
+        "pooling": {"choices": ["last", "mean", "max"], "help": "how the states become one vector"},
+    },
+    data_options={
+        "vocab_size": {"type": int, "help": "vocabulary size (default 20000)"},
+        "max_length": {"type": int, "help": "tokens kept per review (default 400)"},
+    },
+    score=Score("accuracy", "IMDB test accuracy"),
+    monitor=("val_accuracy", "max"),
+    verb="predict",
+    latency_example=["This film was a pleasant surprise: sharp writing and a moving ending."],
+)

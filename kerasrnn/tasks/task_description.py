@@ -1,0 +1,89 @@
+"""What a task tells the rest of kerasrnn, as plain data (importing it costs no TensorFlow)."""
+
+import dataclasses
+import importlib
+import os
+
+
+@dataclasses.dataclass(frozen=True)
+class Score:
+    """The headline metric of a task, as `kerasrnn evaluate` reports it and the zoo table shows it.
+
+    Attributes:
+        key: the metric's key in `model.evaluate(..., return_dict=True)`.
+        label: what the number is, for people (e.g. "IMDB test accuracy").
+        percent: show the value as a percentage.
+        higher_is_better: which way is better (False for nats per character).
+
+    Example:
+
+    >>> Score("accuracy", "IMDB test accuracy").format(0.8958)
+    '89.58%'
+    """
+
+    key: str
+    label: str
+    percent: bool = True
+    higher_is_better: bool = True
+
+    def format(self, value):
+        return f"{100 * value:.2f}%" if self.percent else f"{value:.3f}"
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskDescription:
+    """One task: its name, where its code lives, its command-line options and its score.
+
+    Attributes:
+        name: the task's one name (`"sentiment"`, `"pos_tagger"`, `"char_lm"`).
+        summary: one line for `--help`.
+        package: the task's folder as a module path; it defines the model
+            class `model_class_name`, the builder `builder_name`, and a
+            `data` module with `prepare(data_path, batch_size, max_examples,
+            seed, **data_options)` and `evaluation_data(data_path)`.
+        model_class_name: the task model class.
+        builder_name: the integer-id network builder.
+        data_help: what `--data` names for this task.
+        builder_options: task-only builder arguments → `argparse` keyword arguments.
+        data_options: arguments of `prepare` → `argparse` keyword arguments.
+        score: the headline metric.
+        monitor: the validation metric `--keep-best` watches, and `"min"` or `"max"`.
+        verb: the command that answers a text: `"predict"` or `"generate"`.
+        latency_example: one raw input, for the zoo's latency measurement.
+
+    Example:
+
+    >>> from kerasrnn.tasks.registry import get_task
+    >>> get_task("sentiment").monitor
+    ('val_accuracy', 'max')
+    """
+
+    name: str
+    summary: str
+    package: str
+    model_class_name: str
+    builder_name: str
+    data_help: str
+    builder_options: dict
+    data_options: dict
+    score: Score
+    monitor: tuple
+    verb: str
+    latency_example: list
+
+    def model_class(self):
+        """The task model class (imports TensorFlow)."""
+        return getattr(importlib.import_module(self.package), self.model_class_name)
+
+    def builder(self):
+        """The integer-id network builder (imports TensorFlow)."""
+        return getattr(importlib.import_module(self.package), self.builder_name)
+
+    def data(self):
+        """The task's data module: `prepare` and `evaluation_data` (imports TensorFlow)."""
+        return importlib.import_module(f"{self.package}.data")
+
+    def presets_path(self):
+        """The task's zoo presets file (package data): index entries of its published models."""
+        module = importlib.import_module(self.package)
+        return os.path.join(os.path.dirname(module.__file__), "presets.json")

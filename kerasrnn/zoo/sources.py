@@ -1,0 +1,134 @@
+"""Where a model comes from: a zoo name, a `.keras` file, a folder, an `https://`/`file://` URL or `hf://`."""
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.parse
+
+from kerasrnn.zoo.download import cache_dir, fetch
+from kerasrnn.zoo.index import INDEX_FILE, find_entry, parse_index, read_index
+
+TRAINED_MODEL_FILE = "model.keras"  # what `kerasrnn train` writes in its folder
+
+
+def _single_entry(entries, source):
+    if len(entries) == 1:
+        return entries[0]
+    names = ", ".join(sorted(entry["name"] for entry in entries)) or "(none)"
+    raise ValueError(
+        f"{source} is a zoo folder with {len(entries)} models ({names}): load one by name with "
+        f"KERASRNN_ZOO_URL={source} set, or publish a single model there."
+    )
+
+
+@contextlib.contextmanager
+def _quiet_keras_download():
+    """Send `keras.utils.get_file`'s progress to Keras' logger instead of stdout.
+
+    `fetch` does the same: stdout must stay clean for the JSON line of
+    `kerasrnn zoo evaluate` / `kerasrnn predict`, also when the source is a
+    URL (an index or a `.keras` file) rather than a zoo name.
+    """
+    import keras
+
+    interactive = keras.config.is_interactive_logging_enabled()
+    keras.config.disable_interactive_logging()
+    try:
+        yield
+    finally:
+        if interactive:
+            keras.config.enable_interactive_logging()
+
+
+def _download_index(base):
+    """Read the `index.json` of a remote zoo folder (URL or hf://)."""
+    import keras
+
+    folder = tempfile.mkdtemp(prefix="kerasrnn-index-")
+    try:
+        if base.startswith("hf://"):
+            from kerasrnn.zoo.hugging_face import download_from_hub
+
+            path = download_from_hub(base, INDEX_FILE, folder)
+        else:
+            with _quiet_keras_download():
+                path = keras.utils.get_file(
+                    INDEX_FILE, origin=f"{base}/{INDEX_FILE}", cache_dir=folder, cache_subdir="."
+                )
+        with open(path, encoding="utf-8") as file:
+            return parse_index(file.read(), f"{base}/{INDEX_FILE}")
+    except ValueError:
+        raise
+    except Exception as error:
+        raise ValueError(f"Could not read {base}/{INDEX_FILE}: {error}") from error
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _download_file(url):
+    """A `.keras` file at a URL, cached under a name derived from the URL."""
+    import keras
+
+    key = hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+    folder = os.path.join(cache_dir(), "urls", key)
+    name = os.path.basename(urllib.parse.urlparse(url).path)
+    # get_file falls back to /tmp/.keras when `cache_dir` is not (yet) a
+    # writable folder, where every URL ending in the same file name would
+    # share one file: the per-URL folder must exist first.
+    os.makedirs(folder, exist_ok=True)
+    try:
+        with _quiet_keras_download():
+            return keras.utils.get_file(name, origin=url, cache_dir=folder, cache_subdir=".")
+    except Exception as error:
+        raise ValueError(f"Could not download {url}: {error}") from error
+
+
+def model_file(source):
+    """The local `.keras` path a source names, downloading and verifying it if needed.
+
+    Sources:
+        - a zoo name (`sentiment-imdb-bigru`): the packaged index says its
+          sha256; the artifact comes from `KERASRNN_ZOO_URL` (see `zoo_url`);
+        - a `.keras` file, or a folder written by `kerasrnn train`;
+        - a published zoo folder holding one model (`index.json` + artifact),
+          local, at an `https://`/`file://` URL, or `hf://OWNER/REPO`;
+        - the URL of a `.keras` file.
+
+    Example:
+
+    >>> model_file("no-such-model")
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown zoo model 'no-such-model'. Available: ...
+    """
+    if not isinstance(source, (str, os.PathLike)) or not str(source).strip():
+        raise ValueError(f"A model source must be a zoo name, a path or a URL. Received: {source!r}")
+    source = os.fspath(source)
+    if source.startswith("hf://"):
+        entry = _single_entry(_download_index(source.rstrip("/")), source)
+        return fetch(entry, base_url=source.rstrip("/"))
+    if "://" in source:
+        scheme = source.split("://", 1)[0].lower()
+        if scheme not in ("http", "https", "file"):
+            raise ValueError(f"{source}: unsupported URL scheme {scheme!r}; use https://, http://, file:// or hf://.")
+        if source.endswith(".keras"):
+            return _download_file(source)
+        base = source.rstrip("/")
+        return fetch(_single_entry(_download_index(base), source), base_url=base)
+    if os.path.isdir(source):
+        if os.path.isfile(os.path.join(source, TRAINED_MODEL_FILE)):
+            return os.path.join(source, TRAINED_MODEL_FILE)
+        if os.path.isfile(os.path.join(source, INDEX_FILE)):
+            entries = read_index(os.path.join(source, INDEX_FILE))
+            return fetch(_single_entry(entries, source), base_url="file://" + urllib.parse.quote(os.path.abspath(source)))
+        raise ValueError(f"{source}: a folder must hold {TRAINED_MODEL_FILE} (kerasrnn train) or {INDEX_FILE} (a zoo folder).")
+    if os.path.isfile(source):
+        return source
+    if source.endswith(".keras") or os.sep in source:
+        raise FileNotFoundError(
+            f"{source}: no such file or folder (expected a zoo name, a .keras file, a `kerasrnn train` folder, "
+            "a zoo folder or URL, or hf://OWNER/REPO)."
+        )
+    return fetch(find_entry(source))
