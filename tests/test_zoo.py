@@ -197,10 +197,12 @@ def test_zoo_evaluate_reproduces_the_index(task):
 
 
 def test_the_readme_zoo_table_is_generated_from_the_index():
+    from kerasrnn.zoo.baselines import read_baselines
     from kerasrnn.zoo.table import END, START, markdown_table
 
     readme = open(os.path.join(os.path.dirname(zoo_index.index_path()), "..", "README.md"), encoding="utf-8").read()
-    assert f"{START}\n{markdown_table(read_index())}\n{END}" in readme
+    assert f"{START}\n{markdown_table(read_index(), read_baselines())}\n{END}" in readme
+    assert sorted(baseline["task"] for baseline in read_baselines()) == ["char_lm", "pos_tagger", "sentiment"]
 
 
 def test_a_fresh_process_loads_every_published_model_with_custom_layers(tmp_path):

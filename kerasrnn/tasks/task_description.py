@@ -38,9 +38,10 @@ class TaskDescription:
         name: the task's one name (`"sentiment"`, `"pos_tagger"`, `"char_lm"`).
         summary: one line for `--help`.
         package: the task's folder as a module path; it defines the model
-            class `model_class_name`, the builder `builder_name`, and a
-            `data` module with `prepare(data_path, batch_size, max_examples,
-            seed, **data_options)` and `evaluation_data(data_path)`.
+            class `model_class_name`, the builder `builder_name`, a `data`
+            module with `prepare(data_path, batch_size, max_examples, seed,
+            **data_options)` and `evaluation_data(data_path)`, and a
+            `baseline` module with `measure_baseline(shared_data)`.
         model_class_name: the task model class.
         builder_name: the integer-id network builder.
         data_help: what `--data` names for this task.
@@ -82,6 +83,10 @@ class TaskDescription:
     def data(self):
         """The task's data module: `prepare` and `evaluation_data` (imports TensorFlow)."""
         return importlib.import_module(f"{self.package}.data")
+
+    def baseline(self):
+        """The task's baseline module: `measure_baseline(shared_data)` → name, metric, value, seconds."""
+        return importlib.import_module(f"{self.package}.baseline")
 
     def presets_path(self):
         """The task's zoo presets file (package data): index entries of its published models."""

@@ -1,4 +1,4 @@
-"""The `kerasrnn zoo` verb: list, info, download, evaluate, train and publish."""
+"""The `kerasrnn zoo` verb: list, info, download, evaluate, baselines, table, train and publish."""
 
 import json
 import os
@@ -17,6 +17,9 @@ def add_zoo_verb(verbs):
     evaluate = actions.add_parser("evaluate", help="score a zoo model (one JSON line, as `kerasrnn evaluate`)")
     evaluate.add_argument("name")
     evaluate.add_argument("--data", required=True)
+    baselines = actions.add_parser("baselines", help="measure each task's simple baseline (models/baselines.json)")
+    baselines.add_argument("--shared-data", default=DEFAULT_SHARED_DATA, help="folder of the real data sets")
+    baselines.add_argument("--task", action="append", help="only this task (repeatable)")
     table = actions.add_parser("table", help="print the zoo table (Markdown), or write it into a README")
     table.add_argument("--update-readme", metavar="PATH", help="replace the table between the zoo markers of PATH")
     for action, text in (("train", "train or resume a recipe (long)"), ("publish", "measure and index a trained recipe")):
@@ -55,14 +58,20 @@ def run_zoo(arguments):
         if not os.path.exists(arguments.data):
             raise FileNotFoundError(f"--data: {arguments.data!r} does not exist.")
         print(json.dumps(zoo.evaluate(arguments.name, arguments.data), sort_keys=True))
+    elif action == "baselines":
+        from kerasrnn.zoo.baselines import measure_baselines
+
+        for baseline in measure_baselines(arguments.shared_data, arguments.task):
+            print(json.dumps(baseline, sort_keys=True))
     elif action == "table":
+        from kerasrnn.zoo.baselines import read_baselines
         from kerasrnn.zoo.index import read_index
         from kerasrnn.zoo.table import markdown_table, update_readme
 
         if arguments.update_readme:
-            update_readme(arguments.update_readme, read_index())
+            update_readme(arguments.update_readme, read_index(), read_baselines())
         else:
-            print(markdown_table(read_index()))
+            print(markdown_table(read_index(), read_baselines()))
     elif action == "train":
         print(json.dumps(recipes.train_recipe(arguments.name, arguments.shared_data, epochs=arguments.epochs)))
     elif action == "publish" and arguments.latency_only:

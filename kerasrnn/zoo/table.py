@@ -5,8 +5,11 @@ import re
 START, END = "<!-- zoo-table-start -->", "<!-- zoo-table-end -->"
 
 
-def markdown_table(entries):
+def markdown_table(entries, baselines=()):
     """A Markdown table of the zoo: task, cell, measured score, size, CPU latency.
+
+    Each task's baseline (see `kerasrnn zoo baselines`) is a row of its own
+    beside the task's models, so the gain of every model over it shows.
 
     Example:
 
@@ -19,8 +22,16 @@ def markdown_table(entries):
     ]
     from kerasrnn.tasks.registry import get_task
 
-    for entry in sorted(entries, key=lambda entry: (entry["task"], entry["name"])):
+    rows = [(entry["task"], 0, entry["name"], entry) for entry in entries]
+    rows += [(baseline["task"], 1, baseline["name"], baseline) for baseline in baselines]
+    for _, is_baseline, _, entry in sorted(rows, key=lambda row: row[:3]):
         score = get_task(entry["task"]).score
+        if is_baseline:
+            lines.append(
+                f"| baseline: {entry['name']} | {entry['task']} | — | {score.format(entry['value'])} ({score.label}) "
+                f"| | | | {entry['training_seconds']:.0f} s |"
+            )
+            continue
         latency = entry.get("cpu_latency_seconds")
         seconds = entry.get("training_seconds")
         lines.append(
@@ -32,7 +43,7 @@ def markdown_table(entries):
     return "\n".join(lines)
 
 
-def update_readme(path, entries):
+def update_readme(path, entries, baselines=()):
     """Replace the table between the zoo markers of a README with a fresh one.
 
     Example:
@@ -49,6 +60,6 @@ def update_readme(path, entries):
     pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.DOTALL)
     if not pattern.search(text):
         raise ValueError(f"{path}: no {START} ... {END} markers to put the zoo table between.")
-    text = pattern.sub(lambda _: f"{START}\n{markdown_table(entries)}\n{END}", text)
+    text = pattern.sub(lambda _: f"{START}\n{markdown_table(entries, baselines)}\n{END}", text)
     with open(path, "w", encoding="utf-8") as file:
         file.write(text)

@@ -1,0 +1,45 @@
+"""Each task's simple baseline, measured on the same splits as the zoo, kept in `models/baselines.json`."""
+
+import json
+import os
+import platform
+
+from kerasrnn.zoo.index import DEFAULT_ZOO_DIR
+
+BASELINES_FILE = os.path.join(DEFAULT_ZOO_DIR, "baselines.json")
+
+
+def read_baselines(path=BASELINES_FILE):
+    """The measured baselines, one dict per task (empty if none were measured).
+
+    Example:
+
+    >>> all("value" in baseline for baseline in read_baselines())
+    True
+    """
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as file:
+        return json.load(file)["baselines"]
+
+
+def measure_baselines(shared_data, tasks=None, path=BASELINES_FILE):
+    """Measure the baselines of `tasks` (default: all) and merge them into `path`.
+
+    Example:
+
+    >>> measure_baselines("../shared/data", ["pos_tagger"])  # doctest: +SKIP
+    """
+    from kerasrnn.tasks.registry import all_tasks, get_task
+
+    chosen = [get_task(name) for name in tasks] if tasks else all_tasks()
+    measured = {baseline["task"]: baseline for baseline in read_baselines(path)}
+    for task in chosen:
+        result = task.baseline().measure_baseline(shared_data)
+        measured[task.name] = {"task": task.name, **result, "machine": f"{platform.machine()}, {os.cpu_count()} cores"}
+    temporary = f"{path}.tmp"
+    with open(temporary, "w", encoding="utf-8") as file:
+        json.dump({"baselines": [measured[name] for name in sorted(measured)]}, file, indent=2, sort_keys=True)
+        file.write("\n")
+    os.replace(temporary, path)
+    return [measured[task.name] for task in chosen]
