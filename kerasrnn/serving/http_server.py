@@ -30,9 +30,12 @@ keeps accepting and answering other clients, and each request has a deadline
 import asyncio
 import concurrent.futures
 import ctypes
+import errno
 import json
 import logging
+import os
 import re
+import resource
 import socket
 import threading
 import time
@@ -198,6 +201,57 @@ def _raw_response(status, message, close=True):
         f"content-length: {len(data)}\r\n" + ("connection: close\r\n" if close else "") + "\r\n"
     )
     return head.encode("ascii") + data
+
+
+class _ListeningSocket(socket.socket):
+    """A listening socket that refuses a connection, rather than failing, when descriptors run out.
+
+    On EMFILE/ENFILE, asyncio (3.11) logs and retries once per pending
+    connection, which spins the event loop while clients wait. Here a spare
+    descriptor is kept open: when `accept` fails for want of descriptors,
+    the spare is freed, the waiting connection accepted and closed at once
+    (the client sees it refused), and the spare taken again.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._spare = os.open(os.devnull, os.O_RDONLY)
+
+    def accept(self):
+        try:
+            return super().accept()
+        except OSError as error:
+            if error.errno not in (errno.EMFILE, errno.ENFILE):
+                raise
+        log.warning("Out of file descriptors: refusing a connection")
+        if self._spare is not None:
+            os.close(self._spare)
+            self._spare = None
+        try:
+            connection, _ = super().accept()
+            connection.close()
+        except OSError:
+            pass
+        finally:
+            try:
+                self._spare = os.open(os.devnull, os.O_RDONLY)
+            except OSError:
+                self._spare = None
+        raise BlockingIOError(errno.EAGAIN, "connection refused for want of descriptors")
+
+    def close(self):
+        if getattr(self, "_spare", None) is not None:
+            os.close(self._spare)
+            self._spare = None
+        super().close()
+
+
+def _descriptor_headroom(max_connections):
+    """`max_connections`, lowered to leave descriptors for model files when the process limit is low."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return max_connections
+    return max(1, min(max_connections, soft - 32))
 
 
 class _Protocol(H11Protocol):
@@ -396,7 +450,7 @@ class RestApiServer:
         self.api = RestApi(manager, limits)
         self.executor = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="kerasrnn-rest")
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self.socket = socket.socket(family, socket.SOCK_STREAM)
+        self.socket = _ListeningSocket(family, socket.SOCK_STREAM)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.socket.bind(address)
         self.socket.listen(backlog)
@@ -415,7 +469,7 @@ class RestApiServer:
             log_level="warning",
             server_header=False,
         )
-        config.kerasrnn_settings = {"max_connections": max_connections, "read_timeout_s": float(read_timeout_s)}
+        config.kerasrnn_settings = {"max_connections": _descriptor_headroom(max_connections), "read_timeout_s": float(read_timeout_s)}
         self.uvicorn = uvicorn.Server(config)
         self._stopped = threading.Event()
 
