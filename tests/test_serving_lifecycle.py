@@ -236,7 +236,9 @@ def test_warmup_is_replayed_before_the_version_is_available(tmp_path, monkeypatc
     original = Servable.warm_up
 
     def watched(servable):
-        seen.append(manager.status("shakespeare")["model_version_status"][0]["state"])
+        with pytest.raises(ServingError) as not_yet:
+            manager.status("shakespeare")
+        seen.append(not_yet.value.http_status)
         with pytest.raises(ServingError):
             manager.servable("shakespeare")
         replayed = original(servable)
@@ -245,7 +247,7 @@ def test_warmup_is_replayed_before_the_version_is_available(tmp_path, monkeypatc
 
     monkeypatch.setattr(Servable, "warm_up", watched)
     manager.refresh()
-    assert seen == ["LOADING", 2]  # both signatures (serving_default, generate) replayed while LOADING
+    assert seen == [404, 2]  # both signatures (serving_default, generate) replayed before it is listed
     assert manager.status("shakespeare")["model_version_status"][0]["state"] == "AVAILABLE"
     manager.stop()
 

@@ -74,7 +74,7 @@ class ServedModel:
         self.servables = {}  # version → Servable
         self.fingerprints = {}  # version → folder_fingerprint of the loaded servable
         self.failures = {}  # version → (folder fingerprint, error message)
-        self.loading = set()  # versions being loaded (reported as LOADING)
+        self.loading = set()  # versions being loaded (not reported until AVAILABLE or END)
 
 
 class ModelManager:
@@ -225,8 +225,6 @@ class ModelManager:
         model = self._model(name)
         with self.lock:
             entries = {v: ("AVAILABLE", "OK", "") for v in model.servables}
-            for v in model.loading - set(model.servables):
-                entries[v] = ("LOADING", "OK", "")
             for v, (_, message) in model.failures.items():
                 entries.setdefault(v, ("END", "UNKNOWN", message))
         if version is not None:

@@ -21,12 +21,16 @@ WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 MAX_WARMUP_RECORDS = 1000  # TF Serving's limit
 
 
-def _signature_defs_json(path):
-    """The SignatureDefs of `path/saved_model.pb` as TF Serving's metadata JSON shows them."""
+def _signature_def_protos(path):
+    """The `SignatureDef` protos of `path/saved_model.pb`, by name."""
     saved_model = saved_model_pb2.SavedModel()
     with open(os.path.join(path, "saved_model.pb"), "rb") as file:
         saved_model.ParseFromString(file.read())
-    signature_defs = saved_model.meta_graphs[0].signature_def
+    return dict(saved_model.meta_graphs[0].signature_def)
+
+
+def _signature_defs_json(signature_defs):
+    """The SignatureDefs as TF Serving's metadata JSON shows them."""
     options = {"preserving_proto_field_name": True}
     try:
         return {
@@ -125,7 +129,8 @@ class Servable:
         self.name, self.version, self.path = name, version, path
         self.loaded = tf.saved_model.load(path)
         self.signatures = {key: Signature(function) for key, function in self.loaded.signatures.items()}
-        self.signature_defs = _signature_defs_json(path)
+        self.signature_def_protos = _signature_def_protos(path)
+        self.signature_defs = _signature_defs_json(self.signature_def_protos)
         notes_path = os.path.join(path, NOTES_FILE)
         self.notes = {}
         if os.path.isfile(notes_path):
