@@ -276,6 +276,9 @@ class _Protocol(H11Protocol):
 
     def connection_made(self, transport):
         super().connection_made(transport)
+        connection = transport.get_extra_info("socket")
+        if connection is not None and connection.family in (socket.AF_INET, socket.AF_INET6):
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if len(self.connections) > self.settings["max_connections"]:
             transport.write(_raw_response(503, f"Too many connections: the server's limit is "
                                                f"{self.settings['max_connections']} (--max-connections)"))
@@ -450,7 +453,9 @@ class RestApiServer:
         self.api = RestApi(manager, limits)
         self.executor = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="kerasrnn-rest")
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self.socket = _ListeningSocket(family, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say
+        # so (with proto 0, every answer waited ~40 ms for a delayed ACK).
+        self.socket = _ListeningSocket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.socket.bind(address)
         self.socket.listen(backlog)
