@@ -1,6 +1,7 @@
 """TF Serving's gRPC API: a stock `PredictionServiceStub` gets the same answers as REST."""
 
 import socket
+import time
 
 import grpc
 import numpy as np
@@ -17,6 +18,9 @@ from tensorflow_serving.apis import (
 )
 
 import tiny_exports as tiny
+from kerasrnn.serving.grpc_server import GrpcServer
+from kerasrnn.serving.limits import RequestLimits
+from test_serving_abuse import StubManager
 from test_serving_lifecycle import ServeProcess, export_root  # noqa: F401 (a fixture)
 
 
@@ -166,3 +170,23 @@ def test_a_tf_serving_command_line_starts_the_server_unchanged(export_root, tmp_
         np.testing.assert_allclose(outputs["probabilities"][0], rest["predictions"][0]["probabilities"], atol=1e-6)
     finally:
         running.stop()
+
+
+def test_grpc_requests_past_the_deadline_get_deadline_exceeded():
+    server = GrpcServer(("127.0.0.1", 0), StubManager(delay_s=3.0), limits=RequestLimits(deadline_s=0.5))
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{server.server_address[1]}") as channel:
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            request = predict_pb2.PredictRequest()
+            request.model_spec.name = "stub"
+            request.inputs["text"].CopyFrom(tf.make_tensor_proto(["abc"]))
+            started = time.monotonic()
+            code, message = _error(stub.Predict, request)
+            assert code == grpc.StatusCode.DEADLINE_EXCEEDED and "--request-timeout-seconds" in message
+            assert time.monotonic() - started < 2.5
+            request.inputs["text"].CopyFrom(tf.make_tensor_proto([""] * 5000))
+            code, message = _error(stub.Predict, request)
+            assert code == grpc.StatusCode.INVALID_ARGUMENT and "--max-request-rows" in message
+    finally:
+        server.stop(0)

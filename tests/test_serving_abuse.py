@@ -28,6 +28,18 @@ from kerasrnn.serving.limits import RequestLimits
 class _StubSignature:
     input_dtypes = {"text": "string"}
 
+    @property
+    def inputs(self):  # for the gRPC API, which checks tensor dtypes
+        import tensorflow as tf
+
+        return {"text": tf.TensorSpec([None], tf.string)}
+
+    @property
+    def outputs(self):
+        import tensorflow as tf
+
+        return {"length": tf.TensorSpec([None], tf.int32)}
+
     def check_shapes(self, arrays, signature_name):
         pass
 

@@ -125,6 +125,17 @@ def test_amplification_requests_are_refused_fast_with_bounded_memory(server, mod
     assert server.post("/v1/models/imdb:predict", {"instances": ["Fine."]})[0] == 200
 
 
+def test_huge_numbers_are_400_not_500(server):
+    body = _generate(1, 5)
+    body["instances"][0]["temperature"] = 10**400
+    status, answer = server.post("/v1/models/shakespeare:predict", body)
+    assert status == 400 and "without loss of precision" in answer["error"], answer
+    body["instances"][0]["temperature"] = 1.0
+    body["instances"][0]["seed"] = 10**30
+    status, answer = server.post("/v1/models/shakespeare:predict", body)
+    assert status == 400 and "is not of expected type: int64" in answer["error"], answer
+
+
 def test_requests_within_the_budget_are_answered(server):
     status, body = server.post("/v1/models/shakespeare:predict", {"instances": ["To be, or not"] * 64})
     assert status == 200 and len(body["predictions"]) == 64
