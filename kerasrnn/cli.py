@@ -136,7 +136,22 @@ def _add_serving_verbs(verbs):
         "--rest_api_port, --model_config_file, --model_base_path, --model_name, --enable_batching, "
         "--batching_parameters_file, --file_system_poll_wait_seconds) are accepted unchanged.",
     )
-    flag = _ServeFlag
+
+    def flag_bool(text):
+        if text.lower() in ("true", "1", "yes"):
+            return True
+        if text.lower() in ("false", "0", "no"):
+            return False
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+    class flag(argparse.Action):  # noqa: N801 (an argparse action, named as used)
+        """Stores an option and notes when TF Serving's spelling (`--model_base_path`) was used."""
+
+        def __call__(self, parser, namespace, values, option_string=None):
+            setattr(namespace, self.dest, values)
+            if option_string and "_" in option_string:
+                namespace.tf_serving_flags = True
+
     which = serve.add_mutually_exclusive_group(required=True)
     which.add_argument("--model-base-path", "--model_base_path", action=flag, help="one model's export folder")
     which.add_argument("--model-config-file", "--model_config_file", action=flag, help="a TF Serving model_config_list")
@@ -150,7 +165,7 @@ def _add_serving_verbs(verbs):
     serve.add_argument("--num-versions", type=int, default=2, help="newest versions kept loaded (default 2)")
     serve.add_argument("--file-system-poll-wait-seconds", "--file_system_poll_wait_seconds", type=float, default=1.0,
                        action=flag, help="0 = never poll")
-    serve.add_argument("--enable-batching", "--enable_batching", nargs="?", const=True, default=False, type=_flag_bool,
+    serve.add_argument("--enable-batching", "--enable_batching", nargs="?", const=True, default=False, type=flag_bool,
                        action=flag, help="merge concurrent predict calls")
     serve.add_argument("--batching_parameters_file", action=flag, help="TF Serving's BatchingParameters text proto")
     serve.add_argument("--max-batch-size", type=int, default=32)
@@ -163,23 +178,6 @@ def _add_serving_verbs(verbs):
     serve.add_argument("--max-connections", type=int, default=1024, help="REST connections beyond are refused")
     serve.add_argument("--read-timeout-seconds", type=float, default=30.0, help="time for a request's headers, then body")
     serve.add_argument("--keep-alive-seconds", type=float, default=30.0, help="idle keep-alive connections close after")
-
-
-def _flag_bool(text):
-    if text.lower() in ("true", "1", "yes"):
-        return True
-    if text.lower() in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-
-
-class _ServeFlag(argparse.Action):
-    """Stores an option and notes when TF Serving's spelling (`--model_base_path`) was used."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        setattr(namespace, self.dest, values)
-        if option_string and "_" in option_string:
-            namespace.tf_serving_flags = True
 
 
 def _picked(arguments, names):

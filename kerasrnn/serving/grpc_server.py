@@ -263,14 +263,29 @@ class GrpcServer:
         self.server_address = (host, bound)
 
     def start(self):
-        """Start answering RPCs (in grpcio's threads)."""
+        """Start answering RPCs (in grpcio's threads).
+
+        Example:
+
+        >>> server.start()  # doctest: +SKIP
+        """
         self.server.start()
 
     def wait(self):
-        """Block until the server stops."""
+        """Block until the server stops.
+
+        Example:
+
+        >>> server.wait()  # doctest: +SKIP
+        """
         self.server.wait_for_termination()
 
     def stop(self, grace_s=5):
-        """Stop accepting RPCs; those in flight get `grace_s` seconds to finish."""
+        """Stop accepting RPCs; those in flight get `grace_s` seconds to finish.
+
+        Example:
+
+        >>> server.stop(grace_s=1)  # doctest: +SKIP
+        """
         self.server.stop(grace_s).wait()
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -133,7 +133,13 @@ class RestApi:
         self._trimmed = 0.0
 
     def answer(self, method, path, body):
-        """Answer one request; never raises (a bug costs one 500, never the server)."""
+        """Answer one request; never raises (a bug costs one 500, never the server).
+
+        Example:
+
+        >>> RestApi(manager).answer("PUT", "/v1/models/imdb", b"")  # doctest: +SKIP
+        (400, b'{\\n    "error": "Malformed request: PUT /v1/models/imdb"\\n}\\n')
+        """
         try:
             if method == "GET":
                 return 200, _encode(self._get(path))
@@ -479,18 +485,33 @@ class RestApiServer:
         self._stopped = threading.Event()
 
     def serve_forever(self):
-        """Answer requests until `shutdown` (or SIGINT/SIGTERM when run in the main thread)."""
+        """Answer requests until `shutdown` (or SIGINT/SIGTERM when run in the main thread).
+
+        Example:
+
+        >>> threading.Thread(target=server.serve_forever, daemon=True).start()  # doctest: +SKIP
+        """
         try:
             self.uvicorn.run(sockets=[self.socket])
         finally:
             self._stopped.set()
 
     def shutdown(self, timeout_s=10):
-        """Stop `serve_forever` (from another thread) and wait for it."""
+        """Stop `serve_forever` (from another thread) and wait for it.
+
+        Example:
+
+        >>> server.shutdown()  # doctest: +SKIP
+        """
         self.uvicorn.should_exit = True
         self._stopped.wait(timeout_s)
 
     def server_close(self):
-        """Close the listening socket and the worker threads."""
+        """Close the listening socket and the worker threads.
+
+        Example:
+
+        >>> server.server_close()  # doctest: +SKIP
+        """
         self.socket.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
