@@ -132,8 +132,8 @@ def _mixed_bodies(reviews):
               ("/v1/models/ewt:predict", {"signature_name": "tag_text", "instances": reviews[:2]}),
               ("/v1/models/shakespeare:predict", {"signature_name": "generate", "instances": [
                   {"prompt": "To be", "max_length": 100, "temperature": 0.8, "seed": 1}]}),
-              ("/v1/models/shakespeare:predict", {"instances": ["x" * 10_000] + ["a"] * 499}),  # refused
-              ("/v1/models/shakespeare:predict", {"instances": ["x" * 2_000] * 100}),  # allowed, large
+              ("/v1/models/shakespeare:predict", {"instances": ["e" * 10_000] + ["a"] * 499}),  # refused
+              ("/v1/models/shakespeare:predict", {"instances": ["e" * 2_000] * 100}),  # allowed, large
               ("/v1/models/imdb:predict", b'{"instances": [')]  # malformed
     return [(path, body if isinstance(body, bytes) else json.dumps(body).encode()) for path, body in bodies]
 

@@ -117,10 +117,10 @@ def test_errors_match_rest(server, stubs):
         grpc.StatusCode.NOT_FOUND, "Servable not found for request: Latest(nosuchmodel)")
 
     request.model_spec.name = "shakespeare"
-    request.inputs["text"].CopyFrom(tf.make_tensor_proto(["x" * 10_000] + ["a"] * 499))
+    request.inputs["text"].CopyFrom(tf.make_tensor_proto(["e" * 10_000] + ["a"] * 499))
     code, message = _error(prediction.Predict, request)
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "--max-request-cells" in message
-    _, rest = server.post("/v1/models/shakespeare:predict", {"instances": ["x" * 10_000] + ["a"] * 499})
+    _, rest = server.post("/v1/models/shakespeare:predict", {"instances": ["e" * 10_000] + ["a"] * 499})
     assert rest["error"] == message
 
     request = predict_pb2.PredictRequest()
