@@ -15,10 +15,11 @@ import numpy as np
 IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 LABELS = ("neg", "pos")
 SPLITS = ("train", "test")
+MAX_MEMBER_BYTES = 10 * 1024 * 1024  # the longest aclImdb review is ~14 KB
 _MEMBER = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
 
 
-def load_imdb(path, splits=SPLITS):
+def load_imdb(path, splits=SPLITS, max_member_bytes=MAX_MEMBER_BYTES):
     """Read IMDB reviews and labels from an aclImdb folder or tarball.
 
     Args:
@@ -26,6 +27,9 @@ def load_imdb(path, splits=SPLITS):
             `aclImdb_v1_labeled.tar.gz`), the extracted `aclImdb` folder, or
             a folder that contains `aclImdb/`.
         splits: which of `"train"` and `"test"` to read.
+        max_member_bytes: a review file (or archive member) larger than
+            this is refused with a `ValueError` naming it, before it is read:
+            a small hostile archive cannot expand into gigabytes.
 
     Returns:
         A dict from split name to `(texts, labels)`: a list of str and an
@@ -42,8 +46,11 @@ def load_imdb(path, splits=SPLITS):
             raise ValueError(f"`splits` may contain only 'train' and 'test'. Received: {split!r}")
     if not os.path.exists(path):
         raise FileNotFoundError(f"IMDB data not found at {path!r}: give the aclImdb folder or tarball.")
+    if not isinstance(max_member_bytes, int) or isinstance(max_member_bytes, bool) or max_member_bytes < 1:
+        raise ValueError(f"`max_member_bytes` must be a positive integer. Received: {max_member_bytes!r}")
     reviews = {split: [] for split in splits}
-    for match, data in _review_files(path, wanted=lambda match: match.group(1) in reviews):
+    wanted = lambda match: match.group(1) in reviews  # noqa: E731
+    for match, data in _review_files(path, wanted, max_member_bytes):
         split, label, review_id = match.group(1), match.group(2), int(match.group(3))
         reviews[split].append((LABELS.index(label), review_id, data.decode("utf-8")))
     result = {}
@@ -55,8 +62,22 @@ def load_imdb(path, splits=SPLITS):
     return result
 
 
-def _review_files(path, wanted):
+def _too_large(path, name, size, limit):
+    return ValueError(
+        f"{path}: member {name!r} is {size} bytes, over the limit of {limit} bytes per review "
+        "(max_member_bytes): not an aclImdb archive, or a hostile one."
+    )
+
+
+def _review_files(path, wanted, max_member_bytes=MAX_MEMBER_BYTES):
     """Yield `(name match, bytes)` for the wanted review files of a folder or tarball."""
+    try:
+        yield from _review_files_unguarded(path, wanted, max_member_bytes)
+    except MemoryError:
+        raise ValueError(f"{path}: out of memory reading the reviews; lower max_member_bytes.") from None
+
+
+def _review_files_unguarded(path, wanted, max_member_bytes):
     if os.path.isdir(path):
         parent = os.path.dirname(os.path.abspath(path))
         for root, _, files in os.walk(path):
@@ -64,15 +85,20 @@ def _review_files(path, wanted):
                 full = os.path.join(root, file_name)
                 match = _MEMBER.search(os.path.relpath(full, parent).replace(os.sep, "/"))
                 if match and wanted(match):
+                    size = os.path.getsize(full)
+                    if size > max_member_bytes:
+                        raise _too_large(path, os.path.relpath(full, parent), size, max_member_bytes)
                     with open(full, "rb") as file:
-                        yield match, file.read()
+                        yield match, file.read(max_member_bytes + 1)
         return
     try:
         with tarfile.open(path, "r:*") as archive:
             for member in archive:
                 match = _MEMBER.search(member.name)
                 if member.isfile() and match and wanted(match):
-                    yield match, archive.extractfile(member).read()
+                    if member.size > max_member_bytes:
+                        raise _too_large(path, member.name, member.size, max_member_bytes)
+                    yield match, archive.extractfile(member).read(max_member_bytes + 1)
     except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
         raise ValueError(f"{path}: not a readable aclImdb tar archive ({error}).") from error
 

@@ -1,10 +1,59 @@
 """Server-side batching: concurrent predict calls to one signature run as one batch."""
 
+import logging
+import os
 import queue
+import re
 import threading
 import time
 
 import numpy as np
+
+log = logging.getLogger("kerasrnn.serving")
+_WRAPPED_FIELD = re.compile(r"(\w+)\s*:?\s*\{\s*value\s*:\s*([^\s}]+)\s*\}")
+
+
+def read_batching_parameters(path):
+    """`{"max_batch_size": N, "batch_timeout_s": T}` from TF Serving's `--batching_parameters_file`.
+
+    The file is a `BatchingParameters` text proto, e.g.
+    `max_batch_size { value: 32 } batch_timeout_micros { value: 2000 }`;
+    the fields this server has no use for (`num_batch_threads`, ...) are
+    accepted and ignored.
+
+    Example:
+
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "batching.config")
+    >>> _ = open(path, "w").write("max_batch_size { value: 16 }\\nbatch_timeout_micros { value: 500 }\\n")
+    >>> read_batching_parameters(path)
+    {'max_batch_size': 16, 'batch_timeout_s': 0.0005}
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"--batching_parameters_file: {path!r} does not exist.")
+    with open(path, encoding="utf-8") as file:
+        text = re.sub(r"#.*", "", file.read())
+    found = {}
+    for name, value in _WRAPPED_FIELD.findall(text):
+        found[name] = value
+    leftover = _WRAPPED_FIELD.sub("", text)
+    leftover = re.sub(r"\ballowed_batch_sizes\s*:\s*\d+|\bpad_variable_length_inputs\s*:\s*\w+", "", leftover)
+    if leftover.strip():
+        raise ValueError(f"--batching_parameters_file: {path!r} is not a BatchingParameters text proto "
+                         f"(could not read {leftover.strip()[:80]!r})")
+    parameters = {}
+    try:
+        if "max_batch_size" in found:
+            parameters["max_batch_size"] = int(found["max_batch_size"])
+        if "batch_timeout_micros" in found:
+            parameters["batch_timeout_s"] = int(found["batch_timeout_micros"]) / 1e6
+    except ValueError:
+        raise ValueError(f"--batching_parameters_file: {path!r}: max_batch_size and batch_timeout_micros must be "
+                         f"integers; got {found}") from None
+    ignored = sorted(set(found) - {"max_batch_size", "batch_timeout_micros"})
+    if ignored:
+        log.info("Batching parameters not used by this server: %s", ", ".join(ignored))
+    return parameters
 
 
 class _Pending:
@@ -47,6 +96,8 @@ class SignatureBatcher:
             raise ValueError(f"`batch_timeout_s` must be >= 0. Received: {batch_timeout_s!r}")
         self.run, self.max_batch_size, self.batch_timeout_s = run, max_batch_size, batch_timeout_s
         self.queue = queue.Queue()
+        self.closed = False
+        self._lock = threading.Lock()
         self.batch_sizes = []  # rows per run, for tests and benchmarks
         self.thread = threading.Thread(target=self._loop, name="kerasrnn-batcher", daemon=True)
         self.thread.start()
@@ -55,15 +106,24 @@ class SignatureBatcher:
         pending = _Pending(arrays)
         if pending.rows >= self.max_batch_size:
             return self.run(arrays)
-        self.queue.put(pending)
+        with self._lock:
+            closed = self.closed
+            if not closed:
+                self.queue.put(pending)
+        if closed:  # the version is being unloaded: answer alone rather than wait on a stopped thread
+            return self.run(arrays)
         pending.done.wait()
         if pending.error is not None:
             raise pending.error
         return pending.result
 
     def close(self):
-        """Stop the batching thread (requests already queued are answered first)."""
-        self.queue.put(None)
+        """Stop the batching thread (requests already queued are answered first; later ones run alone)."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            self.queue.put(None)
         self.thread.join(timeout=5)
 
     def _loop(self):

@@ -3,7 +3,9 @@
 # TF Serving's mapping of canonical codes to HTTP statuses
 # (tensorflow_serving/model_servers/http_server.cc, ToHTTPStatusCode).
 HTTP_STATUS = {
+    "CANCELLED": 499,
     "INVALID_ARGUMENT": 400,
+    "DEADLINE_EXCEEDED": 504,
     "FAILED_PRECONDITION": 400,
     "OUT_OF_RANGE": 400,
     "NOT_FOUND": 404,

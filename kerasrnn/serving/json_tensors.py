@@ -18,7 +18,10 @@ _INT_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 
 
 def _short(value, limit=200):
-    text = json.dumps(value, ensure_ascii=False)
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (ValueError, RecursionError):  # an integer beyond str()'s digit limit, or deep nesting
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[:limit] + "..."
 
 
@@ -43,7 +46,13 @@ def _leaf(value, dtype):
     )
     if dtype == "string":
         if isinstance(value, str):
-            return value.encode("utf-8")
+            try:
+                return value.encode("utf-8")
+            except UnicodeEncodeError as error:  # a lone surrogate such as "\ud800"
+                raise invalid_argument(
+                    f"JSON Value: string with an unpaired surrogate (\\u{ord(value[error.start]):04x}) at "
+                    f"character {error.start} is not valid UTF-8 text"
+                ) from None
         if _is_b64(value):
             try:
                 return base64.b64decode(value["b64"], validate=True)
@@ -62,6 +71,8 @@ def _leaf(value, dtype):
             raise type_error
         return value
     if dtype in ("float32", "float64"):
+        if isinstance(value, int) and abs(value) > float(np.finfo(np.float64).max):  # float(10**400) would overflow
+            raise invalid_argument(f"Cannot convert JSON value: {_short(value)} to float without loss of precision.")
         if dtype == "float32" and math.isfinite(value) and abs(value) > np.finfo(np.float32).max:
             raise invalid_argument(f"Cannot convert JSON value: {_short(value)} to float without loss of precision.")
         return float(value)
@@ -142,6 +153,10 @@ def parse_body(body):
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise invalid_argument(f"JSON Parse error: {error.msg} at offset: {error.pos}") from None
+    except RecursionError:
+        raise invalid_argument("JSON Parse error: The document is nested too deeply") from None
+    except ValueError as error:  # e.g. an integer of more digits than int() accepts
+        raise invalid_argument(f"JSON Parse error: {str(error).splitlines()[0]}") from None
     if not isinstance(document, dict):
         raise invalid_argument(f"JSON Value: {_short(document)} Is not object")
     return document
@@ -160,6 +175,10 @@ def signature_name_of(document):
         raise invalid_argument(
             f"JSON Value: {_short(document)} not formatted correctly. 'signature_name' key must be a string value."
         )
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise invalid_argument("'signature_name' is not valid UTF-8 text (it holds an unpaired surrogate)") from None
     return name
 
 

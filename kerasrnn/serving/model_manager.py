@@ -2,20 +2,21 @@
 
 import logging
 import os
+import re
 import threading
 
-from kerasrnn.serving.batching import SignatureBatcher
 from kerasrnn.serving.errors import ServingError
 from kerasrnn.serving.servable import Servable
 
 log = logging.getLogger("kerasrnn.serving")
+_VERSION_NAME = re.compile(r"[0-9]{1,18}")  # ASCII digits only, within int64 (TF Serving's version type)
 
 
 def version_folders(base_path):
     """`{version: path}` of the integer-named folders holding a `saved_model.pb`.
 
-    Other names (`temp-...` folders of an export in progress) are ignored, as
-    TF Serving ignores them.
+    Other names (`temp-...` folders of an export in progress, `²`, numbers
+    beyond 64 bits) are ignored, as TF Serving ignores them.
 
     Example:
 
@@ -25,11 +26,44 @@ def version_folders(base_path):
     if not os.path.isdir(base_path):
         return {}
     found = {}
-    for name in os.listdir(base_path):
+    try:
+        names = os.listdir(base_path)
+    except OSError:  # deleted or unreadable while we looked
+        return {}
+    for name in names:
         path = os.path.join(base_path, name)
-        if name.isdigit() and os.path.isfile(os.path.join(path, "saved_model.pb")):
+        if _VERSION_NAME.fullmatch(name) and os.path.isfile(os.path.join(path, "saved_model.pb")):
             found[int(name)] = path
     return found
+
+
+def folder_fingerprint(path):
+    """What identifies a version folder's contents: every file's path, size and mtime, and the folder's inode.
+
+    A version deleted and republished under the same number, or a
+    half-copied one completed later, gets a new fingerprint, so the server
+    loads it again; an unchanged folder keeps its fingerprint.
+
+    Example:
+
+    >>> folder_fingerprint("/no/such/path")
+    ()
+    """
+    entries = []
+    try:
+        entries.append(("", os.stat(path).st_ino))
+    except OSError:
+        return ()
+    for root, folders, files in os.walk(path):
+        folders.sort()
+        for name in sorted(files):
+            full = os.path.join(root, name)
+            try:
+                stat = os.stat(full)
+            except OSError:
+                continue
+            entries.append((os.path.relpath(full, path), stat.st_size, stat.st_mtime_ns, stat.st_ino))
+    return tuple(entries)
 
 
 class ServedModel:
@@ -38,8 +72,9 @@ class ServedModel:
     def __init__(self, name, base_path, policy):
         self.name, self.base_path, self.policy = name, base_path, policy
         self.servables = {}  # version → Servable
-        self.failures = {}  # version → (folder mtime, error message)
-        self.batchers = {}  # (version, signature) → SignatureBatcher
+        self.fingerprints = {}  # version → folder_fingerprint of the loaded servable
+        self.failures = {}  # version → (folder fingerprint, error message)
+        self.loading = set()  # versions being loaded (not reported until AVAILABLE or END)
 
 
 class ModelManager:
@@ -67,53 +102,73 @@ class ModelManager:
         self._poller = None
 
     def refresh(self):
-        """Load wanted versions that appeared, unload ones that went away or fell out of the policy."""
+        """Load wanted versions that appeared or changed, unload ones that went away or fell out of the policy."""
         for model in self.models.values():
-            self._refresh_model(model)
+            try:
+                self._refresh_model(model)
+            except Exception:  # one model's folder must not stop the others from being polled
+                log.exception("Polling the versions of model %s in %s failed", model.name, model.base_path)
 
     def _refresh_model(self, model):
         on_disk = version_folders(model.base_path)
-        stamps = {}
-        for version, path in on_disk.items():
-            try:
-                stamps[version] = os.stat(path).st_mtime_ns
-            except OSError:  # deleted while we looked
-                pass
+        stamps = {version: folder_fingerprint(path) for version, path in on_disk.items()}
+        stamps = {version: stamp for version, stamp in stamps.items() if stamp}
         for version in set(model.failures) - set(stamps):
             model.failures.pop(version, None)
 
         def usable():
             # A version that failed to load and is unchanged since does not
             # count for the policy, so a corrupt newest version cannot push
-            # the good ones out.
+            # the good ones out; once its files change it is tried again.
             return [v for v in stamps if model.failures.get(v, (None,))[0] != stamps[v]]
 
+        def stale():
+            # Loaded versions whose folder now holds something else (deleted
+            # and republished under the same number): load them again.
+            return {v for v in model.servables if v in stamps and model.fingerprints.get(v) != stamps[v]}
+
         wanted = set(model.policy.select(usable()))
-        while wanted - set(model.servables):
-            for version in sorted(wanted - set(model.servables)):
+        while (wanted - set(model.servables)) or (wanted & stale()):
+            for version in sorted((wanted - set(model.servables)) | (wanted & stale())):
                 self._load(model, version, on_disk[version], stamps[version])
             wanted = set(model.policy.select(usable()))
         for version in sorted(set(model.servables) - wanted):
             reason = "its folder is gone" if version not in on_disk else f"the version policy is {model.policy!r}"
+            if version in stamps and model.failures.get(version, (None,))[0] == stamps[version]:
+                reason = "its folder changed and the new contents failed to load"
             log.warning("Unloading servable {name: %s version: %d}: %s", model.name, version, reason)
             with self.lock:
-                model.servables.pop(version, None)
-                for key in [key for key in model.batchers if key[0] == version]:
-                    model.batchers.pop(key).close()
+                retired = model.servables.pop(version, None)
+                model.fingerprints.pop(version, None)
+            if retired is not None:
+                retired.retire()
 
     def _load(self, model, version, path, stamp):
-        log.info("Loading servable {name: %s version: %d} from %s", model.name, version, path)
+        replacing = version in model.servables
+        log.info("%s servable {name: %s version: %d} from %s", "Reloading changed" if replacing else "Loading",
+                 model.name, version, path)
+        with self.lock:
+            model.loading.add(version)
         try:
             servable = Servable(model.name, version, path)
-        except Exception as error:  # a corrupt or half-deleted folder must not stop the server
+            replayed = servable.warm_up()
+        except Exception as error:  # a corrupt or half-written folder must not stop the server
             message = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
             log.error("Failed to load servable {name: %s version: %d}: %s", model.name, version, message)
-            model.failures[version] = (stamp, message)
+            with self.lock:
+                model.failures[version] = (stamp, message)
+                model.loading.discard(version)
             return
         with self.lock:
+            previous = model.servables.get(version)
             model.servables[version] = servable
+            model.fingerprints[version] = stamp
             model.failures.pop(version, None)
-        log.info("Successfully loaded servable {name: %s version: %d}", model.name, version)
+            model.loading.discard(version)
+        if previous is not None:
+            previous.retire()
+        log.info("Successfully loaded servable {name: %s version: %d} (%d warmup requests replayed)",
+                 model.name, version, replayed)
 
     def start_polling(self, interval_s):
         """Call `refresh` every `interval_s` seconds in a background thread."""
@@ -132,10 +187,9 @@ class ModelManager:
         """Stop polling and the batching threads."""
         self._stop.set()
         with self.lock:
-            for model in self.models.values():
-                for batcher in model.batchers.values():
-                    batcher.close()
-                model.batchers.clear()
+            servables = [servable for model in self.models.values() for servable in model.servables.values()]
+        for servable in servables:
+            servable.retire()
 
     def _model(self, name):
         if name not in self.models:
@@ -160,13 +214,11 @@ class ModelManager:
         signature = servable.signature(signature_name)
         if not self.batching or not signature.batchable:
             return signature(arrays)
-        model = self.models[servable.name]
-        key = (servable.version, signature_name or "serving_default")
-        with self.lock:
-            batcher = model.batchers.get(key)
-            if batcher is None:
-                batcher = model.batchers[key] = SignatureBatcher(signature, **self.batching)
-        return batcher(arrays)
+        # Batchers belong to the servable object, not to its version number:
+        # a version republished under the same number gets new ones, and a
+        # retired servable answers its last requests alone.
+        batcher = servable.batcher(signature_name or "serving_default", self.batching)
+        return batcher(arrays) if batcher is not None else signature(arrays)
 
     def status(self, name, version=None):
         """The body of `GET /v1/models/NAME[/versions/N]`, as TF Serving writes it."""

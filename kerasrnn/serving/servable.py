@@ -1,26 +1,36 @@
 """One loaded model version: its signatures, their metadata, and running them."""
 
 import json
+import logging
 import os
 import re
+import threading
 
 import numpy as np
 import tensorflow as tf
 from google.protobuf import json_format
 from tensorflow.core.protobuf import saved_model_pb2
 
+from kerasrnn.serving.batching import SignatureBatcher
 from kerasrnn.serving.errors import ServingError, invalid_argument
 
+log = logging.getLogger("kerasrnn.serving")
 DEFAULT_SIGNATURE = "serving_default"
 NOTES_FILE = os.path.join("assets.extra", "kerasrnn_signatures.json")
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+MAX_WARMUP_RECORDS = 1000  # TF Serving's limit
 
 
-def _signature_defs_json(path):
-    """The SignatureDefs of `path/saved_model.pb` as TF Serving's metadata JSON shows them."""
+def _signature_def_protos(path):
+    """The `SignatureDef` protos of `path/saved_model.pb`, by name."""
     saved_model = saved_model_pb2.SavedModel()
     with open(os.path.join(path, "saved_model.pb"), "rb") as file:
         saved_model.ParseFromString(file.read())
-    signature_defs = saved_model.meta_graphs[0].signature_def
+    return dict(saved_model.meta_graphs[0].signature_def)
+
+
+def _signature_defs_json(signature_defs):
+    """The SignatureDefs as TF Serving's metadata JSON shows them."""
     options = {"preserving_proto_field_name": True}
     try:
         return {
@@ -119,12 +129,82 @@ class Servable:
         self.name, self.version, self.path = name, version, path
         self.loaded = tf.saved_model.load(path)
         self.signatures = {key: Signature(function) for key, function in self.loaded.signatures.items()}
-        self.signature_defs = _signature_defs_json(path)
+        self.signature_def_protos = _signature_def_protos(path)
+        self.signature_defs = _signature_defs_json(self.signature_def_protos)
         notes_path = os.path.join(path, NOTES_FILE)
         self.notes = {}
         if os.path.isfile(notes_path):
             with open(notes_path, encoding="utf-8") as file:
                 self.notes = json.load(file)
+        self._batchers = {}
+        self._lock = threading.Lock()
+        self.retired = False
+
+    def warm_up(self):
+        """Replay `assets.extra/tf_serving_warmup_requests` as TF Serving does before serving a version.
+
+        Each `PredictionLog` record holding a predict request is run once
+        through its signature, so the first real requests find every function
+        already traced and optimized. A record that fails fails the load, as
+        in TF Serving. Returns the number of requests replayed.
+
+        Example:
+
+        >>> Servable("imdb", 1, "export/imdb/1").warm_up()  # doctest: +SKIP
+        1
+        """
+        path = os.path.join(self.path, WARMUP_FILE)
+        if not os.path.isfile(path):
+            return 0
+        from tensorflow_serving.apis import prediction_log_pb2
+
+        replayed = 0
+        for index, record in enumerate(tf.data.TFRecordDataset(path)):
+            if index >= MAX_WARMUP_RECORDS:
+                raise ValueError(f"{path}: more than {MAX_WARMUP_RECORDS} warmup records")
+            entry = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+            if entry.WhichOneof("log_type") != "predict_log":
+                log.warning("Skipping a %s warmup record of %s: only predict requests are replayed",
+                            entry.WhichOneof("log_type"), path)
+                continue
+            request = entry.predict_log.request
+            signature = self.signature(request.model_spec.signature_name)
+            arrays = {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()}
+            missing = set(signature.inputs) - set(arrays)
+            if missing:
+                raise ValueError(f"{path}: warmup record {index} lacks inputs {sorted(missing)}")
+            signature(arrays)
+            replayed += 1
+        return replayed
+
+    def batcher(self, signature_name, batching):
+        """The `SignatureBatcher` of one signature (made on first use); None once retired.
+
+        Example:
+
+        >>> servable.batcher("serving_default", {"max_batch_size": 32, "batch_timeout_s": 0.002})  # doctest: +SKIP
+        <kerasrnn.serving.batching.SignatureBatcher object at ...>
+        """
+        with self._lock:
+            if self.retired:
+                return None
+            batcher = self._batchers.get(signature_name)
+            if batcher is None:
+                batcher = self._batchers[signature_name] = SignatureBatcher(self.signature(signature_name), **batching)
+            return batcher
+
+    def retire(self):
+        """Stop batching for this servable (it was unloaded or replaced); requests in flight still finish.
+
+        Example:
+
+        >>> servable.retire()  # doctest: +SKIP
+        """
+        with self._lock:
+            self.retired = True
+            batchers, self._batchers = list(self._batchers.values()), {}
+        for batcher in batchers:
+            batcher.close()
 
     def signature(self, signature_name):
         """The `Signature` called by a request's `signature_name` ("" means `serving_default`)."""

@@ -1,10 +1,11 @@
-"""Fetching zoo artifacts: `keras.utils.get_file`, sha256 checks, an atomic local cache."""
+"""Fetching zoo artifacts: downloads capped at the index's size, sha256 checks, an atomic local cache."""
 
 import hashlib
 import os
 import shutil
 import tempfile
 import urllib.parse
+import urllib.request
 
 from kerasrnn.zoo.index import DEFAULT_ZOO_DIR
 
@@ -71,16 +72,56 @@ def sha256_of(path):
     return digest.hexdigest()
 
 
+def _checked_file_name(entry):
+    """The entry's `file`, refused unless it is a plain name that stays inside the cache folder."""
+    name = entry.get("file")
+    if (not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name
+            or "\x00" in name or os.path.isabs(name) or (os.altsep and os.altsep in name)):
+        raise ValueError(
+            f"Zoo index entry {entry.get('name')!r}: `file` must be a plain file name (no folder separators, "
+            f"not '..', not absolute). Received: file={name!r}"
+        )
+    return name
+
+
+def download_at_most(origin, path, size_bytes):
+    """Copy `origin` to `path`, stopping as soon as it sends more than `size_bytes` (the index's size).
+
+    Example:
+
+    >>> download_at_most("file:///etc/hostname", "/tmp/hostname-copy", 1 << 20)  # doctest: +SKIP
+    """
+    received = 0
+    with urllib.request.urlopen(origin, timeout=60) as response, open(path, "wb") as file:
+        announced = response.headers.get("Content-Length") if hasattr(response, "headers") else None
+        if announced is not None and announced.isdigit() and int(announced) > size_bytes:
+            raise ValueError(f"the server announces {int(announced)} bytes, more than the index's size_bytes "
+                             f"({size_bytes}); nothing was kept")
+        while True:
+            block = response.read(1 << 20)
+            if not block:
+                break
+            received += len(block)
+            if received > size_bytes:
+                raise ValueError(f"the server sent more than the index's size_bytes ({size_bytes}); "
+                                 "the download was stopped and deleted")
+            file.write(block)
+    if announced is not None and announced.isdigit() and received < int(announced):
+        raise ValueError(f"the connection closed after {received} of {int(announced)} bytes")
+
+
 def fetch(entry, base_url=None, directory=None, offline=None):
     """Return the local path of a zoo artifact, downloading and verifying it if needed.
 
     A cached file is used only if its sha256 matches the index. A download
-    goes through `keras.utils.get_file` into a temporary folder beside the
-    cache, is verified, and only then renamed into place, so an interrupted or
-    corrupted download is never used and never left in the cache.
+    goes into a temporary folder beside the cache, stops as soon as it
+    exceeds the index's `size_bytes`, is verified, and only then renamed into
+    place, so an interrupted, oversized or corrupted download is never used
+    and never left in the cache. The entry's `file` must be a plain file
+    name: one with folders, `..` or an absolute path is refused.
 
     Args:
-        entry: the model's index entry (`file` and `sha256` are used).
+        entry: the model's index entry (`file`, `sha256` and `size_bytes` are used).
         base_url: where artifacts are served (default `zoo_url()`).
         directory: the cache folder (default `cache_dir()`).
         offline: forbid any download (default: `KERASRNN_OFFLINE=1`).
@@ -90,11 +131,10 @@ def fetch(entry, base_url=None, directory=None, offline=None):
     >>> from kerasrnn.zoo.index import read_index
     >>> path = fetch(read_index()[0])  # doctest: +SKIP
     """
-    import keras
-
+    file_name = _checked_file_name(entry)
     directory = directory or cache_dir()
     offline = os.environ.get("KERASRNN_OFFLINE", "") not in ("", "0") if offline is None else offline
-    target = os.path.join(directory, entry["file"])
+    target = os.path.join(directory, file_name)
     if os.path.exists(target):
         if sha256_of(target) == entry["sha256"]:
             return target
@@ -105,29 +145,23 @@ def fetch(entry, base_url=None, directory=None, offline=None):
             "download it once with network access (`kerasrnn zoo download NAME`) or unset KERASRNN_OFFLINE."
         )
     base = base_url or zoo_url()
-    origin = f"{base}/{urllib.parse.quote(entry['file'])}"
+    origin = f"{base}/{urllib.parse.quote(file_name)}"
     os.makedirs(directory, exist_ok=True)
     partial = tempfile.mkdtemp(prefix=".partial-", dir=directory)
     try:
-        # get_file prints its progress to stdout, which must stay clean for the
-        # JSON line of `kerasrnn zoo evaluate`; with interactive logging off
-        # Keras sends those messages to its logger instead.
-        interactive = keras.config.is_interactive_logging_enabled()
-        keras.config.disable_interactive_logging()
+        downloaded = os.path.join(partial, file_name)
         try:
             if base.startswith("hf://"):
                 from kerasrnn.zoo.hugging_face import download_from_hub
 
-                downloaded = download_from_hub(base, entry["file"], partial)
+                # huggingface_hub has no size cap; the size is checked once the file is here.
+                downloaded = download_from_hub(base, file_name, partial)
+                if os.path.getsize(downloaded) > int(entry["size_bytes"]):
+                    raise ValueError(f"the repository's file is larger than the index's size_bytes ({entry['size_bytes']})")
             else:
-                downloaded = keras.utils.get_file(
-                    entry["file"], origin=origin, cache_dir=partial, cache_subdir=".", file_hash=None
-                )
+                download_at_most(origin, downloaded, int(entry["size_bytes"]))
         except Exception as error:
             raise ValueError(f"Could not download zoo model {entry['name']!r} from {origin}: {error}") from error
-        finally:
-            if interactive:
-                keras.config.enable_interactive_logging()
         actual = sha256_of(downloaded)
         if actual != entry["sha256"]:
             raise ValueError(

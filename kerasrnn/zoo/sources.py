@@ -7,10 +7,11 @@ import shutil
 import tempfile
 import urllib.parse
 
-from kerasrnn.zoo.download import cache_dir, fetch
+from kerasrnn.zoo.download import cache_dir, download_at_most, fetch
 from kerasrnn.zoo.index import INDEX_FILE, find_entry, parse_index, read_index
 
 TRAINED_MODEL_FILE = "model.keras"  # what `kerasrnn train` writes in its folder
+MAX_INDEX_BYTES = 16 * 1024 * 1024
 
 
 def _single_entry(entries, source):
@@ -44,8 +45,6 @@ def _quiet_keras_download():
 
 def _download_index(base):
     """Read the `index.json` of a remote zoo folder (URL or hf://)."""
-    import keras
-
     folder = tempfile.mkdtemp(prefix="kerasrnn-index-")
     try:
         if base.startswith("hf://"):
@@ -53,10 +52,9 @@ def _download_index(base):
 
             path = download_from_hub(base, INDEX_FILE, folder)
         else:
-            with _quiet_keras_download():
-                path = keras.utils.get_file(
-                    INDEX_FILE, origin=f"{base}/{INDEX_FILE}", cache_dir=folder, cache_subdir="."
-                )
+            # An index is a few kilobytes: a server sending more is stopped, not read to the end.
+            path = os.path.join(folder, INDEX_FILE)
+            download_at_most(f"{base}/{INDEX_FILE}", path, MAX_INDEX_BYTES)
         with open(path, encoding="utf-8") as file:
             return parse_index(file.read(), f"{base}/{INDEX_FILE}")
     except ValueError:
