@@ -40,6 +40,7 @@ DEFAULT_PEER_TIMEOUT = 120.0
 HEALTH_CHECK_INTERVAL = 5
 HEALTH_CHECK_TIMEOUT = 5
 MULTI_WORKER_JOBS = ("chief", "worker")
+_STRATEGIES = {}
 
 
 class ClusterSetupError(ValueError):
@@ -218,10 +219,15 @@ def make_strategy(strategy=None, peer_timeout=DEFAULT_PEER_TIMEOUT):
         return tf.distribute.get_strategy()
     if isinstance(strategy, tf.distribute.Strategy):
         return strategy
-    if strategy == "mirrored":
-        return tf.distribute.MirroredStrategy(devices=_local_devices())
-    if strategy == "multi-worker":
-        return multi_worker_strategy(peer_timeout)
+    if strategy in ("mirrored", "multi-worker"):
+        # One per process: two strategies over the same devices would share
+        # collective-op keys, and the second one's all-reduces fail.
+        if strategy not in _STRATEGIES:
+            if strategy == "mirrored":
+                _STRATEGIES[strategy] = tf.distribute.MirroredStrategy(devices=_local_devices())
+            else:
+                _STRATEGIES[strategy] = multi_worker_strategy(peer_timeout)
+        return _STRATEGIES[strategy]
     raise ValueError(
         f"`strategy` must be one of {', '.join(STRATEGY_NAMES)} or a tf.distribute.Strategy. Received: strategy={strategy!r}"
     )
