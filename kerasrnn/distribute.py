@@ -28,17 +28,19 @@ import contextlib
 import json
 import os
 import socket
+import sys
+import threading
 import time
 
 import tensorflow as tf
 
 STRATEGY_NAMES = ("default", "mirrored", "multi-worker")
 DEFAULT_PEER_TIMEOUT = 120.0
-# Seconds between checks that every peer is still alive during training, and
-# how long one check waits: a dead peer stops the others with an error after
-# about interval + 3 x timeout seconds instead of TensorFlow's 30 + 3 x 10.
-HEALTH_CHECK_INTERVAL = 5
-HEALTH_CHECK_TIMEOUT = 5
+# Seconds without a heartbeat after which TensorFlow's coordination service
+# declares a worker dead and stops the others with an error.
+HEARTBEAT_TIMEOUT = 10
+# Seconds past `peer_timeout` before the watchdog ends a process TensorFlow keeps waiting.
+WATCHDOG_GRACE = 30
 MULTI_WORKER_JOBS = ("chief", "worker")
 _STRATEGIES = {}
 
@@ -144,18 +146,29 @@ def unreachable_addresses(addresses, timeout=1.0):
     return missing
 
 
-@contextlib.contextmanager
-def _cluster_wait(seconds):
-    # TensorFlow waits for the cluster with an all-reduce at strategy creation
-    # whose timeout is this class attribute (0: forever; there is no argument).
-    from tensorflow.python.distribute.collective_all_reduce_strategy import CollectiveAllReduceExtended
+def _configure_coordination(cluster, peer_timeout):
+    # MultiWorkerMirroredStrategy starts TensorFlow's coordination service,
+    # where every task registers before anything runs; TensorFlow's own
+    # configuration waits for the registrations forever (timeout 0). The same
+    # configuration, set first, with a deadline: TensorFlow keeps one already set.
+    from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
+    from tensorflow.python.distribute import multi_worker_util
+    from tensorflow.python.eager import context
 
-    saved = CollectiveAllReduceExtended._check_health_initial_timeout
-    CollectiveAllReduceExtended._check_health_initial_timeout = max(1, int(round(seconds)))
-    try:
-        yield
-    finally:
-        CollectiveAllReduceExtended._check_health_initial_timeout = saved
+    jobs = [
+        coordination_config_pb2.CoordinatedJob(name=job, num_tasks=len(cluster[job]))
+        for job in MULTI_WORKER_JOBS
+        if job in cluster
+    ]
+    context.context().configure_coordination_service(
+        service_type="standalone",
+        service_leader=multi_worker_util.coordination_leader(cluster),
+        cluster_register_timeout_in_ms=int(peer_timeout * 1000),
+        heartbeat_timeout_in_ms=HEARTBEAT_TIMEOUT * 1000,
+        coordinated_jobs=jobs,
+    )
+    # Registration as a barrier: the leader too gives up at the deadline.
+    context.context().coordination_service.cluster_register_with_barrier = True
 
 
 def multi_worker_strategy(peer_timeout=DEFAULT_PEER_TIMEOUT, environ=None):
@@ -179,21 +192,35 @@ def multi_worker_strategy(peer_timeout=DEFAULT_PEER_TIMEOUT, environ=None):
     own = cluster[task_type][index]
     peers = [address for addresses in cluster.values() for address in addresses if address != own]
     started = time.monotonic()
-    try:
-        with _cluster_wait(peer_timeout):
-            strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    except RuntimeError as error:
-        if "Timeout waiting for the cluster" not in str(error):
-            raise
+
+    def timeout_message():
         missing = unreachable_addresses(peers) or peers
-        raise ClusterSetupError(
+        return (
             f"timed out after {time.monotonic() - started:.0f} s (peer_timeout={peer_timeout:g}) waiting for "
             f"{', '.join(missing)} to join the cluster of TF_CONFIG ({task_type} {index} at {own}); "
             "start every worker with the same cluster and its own task index."
-        ) from error
-    extended = strategy.extended
-    extended._check_health_interval = HEALTH_CHECK_INTERVAL
-    extended._check_health_timeout = HEALTH_CHECK_TIMEOUT
+        )
+
+    # The coordination leader (the chief, else worker 0) waits for the others
+    # inside TensorFlow's C++ runtime, past any deadline and deaf to SIGTERM:
+    # if it is still waiting at the deadline, a watchdog ends the process
+    # (status 2) with the same one-line error the other workers raise.
+    created = threading.Event()
+
+    def watchdog():
+        if not created.wait(peer_timeout + WATCHDOG_GRACE):
+            sys.stderr.write(f"kerasrnn train: error: {timeout_message()}\n")
+            sys.stderr.flush()
+            os._exit(2)
+
+    threading.Thread(target=watchdog, daemon=True, name="kerasrnn-peer-watchdog").start()
+    try:
+        _configure_coordination(cluster, peer_timeout)
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    except tf.errors.DeadlineExceededError as error:
+        raise ClusterSetupError(timeout_message()) from error
+    finally:
+        created.set()
     return strategy
 
 
