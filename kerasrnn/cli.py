@@ -97,6 +97,15 @@ def build_parser():
         "--keep-best", action="store_true", help="save the epoch with the best validation score, not the last"
     )
     train.add_argument("--patience", type=int, help="with --keep-best: stop after N epochs without improvement")
+    train.add_argument(
+        "--strategy", choices=["default", "mirrored", "multi-worker"], default="default",
+        help="default: one device; mirrored: every local GPU (or logical CPU); multi-worker: the cluster in "
+        "TF_CONFIG (--batch-size is the global batch; only the chief writes --out)",
+    )
+    train.add_argument(
+        "--peer-timeout", type=float, default=120.0, metavar="SECONDS",
+        help="multi-worker: how long to wait for the other workers to come up (default 120)",
+    )
     _add_builder_options(train)
     _add_task_options(train)
 
@@ -217,6 +226,8 @@ def run_train(arguments):
         tensorboard_dir=arguments.tensorboard,
         keep_best=arguments.keep_best,
         patience=arguments.patience,
+        strategy=arguments.strategy,
+        peer_timeout=arguments.peer_timeout,
         # Progress bars only where someone watches; one line per epoch in logs.
         verbose="auto" if sys.stdout.isatty() else 2,
     )

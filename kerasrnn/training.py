@@ -2,10 +2,19 @@
 
 import json
 import os
+import shutil
 
 import keras
 import tensorflow as tf
 
+from kerasrnn.distribute import (
+    DEFAULT_PEER_TIMEOUT,
+    is_chief,
+    multi_worker_fit,
+    make_strategy,
+    shard_by_data,
+    worker_identity,
+)
 from kerasrnn.spec import build_from_spec, load_spec, save_spec
 from kerasrnn.tasks.model_parts import reset_states, stateful_copy
 from kerasrnn.tasks.registry import get_task
@@ -55,6 +64,8 @@ def train(
     verbose="auto",
     keep_best=False,
     patience=None,
+    strategy=None,
+    peer_timeout=DEFAULT_PEER_TIMEOUT,
 ):
     """Train a model for `task` on real data and write it to `out_dir`.
 
@@ -71,7 +82,8 @@ def train(
         builder_options: builder arguments (cell, units, optimizer, ...).
         data_options: extra arguments of the task's `prepare` (e.g. `seq_len`).
         epochs: passes over the training data.
-        batch_size: examples per batch.
+        batch_size: examples per batch: the global batch, split between
+            the replicas of a distribution strategy.
         max_examples: train on a subset, for quick trials.
         seed: seeds weights, dropout and shuffling.
         tensorboard_dir: also log to TensorBoard there.
@@ -84,6 +96,12 @@ def train(
             After a resume, "best" ranges over the epochs run since.
         patience: with `keep_best`, stop after this many epochs without a
             better validation score (default: never stop early).
+        strategy: `"default"`, `"mirrored"` (every local GPU, or the
+            logical CPUs), `"multi-worker"` (the cluster in `TF_CONFIG`), or
+            a `tf.distribute.Strategy`. With several workers only the chief
+            (`is_chief`) writes `out_dir`; the others keep their resumable
+            backup in `out_dir/workertemp_<index>` and delete it at the end.
+        peer_timeout: with `"multi-worker"`, seconds to wait for the peers.
 
     Returns:
         The metrics dict written to `metrics.json`.
@@ -95,23 +113,39 @@ def train(
     """
     description = get_task(task)
     epochs = check_positive_int("epochs", epochs)
+    batch_size = check_positive_int("batch_size", batch_size)
     patience = check_positive_int("patience", epochs if patience is None else patience)
+    # First: a multi-worker strategy must configure TensorFlow before it runs anything.
+    strategy = make_strategy(strategy, peer_timeout)
+    chief = is_chief(strategy)
+    replicas = strategy.num_replicas_in_sync
     keras.utils.set_random_seed(seed)
     data = description.data().prepare(
         data_path, batch_size=batch_size, max_examples=max_examples, seed=seed, **(data_options or {})
     )
     spec = {"task": task, **(builder_options or {}), **data.spec_arguments}
-    os.makedirs(out_dir, exist_ok=True)
-    save_spec(spec, os.path.join(out_dir, SPEC_FILE))
-    # Built inside the strategy's scope so that a multi-device strategy can
-    # later be swapped in here without touching the builders.
-    with tf.distribute.get_strategy().scope():
-        model = description.model_class()(build_from_spec(spec), data.preprocessor)
-    fit_callbacks = [keras.callbacks.BackupAndRestore(os.path.join(out_dir, "backup"))]
+    network_spec = dict(spec)
+    if spec.get("stateful"):
+        # Each replica carries the state of its own slice of the streams.
+        if batch_size % replicas:
+            raise ValueError(
+                f"`batch_size` must be a multiple of the {replicas} replicas for a stateful model "
+                f"(each carries batch_size / replicas streams). Received: batch_size={batch_size}"
+            )
+        network_spec["batch_size"] = batch_size // replicas
+    task_type, task_index = worker_identity(strategy)
+    # Only the chief writes `out_dir`; another worker keeps just its backup, in its own folder.
+    backup_dir = os.path.join(out_dir, "backup" if chief else f"workertemp_{task_index}")
+    if chief:
+        os.makedirs(out_dir, exist_ok=True)
+        save_spec(spec, os.path.join(out_dir, SPEC_FILE))
+    with strategy.scope():
+        model = description.model_class()(build_from_spec(network_spec), data.preprocessor)
+    fit_callbacks = [keras.callbacks.BackupAndRestore(backup_dir)]
     stateful = any(getattr(layer, "stateful", False) for layer in model.network.layers)
     if stateful:
         fit_callbacks.append(ResetStatesEachEpoch())
-    if tensorboard_dir:
+    if tensorboard_dir and chief:
         fit_callbacks.append(keras.callbacks.TensorBoard(tensorboard_dir))
     best = None
     if keep_best:
@@ -123,18 +157,19 @@ def train(
             restore_best_weights=True,
         )
         fit_callbacks.append(best)
-    with length_bucketed_input():
+    train_data, validation_data = data.train, data.validation
+    if task_type is not None:
+        train_data, validation_data = shard_by_data(train_data), shard_by_data(validation_data)
+    with length_bucketed_input(), multi_worker_fit(model):
         history = model.fit(
-            data.train,
-            validation_data=data.validation,
+            train_data,
+            validation_data=validation_data,
             epochs=epochs,
             shuffle=False,  # the task's tf.data pipeline shuffles (or keeps TBPTT order)
             callbacks=fit_callbacks + list(callbacks or []),
             verbose=verbose,
         )
-    inference_model(model).save(os.path.join(out_dir, MODEL_FILE))
     history_data = {key: [float(value) for value in values] for key, values in history.history.items()}
-    write_json(history_data, os.path.join(out_dir, "history.json"))
     # The saved weights are the best epoch's under keep_best, else the last's.
     reported = history.epoch.index(best.best_epoch) if best is not None and best.best_weights is not None else -1
     metrics = {
@@ -145,6 +180,13 @@ def train(
     }
     if best is not None:
         metrics["best_epoch"] = history.epoch[reported] + 1
+    if replicas > 1:
+        metrics["replicas"] = replicas
+    if not chief:
+        shutil.rmtree(backup_dir, ignore_errors=True)
+        return metrics
+    inference_model(model).save(os.path.join(out_dir, MODEL_FILE))
+    write_json(history_data, os.path.join(out_dir, "history.json"))
     write_json(metrics, os.path.join(out_dir, "metrics.json"))
     return metrics
 

@@ -28,6 +28,10 @@ def add_zoo_verb(verbs):
         parser.add_argument("--shared-data", default=DEFAULT_SHARED_DATA, help="folder of the real data sets")
         if action == "train":
             parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
+            parser.add_argument(
+                "--strategy", choices=["default", "mirrored", "multi-worker"], default="default",
+                help="as for `kerasrnn train`; multi-worker reads TF_CONFIG and only the chief writes the run",
+            )
         else:
             parser.add_argument("--latency-only", action="store_true", help="only measure the CPU latency again")
 
@@ -73,7 +77,9 @@ def run_zoo(arguments):
         else:
             print(markdown_table(read_index(), read_baselines()))
     elif action == "train":
-        print(json.dumps(recipes.train_recipe(arguments.name, arguments.shared_data, epochs=arguments.epochs)))
+        print(json.dumps(recipes.train_recipe(
+            arguments.name, arguments.shared_data, epochs=arguments.epochs, strategy=arguments.strategy
+        )))
     elif action == "publish" and arguments.latency_only:
         print(json.dumps(recipes.remeasure_latency(arguments.name), indent=2, sort_keys=True))
     elif action == "publish":

@@ -42,7 +42,7 @@ def recipe(name, path=RECIPES_FILE):
     return recipes[name]
 
 
-def train_recipe(name, shared_data, runs_dir=RUNS_DIR, epochs=None):
+def train_recipe(name, shared_data, runs_dir=RUNS_DIR, epochs=None, strategy=None):
     """Train (or resume training) the zoo model `name` into `runs_dir/name`.
 
     Args:
@@ -50,6 +50,7 @@ def train_recipe(name, shared_data, runs_dir=RUNS_DIR, epochs=None):
         shared_data: the folder holding the real data sets.
         runs_dir: where runs are written (resumable, not committed).
         epochs: override the recipe's epoch count.
+        strategy: passed to `kerasrnn.training.train` (a name or a `tf.distribute.Strategy`).
 
     Example:
 
@@ -72,7 +73,12 @@ def train_recipe(name, shared_data, runs_dir=RUNS_DIR, epochs=None):
         verbose=2,
         keep_best=plan.get("keep_best", False),
         patience=plan.get("patience"),
+        strategy=strategy,
     )
+    from kerasrnn.distribute import is_chief, make_strategy
+
+    if not is_chief(make_strategy(strategy)):  # the same (cached) strategy `train` used
+        return metrics  # only the chief writes the run's files
     timing_path = os.path.join(out_dir, "training_seconds.json")
     previous = json.load(open(timing_path)) if os.path.exists(timing_path) else []
     # A resumed run adds its own wall time to the earlier sessions'.
