@@ -57,7 +57,9 @@ def _before_tree(work_dir, commit):
 
 def _start(command, pythonpath, health_port, log_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=pythonpath)
-    process = subprocess.Popen(command, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+    # Run from the tree being measured: `python -m` puts the working folder
+    # first on sys.path, ahead of PYTHONPATH.
+    process = subprocess.Popen(command, env=env, cwd=pythonpath, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
     import http.client
 
     deadline = time.time() + 180
