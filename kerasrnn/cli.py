@@ -381,6 +381,10 @@ def main(argv=None):
     except (ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as error:
         print(f"kerasrnn {arguments.command}: error: {error}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print(f"kerasrnn {arguments.command}: error: out of memory (the input is larger than this machine can hold; "
+              "use a smaller subset, e.g. --max-examples)", file=sys.stderr)
+        return 2
     return 0
 
 

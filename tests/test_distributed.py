@@ -212,7 +212,10 @@ def validation_loss(model_path, task, data_arguments):
     return model.evaluate(data.validation, verbose=0, return_dict=True)["loss"]
 
 
-@pytest.mark.parametrize("task", ["pos_tagger", "char_lm", "sentiment"])
+# pos_tagger in the default run; the other tasks (about a minute each here) with --runslow.
+@pytest.mark.parametrize(
+    "task", ["pos_tagger", pytest.param("char_lm", marks=pytest.mark.slow), pytest.param("sentiment", marks=pytest.mark.slow)]
+)
 def test_two_workers_train_like_one_and_only_the_chief_writes(task, tmp_path):
     ports = free_ports(2)
     chief_out, other_out = tmp_path / "chief", tmp_path / "other"
@@ -244,6 +247,7 @@ def test_two_workers_train_like_one_and_only_the_chief_writes(task, tmp_path):
     assert distributed_loss == pytest.approx(single_loss, abs=LOSS_TOLERANCE)
 
 
+@pytest.mark.slow  # two workers, a kill and a restart: about 80 s here
 def test_a_killed_worker_resumes_from_the_backup(tmp_path):
     ports = free_ports(2)
     out = tmp_path / "run"

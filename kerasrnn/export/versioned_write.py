@@ -21,13 +21,20 @@ def existing_versions(base_path):
 
     >>> existing_versions("/no/such/path")
     []
+    >>> import tempfile
+    >>> base = tempfile.mkdtemp()
+    >>> for name in ("1", "12", "\u00b2", "temp-3"):
+    ...     os.mkdir(os.path.join(base, name))
+    >>> existing_versions(base)  # "²" is a digit to str.isdigit, not a version
+    [1, 12]
     """
     if not os.path.isdir(base_path):
         return []
     return sorted(
         int(name)
         for name in os.listdir(base_path)
-        if name.isdigit() and os.path.isdir(os.path.join(base_path, name))
+        # ASCII digits only: "²".isdigit() is True but int("²") raises, as TF Serving ignores such folders.
+        if name.isascii() and name.isdigit() and os.path.isdir(os.path.join(base_path, name))
     )
 
 
