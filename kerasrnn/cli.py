@@ -89,7 +89,10 @@ def build_parser():
     )
     train.add_argument("--out", required=True, help="output folder (rerun to resume)")
     train.add_argument("--epochs", type=int, default=1)
-    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument(
+        "--batch-size", type=int,
+        help="default: the task's (" + ", ".join(f"{task.name} {task.batch_size}" for task in all_tasks()) + ")",
+    )
     train.add_argument("--max-examples", type=int, help="train on a subset (reviews, sentences, or text windows)")
     train.add_argument("--seed", type=int, default=1337)
     train.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard logs to DIR")

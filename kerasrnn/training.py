@@ -56,7 +56,7 @@ def train(
     builder_options=None,
     data_options=None,
     epochs=1,
-    batch_size=32,
+    batch_size=None,
     max_examples=None,
     seed=1337,
     tensorboard_dir=None,
@@ -83,7 +83,8 @@ def train(
         data_options: extra arguments of the task's `prepare` (e.g. `seq_len`).
         epochs: passes over the training data.
         batch_size: examples per batch: the global batch, split between
-            the replicas of a distribution strategy.
+            the replicas of a distribution strategy (default: the task's
+            `batch_size`: 128 reviews, 32 sentences, 64 text streams).
         max_examples: train on a subset, for quick trials.
         seed: seeds weights, dropout and shuffling.
         tensorboard_dir: also log to TensorBoard there.
@@ -113,7 +114,7 @@ def train(
     """
     description = get_task(task)
     epochs = check_positive_int("epochs", epochs)
-    batch_size = check_positive_int("batch_size", batch_size)
+    batch_size = check_positive_int("batch_size", description.batch_size if batch_size is None else batch_size)
     patience = check_positive_int("patience", epochs if patience is None else patience)
     # First: a multi-worker strategy must configure TensorFlow before it runs anything.
     strategy = make_strategy(strategy, peer_timeout)

@@ -31,7 +31,7 @@ def sentiment_dir(tmp_path_factory):
     status = main(
         ["train", "sentiment", "--data", IMDB_TARBALL, "--out", str(out), "--max-examples", "4000",
          "--epochs", "2", "--cell", "gru", "--units", "32", "--embedding-dim", "32", "--max-length", "200",
-         "--vocab-size", "10000"]
+         "--vocab-size", "10000", "--batch-size", "32"]
     )
     assert status == 0
     return out
@@ -44,6 +44,27 @@ def test_sentiment_beats_chance_on_the_official_test_reviews(sentiment_dir, caps
     assert result["examples"] == 25000
     # Chance is 0.5 on this balanced set; 2 short epochs on 4,000 reviews reach ~0.75.
     assert result["accuracy"] > 0.65, result
+
+
+class CountBatches(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+
+
+def test_train_batches_by_the_tasks_default_batch_size(tmp_path):
+    # `kerasrnn train sentiment` without --batch-size trains on batches of 128
+    # reviews (the benchmarked default): 300 reviews are 3 batches, not 10.
+    counter = CountBatches()
+    train("sentiment", IMDB_TARBALL, str(tmp_path), {"units": 4, "embedding_dim": 4},
+          {"vocab_size": 500, "max_length": 20}, max_examples=300, callbacks=[counter], verbose=0)
+    assert counter.batches == 3
+    from kerasrnn.cli import build_parser
+
+    assert build_parser().parse_args(["train", "sentiment", "--data", "d", "--out", "o"]).batch_size is None
 
 
 def test_sentiment_outputs_and_saved_model(sentiment_dir, capsys):

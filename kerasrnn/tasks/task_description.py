@@ -51,6 +51,9 @@ class TaskDescription:
         monitor: the validation metric `--keep-best` watches, and `"min"` or `"max"`.
         verb: the command that answers a text: `"predict"` or `"generate"`.
         latency_example: one raw input, for the zoo's latency measurement.
+        batch_size: the training batch `kerasrnn train` uses unless told
+            otherwise: the fastest one measured that loses no accuracy
+            (benchmarks/RESULTS.md).
 
     Example:
 
@@ -71,6 +74,7 @@ class TaskDescription:
     monitor: tuple
     verb: str
     latency_example: list
+    batch_size: int
 
     def model_class(self):
         """The task model class (imports TensorFlow)."""

@@ -18,4 +18,5 @@ TASK = TaskDescription(
     monitor=("val_loss", "min"),
     verb="generate",
     latency_example=[list("ROMEO:\nWhat light through yonder window breaks?")],
+    batch_size=64,  # 64 parallel text streams of truncated BPTT, as char-rnn trains
 )

@@ -32,7 +32,7 @@ def review_examples(preprocessor, texts, labels=None):
     return dataset.map(lambda text, label: (preprocessor(text), label), num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def prepare(data_path, batch_size=32, max_examples=None, seed=1337, vocab_size=20000, max_length=400):
+def prepare(data_path, batch_size=128, max_examples=None, seed=1337, vocab_size=20000, max_length=400):
     """Read IMDB train reviews, carve validation, adapt the vocabulary, batch by length.
 
     Args:

@@ -20,4 +20,7 @@ TASK = TaskDescription(
     monitor=("val_accuracy", "max"),
     verb="predict",
     latency_example=["This film was a pleasant surprise: sharp writing and a moving ending."],
+    # With 64 units a step's matmuls are tiny: batches of 32 leave the CPU
+    # waiting on per-op overhead, batches of 128 run 1.6x faster per review.
+    batch_size=128,
 )
