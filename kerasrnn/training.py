@@ -23,6 +23,7 @@ from kerasrnn.validation import check_positive_int
 
 MODEL_FILE = "model.keras"
 SPEC_FILE = "spec.json"
+EPOCHS_FILE = "epochs.csv"
 
 
 def write_json(data, path):
@@ -70,8 +71,8 @@ def train(
     """Train a model for `task` on real data and write it to `out_dir`.
 
     Writes `model.keras` (the task model: `SentimentClassifier`, `PosTagger`
-    or `CharLanguageModel`, vocabulary and labels inside), `spec.json` (the builder's arguments), `history.json` and
-    `metrics.json`. A checkpoint is kept in `out_dir/backup` after every
+    or `CharLanguageModel`, vocabulary and labels inside), `spec.json` (the builder's arguments), `history.json`,
+    `metrics.json` and `epochs.csv` (every epoch's metrics, kept across resumes). A checkpoint is kept in `out_dir/backup` after every
     epoch; running the same command again resumes from it.
 
     Args:
@@ -146,6 +147,10 @@ def train(
     stateful = any(getattr(layer, "stateful", False) for layer in model.network.layers)
     if stateful:
         fit_callbacks.append(ResetStatesEachEpoch())
+    if chief:
+        # One row per finished epoch, appended across resumes (history.json
+        # holds only the epochs of the last run): the whole validation curve.
+        fit_callbacks.append(keras.callbacks.CSVLogger(os.path.join(out_dir, EPOCHS_FILE), append=True))
     if tensorboard_dir and chief:
         fit_callbacks.append(keras.callbacks.TensorBoard(tensorboard_dir))
     best = None

@@ -164,6 +164,14 @@ def test_stateful_training_resumes_after_an_interruption(tmp_path):
     metrics = train("char_lm", SHAKESPEARE, str(tmp_path), **options)
     history = json.loads((tmp_path / "history.json").read_text())
     assert len(history["loss"]) == 1  # only the second epoch was left to run
+    # epochs.csv keeps the whole curve across the resume, each epoch once.
+    from kerasrnn.zoo.recipes import validation_curve
+
+    epochs_csv = (tmp_path / "epochs.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in epochs_csv[1:]] == ["0", "1"]
+    curve = validation_curve(str(tmp_path), "val_loss")
+    assert curve["metric"] == "val_loss" and len(curve["values"]) == 2 and curve["values"][1] == pytest.approx(
+        history["val_loss"][0], rel=1e-5)
     assert metrics["epochs"] == 2
     model, spec = load_trained(str(tmp_path))
     assert spec["stateful"] is True and spec["batch_size"] == 16

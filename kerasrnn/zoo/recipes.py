@@ -148,6 +148,7 @@ def publish(name, shared_data, runs_dir=RUNS_DIR, zoo_dir=DEFAULT_ZOO_DIR, updat
     model = load(target)
     metrics = evaluate_on_data(model, os.path.join(shared_data, plan["eval_data"]))
     timing_path = os.path.join(run_dir, "training_seconds.json")
+    curve = validation_curve(run_dir, get_task(spec["task"]).monitor[0])
     entry = {
         "name": name,
         "task": spec["task"],
@@ -160,6 +161,7 @@ def publish(name, shared_data, runs_dir=RUNS_DIR, zoo_dir=DEFAULT_ZOO_DIR, updat
         "training_command": f"kerasrnn zoo train {name} && kerasrnn zoo publish {name}",
         "training_recipe": plan,
         "training_seconds": sum(json.load(open(timing_path))) if os.path.exists(timing_path) else None,
+        **({"validation_curve": curve} if curve else {}),
         "cpu_latency_seconds": measure_latency(model),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "kerasrnn_version": __version__,
@@ -172,6 +174,27 @@ def publish(name, shared_data, runs_dir=RUNS_DIR, zoo_dir=DEFAULT_ZOO_DIR, updat
     if update_presets:
         _add_entry(entry, get_task(spec["task"]).presets_path())
     return entry
+
+
+def validation_curve(run_dir, monitor):
+    """The monitored validation score of every epoch of a run, from its `epochs.csv` (across resumes).
+
+    Returns `{"metric": monitor, "values": [...]}`, or None for a run older
+    than `epochs.csv`.
+
+    Example:
+
+    >>> validation_curve("models/runs/pos-ewt-bilstm", "val_accuracy")  # doctest: +SKIP
+    {'metric': 'val_accuracy', 'values': [0.91, 0.93, ...]}
+    """
+    import csv
+
+    path = os.path.join(run_dir, "epochs.csv")
+    if not os.path.exists(path):
+        return None
+    with open(path, newline="", encoding="utf-8") as file:
+        rows = [row for row in csv.DictReader(file) if row.get(monitor)]
+    return {"metric": monitor, "values": [round(float(row[monitor]), 6) for row in rows]} if rows else None
 
 
 def _add_entry(entry, path):
