@@ -17,7 +17,7 @@ MODES = {
     "tiny": dict(char_units=32, batches=2, repetitions=3, sentiment_examples=300, adapt_reviews=300,
                  serving_train_examples=64, charlm_train_windows=64, clients=(1, 8), load_seconds=0.5,
                  max_requests=50, generate_chars=20, predict_loop_chars=3, accuracy_epochs=1, accuracy_reviews=300,
-                 accuracy_torch=True,
+                 accuracy_torch=False,
                  memory_batches=2, epoch_tasks=("char_lm", "pos"), full_epochs=3, epoch_batches=2, subnormal_batches=2,
                  sections=("training", "generation", "serving")),
     "quick": dict(char_units=512, batches=4, repetitions=3, sentiment_examples=3000, adapt_reviews=3000,

@@ -164,7 +164,7 @@ def torch_train_step(model, optimizer, loss_of, global_clipnorm=None):
     if global_clipnorm:
         nn.utils.clip_grad_norm_(model.parameters(), global_clipnorm)
     optimizer.step()
-    return float(loss)
+    return float(loss.detach())
 
 
 def torch_training_pass(reference, batches, onednn=True, model=None, loss_of=None):
