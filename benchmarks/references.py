@@ -1,17 +1,30 @@
 """Each task's reference model, in kerasrnn and in PyTorch, with the real data it trains on.
 
-The throughput, full-epoch and memory benchmarks all measure these, so the
-architectures and hyper-parameters live in one place. PyTorch is imported
-only when a PyTorch model or loss is asked for, so a process measuring the
-kerasrnn model's memory never loads it.
+A reference is what users run (issue #15): the defaults of `kerasrnn train
+TASK` (the builder's defaults, the task's `prepare` defaults and the task's
+default batch size) or a published zoo recipe, read from the code and from
+models/recipes.json rather than retyped here, so a headline figure cannot
+drift away from what users get. The kerasrnn model is built the way
+`kerasrnn.training.train` builds it: `build_from_spec` on the task, the
+recipe's builder options and the data's spec arguments.
+
+The throughput, full-epoch and memory benchmarks all measure these. PyTorch
+is imported only when a PyTorch model or loss is asked for, so a process
+measuring the kerasrnn model's memory never loads it.
 """
 
 import dataclasses
-from typing import Callable
+import inspect
+from typing import Callable, Optional
 
-from kerasrnn.tasks import build_char_lm, build_pos_tagger, build_sentiment_classifier
+from kerasrnn.spec import build_from_spec
+from kerasrnn.tasks.registry import get_task
+from kerasrnn.zoo.recipes import recipe
+
+from benchmarks.peak import rnn_flops_per_token
 
 DATA = "../shared/data"
+CHAR_LM_RECIPE = "charlm-shakespeare-lstm"
 
 
 @dataclasses.dataclass
@@ -25,7 +38,15 @@ class Reference:
         torch_model: `torch_model()` builds the same architecture in PyTorch.
         torch_loss: `torch_loss(logits, ids, targets)`, the same loss as the Keras model's.
         learning_rate: Adam's learning rate in both.
-        architecture: one line describing the model.
+        architecture: one line saying what the model is and where its settings come from.
+        forward_flops_per_token: forward matmul FLOPs per token (recurrent layers and per-token head).
+        global_clipnorm: clip all gradients together to this norm in both (None: no clipping).
+
+    Example:
+
+    >>> reference = pos_reference()
+    >>> reference.learning_rate, reference.global_clipnorm
+    (0.001, None)
     """
 
     task: str
@@ -35,54 +56,127 @@ class Reference:
     torch_loss: Callable
     learning_rate: float
     architecture: str
+    forward_flops_per_token: float = 0.0
+    global_clipnorm: Optional[float] = None
 
 
-def char_lm_reference(units=512, data_path=f"{DATA}/tinyshakespeare/input.txt"):
-    """Tiny Shakespeare, Embedding 64 → LSTM → LSTM → Dense, batches of 64 windows of 100 characters.
+def builder_defaults(builder):
+    """The default value of every argument of a builder (or of any function).
+
+    Args:
+        builder: a function such as `build_sentiment_classifier`.
+
+    Example:
+
+    >>> from kerasrnn.tasks import build_sentiment_classifier
+    >>> builder_defaults(build_sentiment_classifier)["cell"]
+    'gru'
+    """
+    return {name: parameter.default for name, parameter in inspect.signature(builder).parameters.items()
+            if parameter.default is not inspect.Parameter.empty}
+
+
+def _expect(what, options, **expected):
+    """Fail loudly if a default changed in a way the PyTorch twin does not reproduce."""
+    different = {key: (options.get(key), value) for key, value in expected.items() if options.get(key) != value}
+    if different:
+        raise ValueError(f"{what}: the PyTorch reference assumes {expected}; the code now has "
+                         f"{ {key: got for key, (got, _) in different.items()} }. Update benchmarks/torch_models.py.")
+
+
+def char_lm_reference(units=None, data_path=None, recipe_name=CHAR_LM_RECIPE):
+    """The zoo recipe `charlm-shakespeare-lstm` (models/recipes.json) on Tiny Shakespeare, in both frameworks.
+
+    Args:
+        units: override the recipe's units (the tiny mode's small model); None keeps the recipe's.
+        data_path: the text file (default: the recipe's `data` under ../shared/data).
+        recipe_name: the zoo recipe to read.
 
     Example:
 
     >>> reference = char_lm_reference(units=8)
     >>> reference.keras_model().output_shape[-1] == reference.torch_model().head.out_features
     True
+    >>> reference.global_clipnorm
+    5.0
     """
     from kerasrnn.tasks.char_lm import data as workflow
 
-    data = workflow.prepare(data_path, batch_size=64, seq_len=100)
+    plan = recipe(recipe_name)
+    options = dict(plan.get("builder_options", {}))
+    if units:
+        options["units"] = units
+    settings = {**builder_defaults(get_task(plan["task"]).builder()), **options}
+    _expect(recipe_name, settings, cell="lstm", bidirectional=False, recurrent_dropout=0.0, optimizer="adam",
+            clipnorm=None, clipvalue=None)
+    batch_size = plan.get("batch_size", get_task(plan["task"]).batch_size)
+    data_options = plan.get("data_options", {})
+    data = workflow.prepare(data_path or f"{DATA}/{plan['data']}", batch_size=batch_size, **data_options)
+    # As `kerasrnn.training.train` builds it (a stateful spec carries the batch size).
+    spec = {"task": plan["task"], **options, **data.spec_arguments}
     vocab = data.spec_arguments["vocab_size"]
+    width, layers, embedding = settings["units"], settings["num_layers"], settings["embedding_dim"]
+    dropout, stateful = settings["dropout"], bool(data_options.get("stateful"))
+    flops = (rnn_flops_per_token("lstm", embedding, width) + (layers - 1) * rnn_flops_per_token("lstm", width, width)
+             + 2 * width * vocab)
+    window = data_options.get("seq_len", builder_defaults(workflow.prepare)["seq_len"])
     return Reference(
         task="char_lm",
         data=data,
-        keras_model=lambda: build_char_lm(vocab, cell="lstm", units=units, num_layers=2, embedding_dim=64,
-                                          learning_rate=2e-3),
-        torch_model=lambda: _torch_models().TorchCharLM(vocab, 64, units, 2),
+        keras_model=lambda: build_from_spec(spec),
+        torch_model=lambda: _torch_models().TorchCharLM(vocab, embedding, width, layers, dropout=dropout,
+                                                        stateful=stateful),
         torch_loss=lambda logits, ids, y: _cross_entropy(logits.reshape(-1, vocab), y.reshape(-1)),
-        learning_rate=2e-3,
-        architecture=f"Embedding 64 → LSTM {units} → LSTM {units} → Dense {vocab}, batch 64 × 100",
+        learning_rate=settings["learning_rate"],
+        architecture=(f"zoo recipe {recipe_name}: Embedding {embedding} → {layers}× LSTM {width} → Dense {vocab}, "
+                      f"dropout {dropout}, Adam {settings['learning_rate']:g}, global clip norm "
+                      f"{settings['global_clipnorm']:g}, {'stateful ' if stateful else ''}batches of "
+                      f"{batch_size} × {window}"),
+        forward_flops_per_token=flops,
+        global_clipnorm=settings["global_clipnorm"],
     )
 
 
 def sentiment_reference(max_examples=None, data_path=f"{DATA}/aclImdb_v1_labeled.tar.gz"):
-    """IMDB, Embedding 128 (masked) → BiLSTM 64 → Dense 2, reviews cut at 200 tokens, bucketed batches of 32.
+    """Exactly `kerasrnn train sentiment` with its defaults, on IMDB, in both frameworks.
+
+    The data is `prepare(data_path, batch_size=<the task's default>)` with
+    prepare's own defaults (vocabulary, review length, bucketing); the model
+    is `build_sentiment_classifier(vocab)` with no options.
+
+    Args:
+        max_examples: train on a subset (the tiny and quick modes); None: all 22,500 training reviews.
+        data_path: the aclImdb folder or tarball.
 
     Example:
 
     >>> reference = sentiment_reference(max_examples=64)
-    >>> reference.task, reference.data.train_examples
-    ('sentiment', 64)
+    >>> reference.task, reference.data.train_examples, reference.learning_rate
+    ('sentiment', 64, 0.002)
     """
     from kerasrnn.tasks.sentiment import data as workflow
 
-    data = workflow.prepare(data_path, batch_size=32, max_length=200, max_examples=max_examples)
-    vocab = data.spec_arguments["vocab_size"]
+    task = get_task("sentiment")
+    defaults = builder_defaults(task.builder())
+    _expect("build_sentiment_classifier defaults", defaults, cell="gru", bidirectional=True, num_layers=1,
+            pooling="max", dropout=0.0, recurrent_dropout=0.0, optimizer="adam", clipnorm=None, clipvalue=None,
+            global_clipnorm=None)
+    data = workflow.prepare(data_path, batch_size=task.batch_size, max_examples=max_examples)
+    max_length = builder_defaults(workflow.prepare)["max_length"]
+    spec = {"task": task.name, **data.spec_arguments}
+    vocab, classes = data.spec_arguments["vocab_size"], data.spec_arguments["num_classes"]
+    units, embedding = defaults["units"], defaults["embedding_dim"]
     return Reference(
         task="sentiment",
         data=data,
-        keras_model=lambda: build_sentiment_classifier(vocab, cell="lstm", units=64, embedding_dim=128),
-        torch_model=lambda: _torch_models().TorchBiLSTMClassifier(vocab, 128, 64, 1, 2),
+        keras_model=lambda: build_from_spec(spec),
+        torch_model=lambda: _torch_models().TorchBiGRUMaxPoolClassifier(vocab, embedding, units, classes),
         torch_loss=lambda logits, ids, y: _cross_entropy(logits, y),
-        learning_rate=1e-3,
-        architecture=f"Embedding 128 (mask) → BiLSTM 64 → Dense 2, vocab {vocab}, batch 32, bucketed",
+        learning_rate=defaults["learning_rate"],
+        architecture=(f"kerasrnn train sentiment defaults: Embedding {embedding} (mask) → BiGRU {units} → masked "
+                      f"max pooling → Dense {classes}, Adam {defaults['learning_rate']:g}, vocabulary {vocab}, "
+                      f"first {max_length} tokens, bucketed batches of {task.batch_size}"),
+        forward_flops_per_token=rnn_flops_per_token("gru", embedding, units, 2),
     )
 
 
@@ -104,26 +198,38 @@ def _masked_token_loss(logits, ids, targets):
 
 
 def pos_reference(data_path=f"{DATA}/ud-english-ewt"):
-    """UD English EWT, the word-level tagger: Embedding 100 (masked) → BiLSTM 128 → Dense per token.
+    """Exactly `kerasrnn train pos_tagger` with its defaults (the word-level BiLSTM tagger), in both frameworks.
+
+    Args:
+        data_path: the UD English EWT folder.
 
     Example:
 
-    >>> pos_reference().architecture.startswith("Embedding 100")
+    >>> pos_reference().architecture.startswith("kerasrnn train pos_tagger defaults: Embedding 128")
     True
     """
     from kerasrnn.tasks.pos_tagger import data as workflow
 
-    data = workflow.prepare(data_path, batch_size=32)
+    task = get_task("pos_tagger")
+    defaults = builder_defaults(task.builder())
+    _expect("build_pos_tagger defaults", defaults, cell="lstm", bidirectional=True, num_layers=1, dropout=0.0,
+            recurrent_dropout=0.0, optimizer="adam", clipnorm=None, clipvalue=None, global_clipnorm=None,
+            char_vocab_size=None, word_dropout=0.0)
+    data = workflow.prepare(data_path, batch_size=task.batch_size)
+    spec = {"task": task.name, **data.spec_arguments}
     vocab, tags = data.spec_arguments["vocab_size"], data.spec_arguments["num_tags"]
+    units, embedding = defaults["units"], defaults["embedding_dim"]
     return Reference(
         task="pos",
         data=data,
-        keras_model=lambda: build_pos_tagger(vocab, tags, cell="lstm", units=128, embedding_dim=100,
-                                             learning_rate=2e-3),
-        torch_model=lambda: _torch_models().TorchBiLSTMTagger(vocab, 100, 128, tags),
+        keras_model=lambda: build_from_spec(spec),
+        torch_model=lambda: _torch_models().TorchBiLSTMTagger(vocab, embedding, units, tags),
         torch_loss=_masked_token_loss,
-        learning_rate=2e-3,
-        architecture=f"Embedding 100 (mask) → BiLSTM 128 → Dense {tags}, word level, batch 32, bucketed",
+        learning_rate=defaults["learning_rate"],
+        architecture=(f"kerasrnn train pos_tagger defaults: Embedding {embedding} (mask) → BiLSTM {units} → "
+                      f"Dense {tags}, Adam {defaults['learning_rate']:g}, word level, bucketed batches of "
+                      f"{task.batch_size}"),
+        forward_flops_per_token=rnn_flops_per_token("lstm", embedding, units, 2) + 2 * 2 * units * tags,
     )
 
 
@@ -144,7 +250,8 @@ def keras_io_reference():
         torch_model=lambda: _torch_models().TorchBiLSTMClassifier(20000, 128, 64, 2, 1, packed=False),
         torch_loss=_binary_cross_entropy_of_first_logit,
         learning_rate=1e-3,
-        architecture="Embedding 128 → BiLSTM 64 (seq) → BiLSTM 64 → Dense 1, batch 32 × 200",
+        architecture="keras-io recipe: Embedding 128 → BiLSTM 64 (seq) → BiLSTM 64 → Dense 1, batch 32 × 200",
+        forward_flops_per_token=rnn_flops_per_token("lstm", 128, 64, 2) + rnn_flops_per_token("lstm", 128, 64, 2),
     )
 
 
@@ -157,13 +264,17 @@ def _binary_cross_entropy_of_first_logit(logits, ids, targets):
 def reference_for(task, settings):
     """The reference of `task` at the sizes of a benchmark mode's `settings`.
 
+    Args:
+        task: `"char_lm"`, `"sentiment"` or `"pos"`.
+        settings: a benchmark mode's settings (`char_units` for a smaller char LM, `sentiment_examples`).
+
     Example:
 
     >>> reference_for("pos", {}).task
     'pos'
     """
     if task == "char_lm":
-        return char_lm_reference(units=settings.get("char_units", 512))
+        return char_lm_reference(units=settings.get("char_units"))
     if task == "sentiment":
         return sentiment_reference(max_examples=settings.get("sentiment_examples"))
     if task == "pos":

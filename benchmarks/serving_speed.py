@@ -24,7 +24,7 @@ from benchmarks.measure import PeakRss, interleaved, median, seconds
 from kerasrnn.data import load_imdb
 from kerasrnn.export import export_for_serving
 from kerasrnn.training import train
-from kerasrnn.zoo import load
+from kerasrnn.zoo import load as load_model
 
 DATA = "../shared/data"
 
@@ -129,7 +129,7 @@ def serving(settings, work_dir):
                               {"cell": "lstm", "units": 64, "embedding_dim": 128},
                               f"{DATA}/aclImdb_v1_labeled.tar.gz", settings["serving_train_examples"],
                               max_length=200)
-    model = load(model_path)
+    model = load_model(model_path)
     export_for_serving(model, os.path.join(work_dir, "export", "imdb"), version=1, overwrite=True)
     texts = load_imdb(f"{DATA}/aclImdb_v1_labeled.tar.gz", splits=("test",))["test"][0][:200]
     tf_bodies = [json.dumps({"instances": [{"text": t}]}).encode() for t in texts]
@@ -192,7 +192,7 @@ def generation(settings, work_dir):
     model_path = _train_quick("char_lm", os.path.join(work_dir, "charlm"),
                               {"cell": "lstm", "units": settings["char_units"], "num_layers": 2, "embedding_dim": 64},
                               f"{DATA}/tinyshakespeare/input.txt", settings["charlm_train_windows"])
-    model = load(model_path)
+    model = load_model(model_path)
     export = export_for_serving(model, os.path.join(work_dir, "export", "charlm"), version=1, overwrite=True)
     generate = tf.saved_model.load(export.path).signatures["generate"]
     core = model.network

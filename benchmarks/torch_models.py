@@ -6,24 +6,51 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 
 class TorchCharLM(nn.Module):
-    """Embedding → stacked LSTM → Linear, as `build_char_lm` builds it.
+    """Embedding → stacked LSTM → Linear, as `build_char_lm` builds it (dropout and carried state included).
+
+    Keras' `dropout` drops each recurrent layer's inputs and, once more, the
+    last layer's outputs before the head: three applications for two layers.
+    Here: `nn.Dropout` on the embeddings, `nn.LSTM(dropout=...)` between the
+    layers and `nn.Dropout` before the head, the same three.
+
+    Args:
+        vocab_size: characters in the vocabulary.
+        embedding_dim: size of the character embeddings.
+        units: hidden units per layer.
+        num_layers: stacked LSTM layers.
+        dropout: dropout rate, as the Keras builder's.
+        stateful: carry the (detached) state from one batch to the next, as
+            a stateful Keras model trains with truncated BPTT.
 
     Example:
 
-    >>> model = TorchCharLM(66, 64, 32, 2)
+    >>> model = TorchCharLM(66, 64, 32, 2, dropout=0.25, stateful=True)
     >>> tuple(model(torch.ones(2, 5, dtype=torch.long)).shape)
     (2, 5, 66)
+    >>> tuple(model.state[0].shape)
+    (2, 2, 32)
     """
 
-    def __init__(self, vocab_size, embedding_dim, units, num_layers):
+    def __init__(self, vocab_size, embedding_dim, units, num_layers, dropout=0.0, stateful=False):
         super().__init__()
+        self.stateful = stateful
+        self.state = None
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
-        self.rnn = nn.LSTM(embedding_dim, units, num_layers=num_layers, batch_first=True)
+        self.input_dropout = nn.Dropout(dropout)
+        self.rnn = nn.LSTM(embedding_dim, units, num_layers=num_layers, batch_first=True,
+                           dropout=dropout if num_layers > 1 else 0.0)
+        self.output_dropout = nn.Dropout(dropout)
         self.head = nn.Linear(units, vocab_size)
 
     def forward(self, ids):
-        outputs, _ = self.rnn(self.embedding(ids))
-        return self.head(outputs)
+        carried = None
+        if self.stateful and self.state is not None and self.state[0].shape[1] == ids.shape[0]:
+            carried = self.state
+        outputs, state = self.rnn(self.input_dropout(self.embedding(ids)), carried)
+        if self.stateful:
+            # Truncated BPTT: the next batch starts from this state, with no gradient through it.
+            self.state = tuple(part.detach() for part in state)
+        return self.head(self.output_dropout(outputs))
 
 
 class TorchBiLSTMClassifier(nn.Module):
@@ -54,6 +81,41 @@ class TorchBiLSTMClassifier(nn.Module):
         return self.head(torch.cat([h[-2], h[-1]], dim=1))
 
 
+class TorchBiGRUMaxPoolClassifier(nn.Module):
+    """Embedding → bidirectional GRU over packed sequences → max over the real steps → Linear.
+
+    The `kerasrnn train sentiment` default architecture. Packing is PyTorch's
+    masking (padded steps are skipped, as Keras' mask does); the padded
+    outputs are set to -inf before the max, as `MaskedGlobalMaxPooling1D` does.
+
+    Args:
+        vocab_size: word ids, padding (0) included.
+        embedding_dim: size of the word embeddings.
+        units: GRU units per direction.
+        num_classes: output logits.
+
+    Example:
+
+    >>> model = TorchBiGRUMaxPoolClassifier(100, 8, 4, 2)
+    >>> tuple(model(torch.tensor([[5, 6, 0], [7, 8, 9]])).shape)
+    (2, 2)
+    """
+
+    def __init__(self, vocab_size, embedding_dim, units, num_classes):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
+        self.rnn = nn.GRU(embedding_dim, units, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(2 * units, num_classes)
+
+    def forward(self, ids):
+        lengths = (ids != 0).sum(dim=1).clamp(min=1).cpu()
+        packed = pack_padded_sequence(self.embedding(ids), lengths, batch_first=True, enforce_sorted=False)
+        outputs, _ = self.rnn(packed)
+        outputs, _ = pad_packed_sequence(outputs, batch_first=True, padding_value=float("-inf"),
+                                         total_length=ids.shape[1])
+        return self.head(outputs.max(dim=1).values)
+
+
 class TorchBiLSTMTagger(nn.Module):
     """Embedding → BiLSTM over packed sequences → Linear per token (the word-level tagger).
 
@@ -78,8 +140,14 @@ class TorchBiLSTMTagger(nn.Module):
         return self.head(outputs)
 
 
-def torch_train_step(model, optimizer, loss_of):
+def torch_train_step(model, optimizer, loss_of, global_clipnorm=None):
     """One optimizer step; `loss_of(model)` computes the loss on the batch.
+
+    Args:
+        model: a PyTorch module.
+        optimizer: its optimizer.
+        loss_of: `loss_of(model)` returns the batch's loss.
+        global_clipnorm: clip all gradients together to this norm (Keras' `global_clipnorm`).
 
     Example:
 
@@ -93,15 +161,17 @@ def torch_train_step(model, optimizer, loss_of):
     optimizer.zero_grad(set_to_none=True)
     loss = loss_of(model)
     loss.backward()
+    if global_clipnorm:
+        nn.utils.clip_grad_norm_(model.parameters(), global_clipnorm)
     optimizer.step()
-    return float(loss)
+    return float(loss.detach())
 
 
 def torch_training_pass(reference, batches, onednn=True, model=None, loss_of=None):
     """Return `one_pass()`: Adam steps over `batches` with the reference's PyTorch model and loss (unless given).
 
     Args:
-        reference: a `benchmarks.references.Reference`.
+        reference: a `benchmarks.references.Reference` (its learning rate and global clip norm are used).
         batches: a list of `(ids, targets)` NumPy batches.
         onednn: run PyTorch's CPU LSTM through oneDNN (its default) or its native kernel.
         model: a PyTorch model to train instead of `reference.torch_model()`.
@@ -126,7 +196,7 @@ def torch_training_pass(reference, batches, onednn=True, model=None, loss_of=Non
         # kerasrnn is compared with the faster.
         with torch.backends.mkldnn.flags(enabled=onednn):
             for x, y in tensors:
-                torch_train_step(model, optimizer, lambda m: loss_of(m(x), x, y))
+                torch_train_step(model, optimizer, lambda m: loss_of(m(x), x, y), reference.global_clipnorm)
 
     return one_pass
 

@@ -1,11 +1,18 @@
 """Training throughput of each task's reference model: kerasrnn vs PyTorch vs the naive Keras recipe.
 
+Every reference is what users run (benchmarks/references.py): the defaults
+of `kerasrnn train TASK` or the zoo recipe `charlm-shakespeare-lstm`. A row
+that users do not get by default is marked `users_get: False` and labelled
+"(variant, not a default)" in RESULTS.md.
+
 Every variant trains on the same list of real batches (for the naive recipe:
 its own real batches, padded to 200 tokens as the keras-io example does).
-One warm-up pass over the list (tracing, XLA compiles, allocator) is not
-timed; then each repetition times one pass over the whole list, variants
-interleaved A B C A B C.
+One warm-up pass over the list (tracing, allocator) is not timed; then each
+repetition times one pass over the whole list, variants interleaved A B C A B C.
 """
+
+import dataclasses
+from typing import Callable
 
 import keras
 import numpy as np
@@ -13,18 +20,37 @@ import tensorflow as tf
 import torch
 
 from benchmarks.measure import PeakRss, interleaved, median, seconds
-from benchmarks.peak import rnn_flops_per_token
 from benchmarks.references import DATA, keras_io_reference, reference_for
 from benchmarks.torch_models import torch_training_pass
-from kerasrnn.layers.fast_rnn import with_batched_input_projection
 
 
-def _keras_variant(model, batches, jit_compile=False, fast=False):
-    if fast:
-        model = with_batched_input_projection(model)
-    if jit_compile:
-        model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"], jit_compile=True)
+@dataclasses.dataclass(frozen=True)
+class KerasVariant:
+    """One way of training a task's reference model in kerasrnn.
 
+    Attributes:
+        build: `build(reference)` returns the compiled Keras model to train.
+        users_get: True only if `kerasrnn train` (or the zoo recipe) trains exactly this model.
+
+    Example:
+
+    >>> KerasVariant(build=lambda reference: reference.keras_model(), users_get=True).users_get
+    True
+    """
+
+    build: Callable
+    users_get: bool
+
+
+CHAR_LM_RECIPE_VARIANT = "kerasrnn charlm-shakespeare-lstm recipe (Keras LSTM layers)"
+# The char LM's kerasrnn rows. Add a variant here (and nowhere else): each
+# trains on the same batches as PyTorch and is reported and compared by name.
+CHAR_LM_KERASRNN_VARIANTS = {
+    CHAR_LM_RECIPE_VARIANT: KerasVariant(build=lambda reference: reference.keras_model(), users_get=True),
+}
+
+
+def _keras_variant(model, batches):
     def one_pass():
         for x, y in batches:
             model.train_on_batch(x, y)
@@ -32,8 +58,8 @@ def _keras_variant(model, batches, jit_compile=False, fast=False):
     return one_pass
 
 
-def _measure(task, variants, batches_by_variant, repetitions, flops_by_variant):
-    """Warm up, then time interleaved passes; returns one row per variant."""
+def _measure(task, variants, batches_by_variant, repetitions, flops_by_variant, users_get=()):
+    """Warm up, then time interleaved passes; returns one row per variant (`users_get`: the default ones)."""
     for one_pass in variants.values():
         one_pass()
     rss = {}
@@ -51,7 +77,7 @@ def _measure(task, variants, batches_by_variant, repetitions, flops_by_variant):
         padded = sum(x.size for x, _ in batches)
         real = sum(int(np.count_nonzero(x)) for x, _ in batches)
         rows.append({
-            "task": task, "variant": name, "seconds_per_pass": values,
+            "task": task, "variant": name, "users_get": name in users_get, "seconds_per_pass": values,
             "padded_tokens_per_s": [padded / t for t in values],
             "real_tokens_per_s": [real / t for t in values],
             "median_real_tokens_per_s": median([real / t for t in values]),
@@ -64,24 +90,19 @@ def _measure(task, variants, batches_by_variant, repetitions, flops_by_variant):
 
 
 def char_lm(settings):
-    """Tiny Shakespeare, 2-layer LSTM char LM, batch 64 x 100 characters (TBPTT windows)."""
+    """Tiny Shakespeare, the zoo recipe charlm-shakespeare-lstm (2-layer LSTM char LM, stateful 64 x 100 windows)."""
     reference = reference_for("char_lm", settings)
-    data, units = reference.data, settings["char_units"]
+    data = reference.data
     batches = [(x.numpy(), y.numpy()) for x, y in data.train.take(settings["batches"])]
-    vocab = data.spec_arguments["vocab_size"]
-    build = reference.keras_model
 
     torch.manual_seed(0)
-    variants = {
-        "kerasrnn (Keras LSTM layers)": _keras_variant(build(), batches),
-        "kerasrnn + FastLSTM": _keras_variant(build(), batches, fast=True),
-        "kerasrnn + FastLSTM + XLA (jit_compile)": _keras_variant(build(), batches, fast=True, jit_compile=True),
-        "PyTorch 2-layer nn.LSTM": torch_training_pass(reference, batches),
-        "PyTorch 2-layer nn.LSTM, oneDNN off": torch_training_pass(reference, batches, onednn=False),
-    }
-    flops = rnn_flops_per_token("lstm", 64, units) + rnn_flops_per_token("lstm", units, units) + 2 * units * vocab
+    variants = {name: _keras_variant(variant.build(reference), batches)
+                for name, variant in CHAR_LM_KERASRNN_VARIANTS.items()}
+    variants["PyTorch 2-layer nn.LSTM, same recipe"] = torch_training_pass(reference, batches)
+    variants["PyTorch 2-layer nn.LSTM, same recipe, oneDNN off"] = torch_training_pass(reference, batches, onednn=False)
+    users_get = {name for name, variant in CHAR_LM_KERASRNN_VARIANTS.items() if variant.users_get}
     rows = _measure("char_lm", variants, {name: batches for name in variants}, settings["repetitions"],
-                    {name: flops for name in variants})
+                    {name: reference.forward_flops_per_token for name in variants}, users_get)
     for row in rows:
         row["epoch_tokens"] = data.train_examples
         row["architecture"] = reference.architecture
@@ -120,8 +141,10 @@ def naive_keras_io_model():
     return model
 
 
-LARGE_BATCH = 128
-LARGE_BATCH_VARIANT = f"kerasrnn BiLSTM-64, bucketed + FastLSTM, batches of {LARGE_BATCH} (same reviews)"
+SENTIMENT_DEFAULTS = "kerasrnn train sentiment defaults"
+SMALL_BATCH = 32
+SMALL_BATCH_VARIANT = f"kerasrnn train sentiment defaults, batches of {SMALL_BATCH} (not the default)"
+NAIVE_RECIPE = "naive keras-io recipe (2×BiLSTM-64, padded to 200)"
 
 
 def _rebatched_by_length(batches, batch_size):
@@ -144,17 +167,16 @@ def _rebatched_by_length(batches, batch_size):
 
 
 def sentiment(settings):
-    """IMDB: kerasrnn's reference BiLSTM-64 on length-bucketed batches vs PyTorch vs the keras-io recipe."""
+    """IMDB: `kerasrnn train sentiment` defaults vs the same in PyTorch vs the keras-io recipe."""
     reference = reference_for("sentiment", settings)
     data = reference.data
     batches = [(x.numpy(), y.numpy()) for x, y in data.train.take(settings["batches"])]
-    # Padded and real tokens of one whole epoch of bucketed batches.
+    # Padded and real tokens of one whole epoch of the default bucketed batches.
     padded = real = reviews = 0
     for x, _ in data.train:
         padded, real, reviews = padded + int(tf.size(x)), real + int(tf.math.count_nonzero(x)), reviews + int(x.shape[0])
     naive_batches, naive_reviews = _naive_recipe_batches(settings)
-    large_batches = _rebatched_by_length(batches, LARGE_BATCH)
-    build = reference.keras_model
+    small_batches = _rebatched_by_length(batches, SMALL_BATCH)
 
     torch.manual_seed(0)
     keras_io = keras_io_reference()
@@ -162,65 +184,62 @@ def sentiment(settings):
     def keras_io_in_torch(**options):
         return torch_training_pass(keras_io, naive_batches, **options)
 
+    same = "PyTorch BiGRU-64 + max pooling, same batches (packed)"
     variants = {
-        "kerasrnn BiLSTM-64, bucketed (Keras LSTM layers)": _keras_variant(build(), batches),
-        "kerasrnn BiLSTM-64, bucketed + FastLSTM": _keras_variant(build(), batches, fast=True),
-        LARGE_BATCH_VARIANT: _keras_variant(build(), large_batches, fast=True),
-        "PyTorch BiLSTM-64, same batches (packed)": torch_training_pass(reference, batches),
-        "PyTorch BiLSTM-64, same batches (packed), oneDNN off": torch_training_pass(reference, batches, onednn=False),
-        "naive keras-io recipe (2×BiLSTM-64, padded to 200)": (lambda m: lambda: [
-            m.train_on_batch(x, y) for x, y in naive_batches])(naive_keras_io_model()),
+        SENTIMENT_DEFAULTS: _keras_variant(reference.keras_model(), batches),
+        SMALL_BATCH_VARIANT: _keras_variant(reference.keras_model(), small_batches),
+        same: torch_training_pass(reference, batches),
+        same + ", oneDNN off": torch_training_pass(reference, batches, onednn=False),
+        NAIVE_RECIPE: _keras_variant(naive_keras_io_model(), naive_batches),
         "PyTorch keras-io architecture, same padded batches": keras_io_in_torch(),
         "PyTorch keras-io architecture, same padded batches, oneDNN off": keras_io_in_torch(onednn=False),
     }
-    ours = rnn_flops_per_token("lstm", 128, 64, 2)
-    naive = rnn_flops_per_token("lstm", 128, 64, 2) + rnn_flops_per_token("lstm", 128, 64, 2)
-    flops = {name: (naive if "keras-io" in name else ours) for name in variants}
+    flops = {name: (keras_io.forward_flops_per_token if "keras-io" in name else reference.forward_flops_per_token)
+             for name in variants}
     by_variant = {name: (naive_batches if "keras-io" in name else batches) for name in variants}
-    by_variant[LARGE_BATCH_VARIANT] = large_batches
-    rows = _measure("sentiment", variants, by_variant, settings["repetitions"], flops)
+    by_variant[SMALL_BATCH_VARIANT] = small_batches
+    rows = _measure("sentiment", variants, by_variant, settings["repetitions"], flops, {SENTIMENT_DEFAULTS})
     for row in rows:
         if "keras-io" in row["variant"]:
             row["epoch_tokens"] = naive_reviews * 200
             row["epoch_note"] = f"{naive_reviews} reviews × 200 padded tokens"
             row["epoch_tokens_kind"] = "padded"
-            row["architecture"] = "Embedding 128 → BiLSTM 64 (seq) → BiLSTM 64 → Dense 1, batch 32 × 200"
-        elif row["variant"] == LARGE_BATCH_VARIANT:
+            row["architecture"] = keras_io.architecture
+        elif row["variant"] == SMALL_BATCH_VARIANT:
             # Its batches pad differently, so its epoch is counted in real tokens.
             row["epoch_tokens"] = real / reviews * naive_reviews
             row["epoch_note"] = f"{naive_reviews} reviews × {real / reviews:.1f} real tokens per review"
             row["epoch_tokens_kind"] = "real"
-            row["architecture"] = f"as above, batches of {LARGE_BATCH} reviews"
+            row["architecture"] = f"as the defaults, the same reviews re-bucketed into batches of {SMALL_BATCH}"
         else:
             # Scaled to the recipe's 25,000 reviews so the epochs are comparable.
             row["epoch_tokens"] = padded / reviews * naive_reviews
             row["epoch_note"] = (f"{naive_reviews} reviews × {padded / reviews:.1f} padded tokens per review "
-                                 f"(mean over {reviews} bucketed training reviews, cut at 200)")
+                                 f"(mean over {reviews} bucketed training reviews)")
             row["epoch_tokens_kind"] = "padded"
             row["architecture"] = reference.architecture
     return rows
 
 
 def pos(settings):
-    """UD English EWT: the word-level BiLSTM-128 tagger vs the same in PyTorch."""
+    """UD English EWT: `kerasrnn train pos_tagger` defaults (word-level BiLSTM-128) vs the same in PyTorch."""
     reference = reference_for("pos", settings)
     data = reference.data
     batches = [(x.numpy(), y.numpy()) for x, y in data.train.take(settings["batches"])]
     padded = 0
     for x, _ in data.train:
         padded += int(tf.size(x))
-    tags = data.spec_arguments["num_tags"]
 
     torch.manual_seed(0)
+    same = "PyTorch BiLSTM-128 tagger, same batches (packed)"
     variants = {
-        "kerasrnn BiLSTM-128 tagger (Keras LSTM layers)": _keras_variant(reference.keras_model(), batches),
-        "kerasrnn BiLSTM-128 tagger + FastLSTM": _keras_variant(reference.keras_model(), batches, fast=True),
-        "PyTorch BiLSTM-128 tagger, same batches (packed)": torch_training_pass(reference, batches),
-        "PyTorch BiLSTM-128 tagger, same batches (packed), oneDNN off": torch_training_pass(reference, batches, onednn=False),
+        "kerasrnn train pos_tagger defaults": _keras_variant(reference.keras_model(), batches),
+        same: torch_training_pass(reference, batches),
+        same + ", oneDNN off": torch_training_pass(reference, batches, onednn=False),
     }
-    flops = rnn_flops_per_token("lstm", 100, 128, 2) + 2 * 256 * tags
     rows = _measure("pos", variants, {name: batches for name in variants}, settings["repetitions"],
-                    {name: flops for name in variants})
+                    {name: reference.forward_flops_per_token for name in variants},
+                    {"kerasrnn train pos_tagger defaults"})
     for row in rows:
         row["epoch_tokens"] = padded
         row["epoch_tokens_kind"] = "padded"
