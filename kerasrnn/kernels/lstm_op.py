@@ -141,8 +141,15 @@ def _register_gradient(module):
         dh = tf.zeros_like(h) if dh is None else dh
         dc = tf.zeros_like(c) if dc is None else dc
         h0, c0, kernel = op.inputs[1], op.inputs[2], op.inputs[3]
-        d_projected, dh0, dc0, d_kernel = module.kerasrnn_lstm_backward(
+        d_projected, dh0, dc0 = module.kerasrnn_lstm_backward(
             h0, c0, kernel, h, c, gates, dh, dc, parallel=op.get_attr("parallel"))
+        # dU = sum over steps of h_{t-1}^T dGates_t, as ONE matmul over all
+        # batch * time rows; TensorFlow's MatMul (oneDNN) was faster for it
+        # than the Eigen contraction inside the op.
+        h_prev = tf.concat([h0[:, None, :], h[:, :-1, :]], axis=1)[:, : tf.shape(h)[1]]
+        units = tf.shape(kernel)[0]
+        d_kernel = tf.matmul(tf.reshape(h_prev, [-1, units]), tf.reshape(d_projected, [-1, 4 * units]),
+                             transpose_a=True)
         return [d_projected, dh0, dc0, d_kernel]
 
 
