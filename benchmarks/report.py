@@ -210,6 +210,7 @@ def write_report(results, path):
             "| optimisation | task | before | after | ratio (after/before) |", "|---|---|---|---|---|"]
     pairs = [("char_lm", "kerasrnn (Keras LSTM layers)", "kerasrnn + FastLSTM", "batched input projection"),
              ("char_lm", "kerasrnn + FastLSTM", "kerasrnn + FastLSTM + XLA (jit_compile)", "XLA jit_compile"),
+             ("char_lm", "kerasrnn + FastLSTM", "kerasrnn + fused LSTM kernel", "fused C++ LSTM op (kerasrnn.kernels)"),
              ("sentiment", "kerasrnn BiLSTM-64, bucketed (Keras LSTM layers)", "kerasrnn BiLSTM-64, bucketed + FastLSTM",
               "batched input projection"),
              ("sentiment", "kerasrnn BiLSTM-64, bucketed + FastLSTM",

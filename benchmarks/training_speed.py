@@ -16,12 +16,16 @@ from benchmarks.measure import PeakRss, interleaved, median, seconds
 from benchmarks.peak import rnn_flops_per_token
 from benchmarks.references import DATA, keras_io_reference, reference_for
 from benchmarks.torch_models import torch_training_pass
-from kerasrnn.layers.fast_rnn import with_batched_input_projection
+from kerasrnn.layers.fast_rnn import FastLSTM, with_batched_input_projection
 
 
-def _keras_variant(model, batches, jit_compile=False, fast=False):
+def _keras_variant(model, batches, jit_compile=False, fast=False, fused=False):
     if fast:
         model = with_batched_input_projection(model)
+        # FastLSTM runs kerasrnn's fused C++ op when it can; the "+ FastLSTM"
+        # rows keep measuring the Keras loop, the "fused" row the op.
+        for layer in _recurrent_layers(model):
+            layer.use_fused_kernel = fused
     if jit_compile:
         model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"], jit_compile=True)
 
@@ -30,6 +34,25 @@ def _keras_variant(model, batches, jit_compile=False, fast=False):
             model.train_on_batch(x, y)
 
     return one_pass
+
+
+def _recurrent_layers(model):
+    for layer in model.layers:
+        if isinstance(layer, FastLSTM):
+            yield layer
+        for child in (getattr(layer, "forward_layer", None), getattr(layer, "backward_layer", None)):
+            if isinstance(child, FastLSTM):
+                yield child
+
+
+def _fused_kernel_variant(build, batches):
+    """The "fused LSTM kernel" row, or None (and why, printed) when the op cannot be built here."""
+    from kerasrnn.kernels import load_lstm_ops, unavailable_reason
+
+    if load_lstm_ops() is None:
+        print(f"skipping the fused LSTM kernel row: {unavailable_reason()}")
+        return None
+    return _keras_variant(build(), batches, fast=True, fused=True)
 
 
 def _measure(task, variants, batches_by_variant, repetitions, flops_by_variant):
@@ -76,9 +99,11 @@ def char_lm(settings):
         "kerasrnn (Keras LSTM layers)": _keras_variant(build(), batches),
         "kerasrnn + FastLSTM": _keras_variant(build(), batches, fast=True),
         "kerasrnn + FastLSTM + XLA (jit_compile)": _keras_variant(build(), batches, fast=True, jit_compile=True),
+        "kerasrnn + fused LSTM kernel": _fused_kernel_variant(build, batches),
         "PyTorch 2-layer nn.LSTM": torch_training_pass(reference, batches),
         "PyTorch 2-layer nn.LSTM, oneDNN off": torch_training_pass(reference, batches, onednn=False),
     }
+    variants = {name: one_pass for name, one_pass in variants.items() if one_pass is not None}
     flops = rnn_flops_per_token("lstm", 64, units) + rnn_flops_per_token("lstm", units, units) + 2 * units * vocab
     rows = _measure("char_lm", variants, {name: batches for name in variants}, settings["repetitions"],
                     {name: flops for name in variants})
