@@ -252,7 +252,11 @@ def write_report(results, path):
     out += ["", "## Optimisations: before / after (same run, same batches)", "",
             "| optimisation | task | before | after | ratio (after/before) |", "|---|---|---|---|---|"]
     # Only what users can choose; the batched input projection (FastLSTM) and XLA rows are gone (see Notes).
-    pairs = [("sentiment", "kerasrnn train sentiment defaults, batches of 32 (not the default)",
+    # The names of benchmarks/training_speed.py's variants.
+    pairs = [("char_lm", "kerasrnn charlm-shakespeare-lstm recipe, fused kernel off (Keras loop, as without a compiler)",
+              "kerasrnn charlm-shakespeare-lstm recipe (fused LSTM kernel)",
+              "fused C++ LSTM op (kerasrnn.kernels), the default where a compiler is present"),
+             ("sentiment", "kerasrnn train sentiment defaults, batches of 32 (not the default)",
               "kerasrnn train sentiment defaults", "batches of 128 (the default), not 32, same reviews")]
     for task, before, after, what in pairs:
         rows = _rows(results, task)

@@ -42,11 +42,24 @@ class KerasVariant:
     users_get: bool
 
 
-CHAR_LM_RECIPE_VARIANT = "kerasrnn charlm-shakespeare-lstm recipe (Keras LSTM layers)"
+def _without_fused_kernel(model):
+    """`model` with every FastLSTM on its pure-Keras path, as on a machine with no C++ compiler."""
+    from kerasrnn.export.portable_rnn import _all_layers
+
+    for layer in _all_layers(model):
+        if hasattr(layer, "use_fused_kernel"):
+            layer.use_fused_kernel = False
+    return model
+
+
+CHAR_LM_RECIPE_VARIANT = "kerasrnn charlm-shakespeare-lstm recipe (fused LSTM kernel)"
+CHAR_LM_KERAS_LOOP_VARIANT = "kerasrnn charlm-shakespeare-lstm recipe, fused kernel off (Keras loop, as without a compiler)"
 # The char LM's kerasrnn rows. Add a variant here (and nowhere else): each
 # trains on the same batches as PyTorch and is reported and compared by name.
 CHAR_LM_KERASRNN_VARIANTS = {
     CHAR_LM_RECIPE_VARIANT: KerasVariant(build=lambda reference: reference.keras_model(), users_get=True),
+    CHAR_LM_KERAS_LOOP_VARIANT: KerasVariant(
+        build=lambda reference: _without_fused_kernel(reference.keras_model()), users_get=False),
 }
 
 
@@ -95,6 +108,10 @@ def char_lm(settings):
     data = reference.data
     batches = [(x.numpy(), y.numpy()) for x, y in data.train.take(settings["batches"])]
 
+    from kerasrnn.kernels import load_lstm_ops, unavailable_reason
+
+    # The recipe's layers use the fused op only where it builds; say which ran.
+    print(f"[benchmarks]   fused LSTM kernel: {'loaded' if load_lstm_ops() else unavailable_reason()}", flush=True)
     torch.manual_seed(0)
     variants = {name: _keras_variant(variant.build(reference), batches)
                 for name, variant in CHAR_LM_KERASRNN_VARIANTS.items()}

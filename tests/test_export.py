@@ -311,3 +311,30 @@ def test_stepper_refuses_a_model_it_cannot_unroll():
     x = keras.layers.Conv1D(4, 2, padding="causal")(x)
     with pytest.raises(ValueError, match="Cannot step layer"):
         CharStepper(keras.Model(ids, keras.layers.Dense(5)(x)))
+
+
+def test_exported_char_lm_with_fast_lstm_has_no_fused_op(tmp_path):
+    # TF Serving loads SavedModels as they are: kerasrnn's custom op must never be in one.
+    from kerasrnn.kernels import load_lstm_ops
+    from kerasrnn.layers import FastLSTM
+    from kerasrnn.layers.fast_rnn import with_batched_input_projection
+    from kerasrnn.tasks.char_lm import CharLanguageModel, CharLanguageModelPreprocessor, build_char_lm
+
+    text = "ROMEO: what light through yonder window breaks? "
+    preprocessor = CharLanguageModelPreprocessor(sorted(set(text)), sequence_length=20)
+    network = with_batched_input_projection(
+        build_char_lm(len(preprocessor.labels), units=8, num_layers=2, embedding_dim=4))
+    model = CharLanguageModel(network, preprocessor)
+    if load_lstm_ops() is not None:
+        traced = tf.function(lambda ids: network(ids)).get_concrete_function(tf.TensorSpec([None, None], tf.int32))
+        graph = traced.graph.as_graph_def()
+        traced_ops = {node.op for node in graph.node} | {n.op for f in graph.library.function for n in f.node_def}
+        assert "KerasrnnLstmForward" in traced_ops, "control: a plain CPU trace of FastLSTM uses the fused op"
+    exported = export_for_serving(model, tmp_path / "charlm")
+    assert not [op for op in _graph_ops(tmp_path / "charlm" / "1") if op.startswith("Kerasrnn")]
+    # The switch is restored after the export.
+    assert all(layer.use_fused_kernel for layer in network.layers if isinstance(layer, FastLSTM))
+    served = tf.saved_model.load(exported.path).signatures["serving_default"]
+    probabilities = served(text=tf.constant(["ROMEO: wha"]))["probabilities"].numpy()[0]
+    logits = model.predict(tf.constant([list("ROMEO: wha")]), verbose=0)[0, -1]
+    np.testing.assert_allclose(probabilities, tf.nn.softmax(logits).numpy(), atol=1e-5)

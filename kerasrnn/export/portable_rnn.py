@@ -2,6 +2,8 @@
 
 import contextlib
 
+_ABSENT = object()
+
 
 def _all_layers(layer):
     yield layer
@@ -20,7 +22,10 @@ def without_cudnn(model):
 
     On a GPU, Keras' LSTM and GRU with `use_cudnn="auto"` trace `CudnnRNN*`
     ops, which have no CPU kernel: TF Serving on a CPU machine could not run
-    the export. The weights are the same either way; only the traced ops differ.
+    the export. On a CPU, `FastLSTM` would trace kerasrnn's fused custom op
+    (`kerasrnn.kernels`), which TF Serving does not have either: its
+    `use_fused_kernel` is switched off too. The weights are the same either
+    way; only the traced ops differ.
 
     Args:
         model: a Keras model or layer; nested models and `Bidirectional`
@@ -39,11 +44,16 @@ def without_cudnn(model):
     """
     saved = []
     for layer in _all_layers(model):
-        if hasattr(layer, "use_cudnn"):
-            saved.append((layer, layer.use_cudnn))
-            layer.use_cudnn = False
+        for attribute in ("use_cudnn", "use_fused_kernel"):
+            if hasattr(layer, attribute):
+                # Kept in the instance's __dict__ or not, so the class default is restored as it was.
+                saved.append((layer, attribute, layer.__dict__.get(attribute, _ABSENT)))
+                setattr(layer, attribute, False)
     try:
         yield model
     finally:
-        for layer, value in saved:
-            layer.use_cudnn = value
+        for layer, attribute, value in reversed(saved):
+            if value is _ABSENT:
+                layer.__dict__.pop(attribute, None)
+            else:
+                setattr(layer, attribute, value)

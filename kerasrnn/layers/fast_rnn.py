@@ -10,6 +10,14 @@ weights (so `set_weights` from a Keras layer gives the same outputs), masking,
 `go_backwards`, `stateful`, `return_sequences`, `Bidirectional`, and cuDNN on
 a GPU. `recurrent_dropout > 0` (during training) and `GRU(reset_after=False)`
 fall back to the Keras loop, which handles them per step.
+
+`FastLSTM` goes one step further on a CPU when it can: the whole recurrence
+(forward and backward) runs in kerasrnn's fused C++ op
+(`kerasrnn.kernels`), compiled on first use. Without a compiler, with
+`KERASRNN_FUSED_KERNELS=0`, with a mask, non-default activations, a dtype
+other than float32, or `layer.use_fused_kernel = False` (as SavedModel
+exports set it, so TF Serving never meets the custom op), it runs the
+batched-projection Keras loop above.
 """
 
 import keras
@@ -67,6 +75,12 @@ class _BatchedInputProjection:
         )
 
 
+def _load_lstm_ops():
+    from kerasrnn.kernels import load_lstm_ops
+
+    return load_lstm_ops()
+
+
 def _backend_rnn(*args, **kwargs):
     from kerasrnn.keras_adapter import backend_rnn
 
@@ -76,6 +90,13 @@ def _backend_rnn(*args, **kwargs):
 @keras.saving.register_keras_serializable(package="kerasrnn")
 class FastLSTM(_BatchedInputProjection, keras.layers.LSTM):
     """`keras.layers.LSTM` with the input projection batched over time (same weights).
+
+    On a CPU (TensorFlow backend, float32, no mask, sigmoid/tanh, no
+    recurrent dropout in training) the recurrence runs in the fused C++ op
+    of `kerasrnn.kernels` when it is available; otherwise in Keras' loop.
+    Set the instance attribute `use_fused_kernel = False` to keep a layer on
+    the Keras loop (`kerasrnn.export.portable_rnn.without_cudnn` does so
+    while exports trace).
 
     Args:
         units: hidden units; every other argument is `keras.layers.LSTM`'s.
@@ -91,6 +112,48 @@ class FastLSTM(_BatchedInputProjection, keras.layers.LSTM):
     >>> bool(np.allclose(fast(x), reference(x), atol=1e-5))
     True
     """
+
+    # Instance attribute, not part of the config: it changes the traced ops,
+    # never the outputs (the fused op equals the Keras loop to ~1e-7).
+    use_fused_kernel = True
+
+    def _fused_kernel_applies(self, mask):
+        cell = self.cell
+        return (
+            self.use_fused_kernel
+            and mask is None
+            and keras.backend.backend() == "tensorflow"
+            and self.compute_dtype == "float32"
+            and cell.activation is keras.activations.tanh
+            and cell.recurrent_activation is keras.activations.sigmoid
+            and not _gpu_present()
+            and _load_lstm_ops() is not None
+        )
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        if len(sequences.shape) == 3 and sequences.shape[1] == 0:
+            # Keras fails on a strided slice of step 0; say what is wrong instead.
+            raise ValueError(
+                f"`sequences` of {self.name} has 0 time steps (shape {tuple(sequences.shape)}); "
+                "an LSTM needs at least one time step."
+            )
+        return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        bare_mask = mask[0] if isinstance(mask, (list, tuple)) else mask
+        if self._use_keras_loop(training) or not self._fused_kernel_applies(bare_mask):
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        from kerasrnn.kernels import fused_lstm
+
+        h0, c0 = initial_state
+        projected = self._project_inputs(sequences, training)
+        if self.go_backwards:
+            # Keras' loop reads the steps last to first and returns the outputs in that order.
+            projected = tf.reverse(projected, axis=[1])
+        h, c = fused_lstm(projected, h0, c0, self.cell.recurrent_kernel)
+        last_output = h[:, -1]
+        outputs = h if self.return_sequences else h[:, -1:]
+        return last_output, outputs, [last_output, c[:, -1]]
 
     def _step(self, projected, states):
         h_tm1, c_tm1 = states

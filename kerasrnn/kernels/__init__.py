@@ -1,0 +1,12 @@
+"""Optional fused C++ TensorFlow ops, compiled on first use; every caller has a pure-Keras fallback.
+
+Example:
+
+>>> from kerasrnn.kernels import load_lstm_ops
+>>> load_lstm_ops() is None or hasattr(load_lstm_ops(), "kerasrnn_lstm_forward")
+True
+"""
+
+from kerasrnn.kernels.lstm_op import fused_lstm, load_lstm_ops, unavailable_reason
+
+__all__ = ["fused_lstm", "load_lstm_ops", "unavailable_reason"]

@@ -1,0 +1,245 @@
+"""Build, load and differentiate kerasrnn's fused LSTM TensorFlow op (CPU, float32).
+
+`lstm_ops.cc` (beside this file) defines two ops: `KerasrnnLstmForward`,
+the whole recurrence over pre-projected inputs in one op, and
+`KerasrnnLstmBackward`, its gradient. They are compiled on first use with the
+system C++ compiler against the installed TensorFlow's headers, into a
+per-user cache folder keyed by the TensorFlow version, the source's sha256,
+the compiler flags and the CPU (the build uses `-march=native`):
+`~/.cache/kerasrnn/kernels/` unless `KERASRNN_KERNEL_CACHE` names another.
+
+When the op cannot be had (no compiler, the build or the load failed, or
+`KERASRNN_FUSED_KERNELS=0`), `load_lstm_ops()` returns None and
+`unavailable_reason()` says why; `FastLSTM` then runs its pure-Keras loop.
+
+Example:
+
+>>> import numpy as np
+>>> ops = load_lstm_ops()  # None, with unavailable_reason() saying why, where it cannot be built
+>>> ops is not None or unavailable_reason() is not None
+True
+"""
+
+import hashlib
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+
+import tensorflow as tf
+
+SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lstm_ops.cc")
+ENABLE_ENV = "KERASRNN_FUSED_KERNELS"
+CACHE_ENV = "KERASRNN_KERNEL_CACHE"
+COMPILER_ENV = "CXX"
+OPTIMIZATION_FLAGS = ["-O3", "-march=native", "-fPIC", "-shared", "-Wno-deprecated-declarations"]
+BUILD_TIMEOUT_S = 600
+
+_log = logging.getLogger(__name__)
+_lock = threading.Lock()
+_state = {"loaded": False, "module": None, "reason": None, "logged": False}
+
+
+def _cpu_tag():
+    # `-march=native` code may not run on another CPU sharing this home folder.
+    flags = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as file:
+            for line in file:
+                if line.startswith(("flags", "model name")):
+                    flags += line
+    except OSError:
+        pass
+    return f"{platform.machine()}-{hashlib.sha256(flags.encode()).hexdigest()[:8]}"
+
+
+def _compile_command(source, output):
+    compiler = os.environ.get(COMPILER_ENV) or "g++"
+    return [compiler, "-std=c++17", source, "-o", output, *OPTIMIZATION_FLAGS,
+            *tf.sysconfig.get_compile_flags(), *tf.sysconfig.get_link_flags()]
+
+
+def library_path(source=SOURCE):
+    """Where the compiled library for `source` is (or will be) cached.
+
+    Args:
+        source: path of the C++ source.
+
+    Returns:
+        The `.so` path: cache folder / `tf-VERSION-CPU` / `lstm_ops-SHA.so`.
+
+    Example:
+
+    >>> library_path().endswith(".so")
+    True
+    """
+    with open(source, "rb") as file:
+        digest = hashlib.sha256(file.read())
+    digest.update(" ".join(_compile_command("SRC", "OUT")).encode())
+    cache = os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "kerasrnn", "kernels")
+    folder = os.path.join(cache, f"tf-{tf.__version__}-{_cpu_tag()}")
+    return os.path.join(folder, f"{os.path.splitext(os.path.basename(source))[0]}-{digest.hexdigest()[:16]}.so")
+
+
+def build(source=SOURCE):
+    """Compile `source` into the cache unless it is there already; return the `.so` path.
+
+    The library is written to a temporary file in the cache folder and then
+    renamed into place, so a process loading it never sees a half-written one.
+
+    Args:
+        source: path of the C++ source.
+
+    Returns:
+        The path of the compiled library.
+
+    Raises:
+        RuntimeError: no compiler, or the compiler failed (its last output lines are in the message).
+
+    Example:
+
+    >>> build().endswith(".so")  # doctest: +SKIP
+    True
+    """
+    path = library_path(source)
+    if os.path.exists(path):
+        return path
+    compiler = _compile_command(source, path)[0]
+    if shutil.which(compiler) is None:
+        raise RuntimeError(f"no C++ compiler: {compiler!r} is not on PATH (set {COMPILER_ENV} to choose one)")
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(suffix=".so.tmp", dir=folder)
+    os.close(handle)
+    try:
+        result = subprocess.run(_compile_command(source, temporary), capture_output=True, text=True,
+                                timeout=BUILD_TIMEOUT_S, check=False)
+        if result.returncode != 0:
+            tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
+            raise RuntimeError(f"building {source} failed (exit {result.returncode}):\n{tail}")
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return path
+
+
+def _register_gradient(module):
+    @tf.RegisterGradient("KerasrnnLstmForward")
+    def _lstm_forward_gradient(op, dh, dc, _dgates):
+        # `gates` is an internal output for the backward op: its gradient is
+        # ignored (fused_lstm never hands it out).
+        h, c, gates = op.outputs
+        dh = tf.zeros_like(h) if dh is None else dh
+        dc = tf.zeros_like(c) if dc is None else dc
+        h0, c0, kernel = op.inputs[1], op.inputs[2], op.inputs[3]
+        d_projected, dh0, dc0 = module.kerasrnn_lstm_backward(
+            h0, c0, kernel, h, c, gates, dh, dc, parallel=op.get_attr("parallel"))
+        # dU = sum over steps of h_{t-1}^T dGates_t, as ONE matmul over all
+        # batch * time rows; TensorFlow's MatMul (oneDNN) was faster for it
+        # than the Eigen contraction inside the op.
+        h_prev = tf.concat([h0[:, None, :], h[:, :-1, :]], axis=1)[:, : tf.shape(h)[1]]
+        units = tf.shape(kernel)[0]
+        d_kernel = tf.matmul(tf.reshape(h_prev, [-1, units]), tf.reshape(d_projected, [-1, 4 * units]),
+                             transpose_a=True)
+        return [d_projected, dh0, dc0, d_kernel]
+
+
+def load_lstm_ops():
+    """The loaded op module, or None when the fused kernel is unavailable or switched off.
+
+    Builds the library on first use (see `build`). Set `KERASRNN_FUSED_KERNELS=0`
+    to switch the op off; `unavailable_reason()` then says so.
+
+    Returns:
+        The module from `tf.load_op_library` (with `kerasrnn_lstm_forward` and
+        `kerasrnn_lstm_backward`), or None.
+
+    Example:
+
+    >>> import os
+    >>> os.environ["KERASRNN_FUSED_KERNELS"] = "0"
+    >>> load_lstm_ops() is None, unavailable_reason()
+    (True, 'switched off by KERASRNN_FUSED_KERNELS=0')
+    >>> del os.environ["KERASRNN_FUSED_KERNELS"]
+    """
+    if os.environ.get(ENABLE_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
+        _report(f"switched off by {ENABLE_ENV}={os.environ[ENABLE_ENV]}")
+        return None
+    with _lock:
+        if not _state["loaded"]:
+            _state["loaded"] = True
+            try:
+                module = tf.load_op_library(build())
+                _register_gradient(module)
+                _state["module"], _state["reason"] = module, None
+            except Exception as error:  # any failure means: use the Keras loop
+                _state["module"], _state["reason"] = None, f"{type(error).__name__}: {error}"
+        if _state["module"] is None:
+            _report(_state["reason"])
+        return _state["module"]
+
+
+def _report(reason):
+    if not _state["logged"] or _state.get("last") != reason:
+        _log.info("kerasrnn fused LSTM kernel unavailable, using the Keras loop: %s", reason)
+        _state["logged"], _state["last"] = True, reason
+
+
+def unavailable_reason():
+    """Why `load_lstm_ops()` returned None the last time it was asked, else None.
+
+    Returns:
+        A one-line reason (or the compiler's error output), or None if the op is loaded.
+
+    Example:
+
+    >>> _ = load_lstm_ops()
+    >>> unavailable_reason() is None or isinstance(unavailable_reason(), str)
+    True
+    """
+    if os.environ.get(ENABLE_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
+        return f"switched off by {ENABLE_ENV}={os.environ[ENABLE_ENV]}"
+    return _state["reason"]
+
+
+def fused_lstm(projected, h0, c0, recurrent_kernel, parallel=True):
+    """Run an LSTM over a whole sequence with the fused op; differentiable.
+
+    Gate order and activations are Keras' (i, f, c, o; sigmoid, tanh), so
+    with `projected = x @ cell.kernel + cell.bias` the outputs equal
+    `keras.layers.LSTM`'s.
+
+    Args:
+        projected: float32 `(batch, time, 4 * units)`, the projected inputs of every step.
+        h0: float32 `(batch, units)` initial hidden state.
+        c0: float32 `(batch, units)` initial cell state.
+        recurrent_kernel: float32 `(units, 4 * units)`.
+        parallel: run the op's matmuls and gate loops on TensorFlow's
+            intra-op thread pool (True) or on the calling thread.
+
+    Returns:
+        `(h, c)`: the hidden and cell states after every step, each `(batch, time, units)`.
+
+    Raises:
+        RuntimeError: the op is unavailable (the reason is in the message).
+
+    Example:
+
+    >>> import numpy as np
+    >>> if load_lstm_ops() is not None:
+    ...     h, _ = fused_lstm(np.ones((1, 2, 4), "float32"), np.zeros((1, 1), "float32"),
+    ...                       np.zeros((1, 1), "float32"), np.zeros((1, 4), "float32"))
+    ...     print(h.shape)
+    ... else:
+    ...     print((1, 2, 1))
+    (1, 2, 1)
+    """
+    module = load_lstm_ops()
+    if module is None:
+        raise RuntimeError(f"the fused LSTM op is unavailable: {unavailable_reason()}")
+    h, c, _ = module.kerasrnn_lstm_forward(projected, h0, c0, recurrent_kernel, parallel=parallel)
+    return h, c

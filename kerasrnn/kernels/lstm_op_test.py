@@ -1,0 +1,192 @@
+"""The fused LSTM op equals Keras' LSTM (outputs, gradients, training) and fails cleanly."""
+
+import shutil
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kerasrnn.kernels
+from kerasrnn.kernels import lstm_op
+from kerasrnn.layers.fast_rnn import FastLSTM, with_batched_input_projection
+from kerasrnn.tasks import build_char_lm
+
+OPS = lstm_op.load_lstm_ops()
+needs_op = pytest.mark.skipif(
+    OPS is None, reason=f"the fused LSTM op could not be built or loaded: {lstm_op.unavailable_reason()}")
+RNG = np.random.default_rng(0)
+
+
+@pytest.fixture
+def fused_calls(monkeypatch):
+    """Counts the calls FastLSTM makes to the fused op (so a test knows which path ran)."""
+    calls = []
+    original = kerasrnn.kernels.fused_lstm
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(kerasrnn.kernels, "fused_lstm", counting)
+    return calls
+
+
+def twins(units=5, **options):
+    reference, fast = keras.layers.LSTM(units, **options), FastLSTM(units, **options)
+    return reference, fast
+
+
+def same_weights(reference, fast, *inputs, **call_options):
+    reference(*inputs, **call_options), fast(*inputs, **call_options)
+    # A non-zero bias, so the bias' place in the projection is checked too.
+    weights = reference.get_weights()
+    weights[2] = RNG.normal(size=weights[2].shape).astype("float32") * 0.5
+    reference.set_weights(weights)
+    fast.set_weights(weights)
+
+
+@needs_op
+@pytest.mark.parametrize("return_sequences", [True, False])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("shape", [(3, 7, 4), (1, 5, 4), (3, 1, 4)])
+def test_outputs_equal_keras(fused_calls, return_sequences, go_backwards, shape):
+    x = RNG.normal(size=shape).astype("float32")
+    reference, fast = twins(return_sequences=return_sequences, go_backwards=go_backwards, return_state=True)
+    same_weights(reference, fast, x)
+    fused_calls.clear()
+    for got, expected in zip(fast(x), reference(x)):
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert fused_calls, "FastLSTM should have run the fused op"
+
+
+@needs_op
+def test_initial_state_and_bidirectional_equal_keras(fused_calls):
+    x = RNG.normal(size=(2, 6, 3)).astype("float32")
+    h0, c0 = (RNG.normal(size=(2, 5)).astype("float32") for _ in range(2))
+    reference, fast = twins(return_sequences=True)
+    same_weights(reference, fast, x, initial_state=[h0, c0])
+    np.testing.assert_allclose(fast(x, initial_state=[h0, c0]), reference(x, initial_state=[h0, c0]), atol=1e-5)
+
+    wrapped_reference = keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True))
+    wrapped_fast = keras.layers.Bidirectional(FastLSTM(4, return_sequences=True))
+    wrapped_reference(x), wrapped_fast(x)
+    wrapped_fast.set_weights(wrapped_reference.get_weights())
+    fused_calls.clear()
+    np.testing.assert_allclose(wrapped_fast(x), wrapped_reference(x), atol=1e-5)
+    assert len(fused_calls) == 2  # both directions
+
+
+@needs_op
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_gradients_equal_keras(fused_calls, return_sequences):
+    x = tf.constant(RNG.normal(size=(3, 6, 4)).astype("float32"))
+    h0, c0 = (tf.constant(RNG.normal(size=(3, 5)).astype("float32")) for _ in range(2))
+    reference, fast = twins(return_sequences=return_sequences, return_state=True)
+    same_weights(reference, fast, x, initial_state=[h0, c0])
+    target = RNG.normal(size=(3, 6, 5) if return_sequences else (3, 5)).astype("float32")
+    grads = []
+    for layer in (reference, fast):
+        with tf.GradientTape() as tape:
+            tape.watch([x, h0, c0])
+            output, h, c = layer(x, initial_state=[h0, c0])
+            # Every output takes part: the sequence, the final h and the final c.
+            loss = tf.reduce_sum(tf.square(output - target)) + tf.reduce_sum(h * 0.3) + tf.reduce_sum(c * c)
+        grads.append(tape.gradient(loss, [x, h0, c0, *layer.trainable_weights]))
+    assert fused_calls
+    names = ["inputs", "h0", "c0", "kernel", "recurrent_kernel", "bias"]
+    for name, expected, got in zip(names, *grads):
+        np.testing.assert_allclose(got, expected, atol=1e-4, err_msg=name)
+
+
+@needs_op
+def test_stateful_two_layer_char_lm_trains_like_keras(fused_calls):
+    reference = build_char_lm(vocab_size=11, units=8, num_layers=2, embedding_dim=4, stateful=True, batch_size=2)
+    fast = with_batched_input_projection(reference)
+    ids = RNG.integers(1, 11, size=(3, 2, 6)).astype("int32")
+    for x, y in zip(ids[:-1], ids[1:]):  # two TBPTT windows: the state carries over
+        expected = reference.train_on_batch(x, y, return_dict=True)["loss"]
+        got = fast.train_on_batch(x, y, return_dict=True)["loss"]
+        np.testing.assert_allclose(got, expected, rtol=1e-5)
+    assert fused_calls
+    for expected, got in zip(reference.get_weights(), fast.get_weights()):
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+    for expected, got in zip(reference.get_layer("lstm_2").states, fast.get_layer("lstm_2").states):
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_switched_off_by_the_environment_falls_back_to_keras(fused_calls, monkeypatch):
+    monkeypatch.setenv("KERASRNN_FUSED_KERNELS", "0")
+    assert lstm_op.load_lstm_ops() is None
+    assert "KERASRNN_FUSED_KERNELS=0" in lstm_op.unavailable_reason()
+    x = RNG.normal(size=(2, 4, 3)).astype("float32")
+    reference, fast = twins(return_sequences=True)
+    same_weights(reference, fast, x)
+    np.testing.assert_allclose(fast(x), reference(x), atol=1e-5)
+    assert not fused_calls
+
+
+@needs_op
+def test_masks_and_switched_off_layers_use_the_keras_loop(fused_calls):
+    x = RNG.normal(size=(2, 4, 3)).astype("float32")
+    reference, fast = twins(return_sequences=True)
+    same_weights(reference, fast, x)
+    fused_calls.clear()
+    mask = np.array([[1, 1, 1, 0], [1, 1, 0, 0]], bool)
+    np.testing.assert_allclose(fast(x, mask=mask), reference(x, mask=mask), atol=1e-5)
+    fast.use_fused_kernel = False
+    np.testing.assert_allclose(fast(x), reference(x), atol=1e-5)
+    assert not fused_calls
+
+
+def test_no_compiler_gives_a_reason_not_a_crash(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERASRNN_KERNEL_CACHE", str(tmp_path))
+    monkeypatch.setenv("CXX", "no-such-compiler-kerasrnn")
+    with pytest.raises(RuntimeError, match="no C\\+\\+ compiler"):
+        lstm_op.build()
+    assert not list(tmp_path.rglob("*.so*")), "a failed build must leave no library behind"
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++ to fail on a broken source")
+def test_a_failed_build_names_the_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("CXX", raising=False)
+    broken = tmp_path / "broken.cc"
+    broken.write_text("this is not C++;\n")
+    monkeypatch.setenv("KERASRNN_KERNEL_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(RuntimeError, match="failed"):
+        lstm_op.build(str(broken))
+    assert not list((tmp_path / "cache").rglob("*.so*"))
+
+
+@needs_op
+def test_mismatched_shapes_give_clear_errors():
+    projected, state, kernel = np.zeros((2, 3, 8), "float32"), np.zeros((2, 2), "float32"), np.zeros((2, 8), "float32")
+    cases = [
+        ((projected, state, state, np.zeros((2, 6), "float32")), "recurrent_kernel"),
+        ((np.zeros((2, 3, 7), "float32"), state, state, kernel), "projected"),
+        ((projected, np.zeros((3, 2), "float32"), state, kernel), "h0"),
+        ((projected, state, np.zeros((2, 3), "float32"), kernel), "c0"),
+        ((np.zeros((2, 8), "float32"), state, state, kernel), "projected"),
+    ]
+    for arguments, name in cases:
+        with pytest.raises((tf.errors.InvalidArgumentError, ValueError), match=name):
+            # The raw op, so the kernel's own checks run (not only the shape function).
+            OPS.kerasrnn_lstm_forward(*(tf.constant(a) for a in arguments))
+    with pytest.raises(ValueError, match="time steps"):
+        FastLSTM(2)(np.zeros((2, 0, 3), "float32"))
+
+
+@needs_op
+def test_zero_time_steps_op_gives_empty_outputs_and_zero_gradients():
+    projected = tf.zeros((2, 0, 8))
+    h0, c0 = tf.ones((2, 2)), tf.ones((2, 2))
+    kernel = tf.ones((2, 8))
+    with tf.GradientTape() as tape:
+        tape.watch([projected, h0, c0, kernel])
+        h, c = lstm_op.fused_lstm(projected, h0, c0, kernel)
+        loss = tf.reduce_sum(h) + tf.reduce_sum(c)
+    assert tuple(h.shape) == tuple(c.shape) == (2, 0, 2)
+    d_projected, dh0, dc0, d_kernel = tape.gradient(loss, [projected, h0, c0, kernel])
+    assert tuple(d_projected.shape) == (2, 0, 8)
+    assert float(tf.reduce_sum(tf.abs(dh0))) == float(tf.reduce_sum(tf.abs(dc0))) == 0.0
+    assert float(tf.reduce_sum(tf.abs(d_kernel))) == 0.0
