@@ -106,10 +106,14 @@ def test_recurrent_initializer_changes_the_recurrent_kernel():
 
 
 def test_cells_are_the_keras_layers_asked_for():
-    for cell, cls in zip(CELLS, (keras.layers.SimpleRNN, keras.layers.LSTM, keras.layers.GRU)):
+    from kerasrnn.layers.fast_rnn import FastLSTM
+
+    # LSTM is FastLSTM: a keras.layers.LSTM subclass with the same config and weights.
+    for cell, cls in zip(CELLS, (keras.layers.SimpleRNN, FastLSTM, keras.layers.GRU)):
         model = build("char_lm", cell, num_layers=3)
         recurrent = [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]
         assert [type(layer) for layer in recurrent] == [cls] * 3
+    assert issubclass(FastLSTM, keras.layers.LSTM)
 
 
 @pytest.mark.parametrize(
