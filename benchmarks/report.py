@@ -346,10 +346,11 @@ NOTES = [
     "- The FLOP count is the same for every variant of a task, so % of peak is throughput in other units. "
     "On this 2-core CPU a 2×512 LSTM step is dominated by compute-bound matmuls (64×512 by 512×2048); the "
     "BiGRU-64 and BiLSTM-128 steps are small matrices, where per-op overhead dominates.",
-    "- Earlier measurements, not re-measured by this harness: batching the input projection out of the "
-    "recurrent loop (`with_batched_input_projection`, FastLSTM) measured 0.95× (char LM), 1.02× (IMDB "
-    "BiLSTM-64) and 1.02× (POS) of the plain Keras layers, and XLA `jit_compile` 0.80× on the char LM; neither "
-    "won beyond noise, so that code is being removed from the library and its rows from this report.",
+    "- Earlier measurements (2026-11-23 17:13 UTC `--full` run), not re-measured by this harness: batching the "
+    "input projection out of the recurrent loop alone measured 0.95× (char LM), 1.02× (IMDB BiLSTM-64) and "
+    "1.02× (POS) of the plain Keras layers, and XLA `jit_compile` 0.80× on the char LM; neither won beyond "
+    "noise, so the GRU and SimpleRNN twins and the XLA rows were removed. `FastLSTM` keeps the batched "
+    "projection only as its fallback around the fused LSTM op.",
     "- PyTorch's OpenMP threads degrade sharply when the two cores are oversubscribed by other processes "
     "(see the load averages above); TensorFlow's thread pool degrades more gracefully. Ratios against "
     "PyTorch are therefore only as good as the machine was quiet during the run.",

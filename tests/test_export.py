@@ -317,13 +317,11 @@ def test_exported_char_lm_with_fast_lstm_has_no_fused_op(tmp_path):
     # TF Serving loads SavedModels as they are: kerasrnn's custom op must never be in one.
     from kerasrnn.kernels import load_lstm_ops
     from kerasrnn.layers import FastLSTM
-    from kerasrnn.layers.fast_rnn import with_batched_input_projection
     from kerasrnn.tasks.char_lm import CharLanguageModel, CharLanguageModelPreprocessor, build_char_lm
 
     text = "ROMEO: what light through yonder window breaks? "
     preprocessor = CharLanguageModelPreprocessor(sorted(set(text)), sequence_length=20)
-    network = with_batched_input_projection(
-        build_char_lm(len(preprocessor.labels), units=8, num_layers=2, embedding_dim=4))
+    network = build_char_lm(len(preprocessor.labels), units=8, num_layers=2, embedding_dim=4)  # FastLSTM layers
     model = CharLanguageModel(network, preprocessor)
     if load_lstm_ops() is not None:
         traced = tf.function(lambda ids: network(ids)).get_concrete_function(tf.TensorSpec([None, None], tf.int32))

@@ -1,4 +1,4 @@
-"""FastLSTM/FastGRU/FastSimpleRNN are drop-ins for the Keras layers they extend."""
+"""FastLSTM is a drop-in for keras.layers.LSTM (its batched-projection loop; the fused op: kerasrnn/kernels)."""
 
 import os
 
@@ -9,19 +9,20 @@ import tensorflow as tf
 
 from kerasrnn.diagnostics.unroll import unrolled_forward
 from kerasrnn.tasks.char_lm.sampler import CharStepper
-from kerasrnn.layers.fast_rnn import FAST_CELLS, with_batched_input_projection
-from kerasrnn.layers.recurrent_stack import CELLS
+from kerasrnn.layers.fast_rnn import FastLSTM, with_fast_lstm, with_keras_lstm
 from kerasrnn.tasks import build_char_lm, build_pos_tagger, build_sentiment_classifier
 
 RNG = np.random.default_rng(0)
 
 
 def pair(cell, **options):
-    reference, fast = CELLS[cell](5, **options), FAST_CELLS[cell](5, **options)
-    return reference, fast
+    assert cell == "lstm"
+    fast = FastLSTM(5, **options)
+    fast.use_fused_kernel = False  # this file tests the Keras-loop path; the op has its own tests
+    return keras.layers.LSTM(5, **options), fast
 
 
-@pytest.mark.parametrize("cell", sorted(CELLS))
+@pytest.mark.parametrize("cell", ["lstm"])
 @pytest.mark.parametrize("return_sequences", [True, False])
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_same_outputs_as_keras_with_a_mask(cell, return_sequences, go_backwards):
@@ -33,7 +34,7 @@ def test_same_outputs_as_keras_with_a_mask(cell, return_sequences, go_backwards)
     np.testing.assert_allclose(fast(x, mask=mask), reference(x, mask=mask), atol=1e-5)
 
 
-@pytest.mark.parametrize("cell", sorted(CELLS))
+@pytest.mark.parametrize("cell", ["lstm"])
 def test_same_gradients_as_keras(cell):
     x = tf.constant(RNG.normal(size=(2, 6, 3)).astype("float32"))
     reference, fast = pair(cell, return_sequences=True)
@@ -56,16 +57,17 @@ def test_stateful_and_bidirectional_and_dropout():
     reference.reset_states(), fast.reset_states()
     for _ in range(2):  # the second call continues from the carried state
         np.testing.assert_allclose(fast(x), reference(x), atol=1e-5)
-    wrapped = keras.layers.Bidirectional(FAST_CELLS["gru"](4, dropout=0.5, seed=1))
+    wrapped = keras.layers.Bidirectional(FastLSTM(4, dropout=0.5, seed=1))
     assert wrapped(x, training=True).shape == (2, 8)
     # recurrent_dropout falls back to the Keras loop, which applies it per step.
-    assert FAST_CELLS["gru"](4, recurrent_dropout=0.5)(x, training=True).shape == (2, 4)
+    assert FastLSTM(4, recurrent_dropout=0.5)(x, training=True).shape == (2, 4)
 
 
 def test_config_round_trip_and_safe_mode_load(tmp_path):
-    model = build_sentiment_classifier(vocab_size=40, units=4, embedding_dim=4, cell="gru")
-    fast = with_batched_input_projection(model)
-    layer = fast.get_layer("bidirectional_gru_1").forward_layer
+    model = with_keras_lstm(build_sentiment_classifier(vocab_size=40, units=4, embedding_dim=4, cell="lstm"))
+    fast = with_fast_lstm(model)
+    layer = fast.get_layer("bidirectional_lstm_1").forward_layer
+    assert type(layer) is FastLSTM
     assert type(layer).from_config(layer.get_config()).get_config() == layer.get_config()
     path = os.path.join(tmp_path, "fast.keras")
     fast.save(path)
@@ -75,7 +77,7 @@ def test_config_round_trip_and_safe_mode_load(tmp_path):
 
 
 def test_char_sampler_and_diagnostics_step_the_same_cells():
-    model = with_batched_input_projection(build_char_lm(vocab_size=9, units=4, num_layers=2))
+    model = build_char_lm(vocab_size=9, units=4, num_layers=2)
     stepper = CharStepper(model)
     logits, _ = stepper.step(tf.constant([1, 2]), stepper.initial_states(2))
     assert tuple(logits.shape) == (2, 9)
@@ -84,8 +86,8 @@ def test_char_sampler_and_diagnostics_step_the_same_cells():
 
 
 def test_copy_is_compiled_like_the_original_with_its_own_optimizer():
-    model = build_pos_tagger(vocab_size=20, num_tags=5, units=4, embedding_dim=4, learning_rate=3e-3)
-    fast = with_batched_input_projection(model)
+    model = with_keras_lstm(build_pos_tagger(vocab_size=20, num_tags=5, units=4, embedding_dim=4, learning_rate=3e-3))
+    fast = with_fast_lstm(model)
     assert fast.optimizer is not model.optimizer
     assert float(fast.optimizer.learning_rate) == pytest.approx(3e-3)
     assert fast.get_compile_config()["metrics"] == model.get_compile_config()["metrics"]
@@ -93,4 +95,5 @@ def test_copy_is_compiled_like_the_original_with_its_own_optimizer():
     assert set(logs) == {"loss", "accuracy"}
     assert int(model.optimizer.iterations) == 0  # training the copy leaves the original's optimizer alone
     uncompiled = keras.Model.from_config(model.get_config())
-    assert not with_batched_input_projection(uncompiled).compiled
+    assert not with_fast_lstm(uncompiled).compiled
+    assert type(with_keras_lstm(fast).get_layer("bidirectional_lstm_1").forward_layer) is keras.layers.LSTM

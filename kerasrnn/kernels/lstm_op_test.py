@@ -9,7 +9,7 @@ import tensorflow as tf
 
 import kerasrnn.kernels
 from kerasrnn.kernels import lstm_op
-from kerasrnn.layers.fast_rnn import FastLSTM, with_batched_input_projection
+from kerasrnn.layers.fast_rnn import FastLSTM, with_keras_lstm
 from kerasrnn.tasks import build_char_lm
 
 OPS = lstm_op.load_lstm_ops()
@@ -101,8 +101,8 @@ def test_gradients_equal_keras(fused_calls, return_sequences):
 
 @needs_op
 def test_stateful_two_layer_char_lm_trains_like_keras(fused_calls):
-    reference = build_char_lm(vocab_size=11, units=8, num_layers=2, embedding_dim=4, stateful=True, batch_size=2)
-    fast = with_batched_input_projection(reference)
+    fast = build_char_lm(vocab_size=11, units=8, num_layers=2, embedding_dim=4, stateful=True, batch_size=2)
+    reference = with_keras_lstm(fast)  # Keras' own LSTM layers, the same weights
     ids = RNG.integers(1, 11, size=(3, 2, 6)).astype("int32")
     for x, y in zip(ids[:-1], ids[1:]):  # two TBPTT windows: the state carries over
         expected = reference.train_on_batch(x, y, return_dict=True)["loss"]

@@ -6,7 +6,7 @@ loading a saved kerasrnn model needs (see `kerasrnn.zoo.load`).
 
 from kerasrnn.layers.char_word_encoder import CharacterWordEncoder
 from kerasrnn.layers.character_ids import CharacterIds
-from kerasrnn.layers.fast_rnn import FastGRU, FastLSTM, FastSimpleRNN
+from kerasrnn.layers.fast_rnn import FastLSTM, with_fast_lstm, with_keras_lstm
 from kerasrnn.layers.masked_max_pooling import MaskedGlobalMaxPooling1D
 from kerasrnn.layers.recurrent_stack import CELLS, recurrent_stack, resolve_initializer
 from kerasrnn.layers.standardize import standardize_review
@@ -16,12 +16,12 @@ __all__ = [
     "CELLS",
     "CharacterIds",
     "CharacterWordEncoder",
-    "FastGRU",
     "FastLSTM",
-    "FastSimpleRNN",
     "MaskedGlobalMaxPooling1D",
     "recurrent_stack",
     "resolve_initializer",
     "standardize_review",
     "WordDropout",
+    "with_fast_lstm",
+    "with_keras_lstm",
 ]

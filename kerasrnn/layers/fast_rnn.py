@@ -1,15 +1,16 @@
-"""Recurrent layers that project every time step's input in one matmul before the loop.
+"""`FastLSTM`: Keras' LSTM with the recurrence in a fused C++ op on a CPU, and a batched input projection.
 
-Keras 3's `LSTM`, `GRU` and `SimpleRNN` on a CPU (no cuDNN) run the cell once
-per step, and each step multiplies that step's input by the input kernel:
-`T` small matmuls of shape `(batch, features) x (features, gates)`. These
-subclasses compute `inputs @ kernel + bias` for all steps at once (one large,
-efficient matmul, as PyTorch's CPU RNNs do) and keep only `h @ recurrent_kernel`
-inside the loop. Everything else is the Keras layer: the same cell class and
-weights (so `set_weights` from a Keras layer gives the same outputs), masking,
+Keras 3's `LSTM` on a CPU (no cuDNN) runs the cell once per step, and each
+step multiplies that step's input by the input kernel: `T` small matmuls of
+shape `(batch, features) x (features, gates)`. `FastLSTM` computes
+`inputs @ kernel + bias` for all steps at once (one large, efficient matmul,
+as PyTorch's CPU RNNs do) and keeps only `h @ recurrent_kernel` inside the
+loop. Everything else is the Keras layer: the same cell class and weights (so
+`set_weights` from a Keras layer gives the same outputs), masking,
 `go_backwards`, `stateful`, `return_sequences`, `Bidirectional`, and cuDNN on
-a GPU. `recurrent_dropout > 0` (during training) and `GRU(reset_after=False)`
-fall back to the Keras loop, which handles them per step.
+a GPU. `recurrent_dropout > 0` (during training) falls back to the Keras
+loop, which handles it per step. (The same batched projection for GRU and
+SimpleRNN was measured at 1.02x and dropped: benchmarks/RESULTS.md.)
 
 `FastLSTM` goes one step further on a CPU when it can: the whole recurrence
 (forward and backward) runs in kerasrnn's fused C++ op
@@ -168,105 +169,40 @@ class FastLSTM(_BatchedInputProjection, keras.layers.LSTM):
         return h, [h, c]
 
 
-@keras.saving.register_keras_serializable(package="kerasrnn")
-class FastGRU(_BatchedInputProjection, keras.layers.GRU):
-    """`keras.layers.GRU` with the input projection batched over time (same weights).
-
-    Args:
-        units: hidden units; every other argument is `keras.layers.GRU`'s.
-        **kwargs: passed to `keras.layers.GRU`.
-
-    Example:
-
-    >>> import numpy as np
-    >>> x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
-    >>> reference, fast = keras.layers.GRU(4), FastGRU(4)
-    >>> _ = reference(x), fast(x)
-    >>> fast.set_weights(reference.get_weights())
-    >>> bool(np.allclose(fast(x), reference(x), atol=1e-5))
-    True
-    """
-
-    def _use_keras_loop(self, training):
-        # reset_after=False multiplies r into h before the matmul: no split.
-        return not self.cell.reset_after or super()._use_keras_loop(training)
-
-    def _input_bias(self):
-        return self.cell.bias[0] if self.cell.use_bias else None
-
-    def _step(self, projected, states):
-        h_tm1 = states[0]
-        cell = self.cell
-        inner = ops.matmul(h_tm1, cell.recurrent_kernel)
-        if cell.use_bias:
-            inner = inner + cell.bias[1]
-        x_z, x_r, x_h = ops.split(projected, 3, axis=-1)
-        h_z, h_r, h_h = ops.split(inner, 3, axis=-1)
-        z = cell.recurrent_activation(x_z + h_z)
-        r = cell.recurrent_activation(x_r + h_r)
-        hh = cell.activation(x_h + r * h_h)
-        h = z * h_tm1 + (1 - z) * hh
-        return h, [h]
-
-
-@keras.saving.register_keras_serializable(package="kerasrnn")
-class FastSimpleRNN(_BatchedInputProjection, keras.layers.SimpleRNN):
-    """`keras.layers.SimpleRNN` with the input projection batched over time (same weights).
-
-    Args:
-        units: hidden units; every other argument is `keras.layers.SimpleRNN`'s.
-        **kwargs: passed to `keras.layers.SimpleRNN`.
-
-    Example:
-
-    >>> import numpy as np
-    >>> x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
-    >>> reference, fast = keras.layers.SimpleRNN(4), FastSimpleRNN(4)
-    >>> _ = reference(x), fast(x)
-    >>> fast.set_weights(reference.get_weights())
-    >>> bool(np.allclose(fast(x), reference(x), atol=1e-5))
-    True
-    """
-
-    use_cudnn = False  # SimpleRNN has no cuDNN path; always run the batched loop.
-
-    def _step(self, projected, states):
-        h_tm1 = states[0]
-        output = projected + ops.matmul(h_tm1, self.cell.recurrent_kernel)
-        if self.cell.activation is not None:
-            output = self.cell.activation(output)
-        return output, [output]
-
-
-FAST_CELLS = {"simple_rnn": FastSimpleRNN, "lstm": FastLSTM, "gru": FastGRU}
-
-_FAST_BY_KERAS_NAME = {"SimpleRNN": FastSimpleRNN, "LSTM": FastLSTM, "GRU": FastGRU}
-
-
-def _swap_classes(config):
-    # Walk a serialized model and rename every Keras recurrent layer to its
-    # Fast* twin; the layer configs are the same, so nothing else changes.
+def _swap_lstm_classes(config, lstm_class):
+    # Walk a serialized model and give every LSTM layer (Keras' or FastLSTM)
+    # the class `lstm_class`; their configs are the same, so nothing else changes.
     if isinstance(config, dict):
-        fast = _FAST_BY_KERAS_NAME.get(config.get("class_name"))
-        if fast is not None and config.get("module") == "keras.layers":
-            config["class_name"] = fast.__name__
-            config["module"] = fast.__module__
-            config["registered_name"] = keras.saving.get_registered_name(fast)
+        if config.get("class_name") in ("LSTM", "FastLSTM") and config.get("module") in (
+            "keras.layers", FastLSTM.__module__,
+        ):
+            config["class_name"] = lstm_class.__name__
+            config["module"] = "keras.layers" if lstm_class is keras.layers.LSTM else lstm_class.__module__
+            config["registered_name"] = keras.saving.get_registered_name(lstm_class)
         for value in config.values():
-            _swap_classes(value)
+            _swap_lstm_classes(value, lstm_class)
     elif isinstance(config, list):
         for value in config:
-            _swap_classes(value)
+            _swap_lstm_classes(value, lstm_class)
     return config
 
 
-def with_batched_input_projection(model):
-    """Rebuild a functional model with every LSTM/GRU/SimpleRNN swapped for its Fast twin.
+def _rebuilt_with(model, lstm_class):
+    config = _swap_lstm_classes(model.get_config(), lstm_class)
+    copy = model.__class__.from_config(config)
+    copy.set_weights(model.get_weights())
+    compile_config = model.get_compile_config() if model.compiled else None
+    if compile_config:
+        copy.compile_from_config(compile_config)
+    return copy
 
-    The copy has the same layer names, configs and weights, so it computes
-    the same outputs. If `model` is compiled, the copy is compiled from the
-    same compile config (loss, metrics, `jit_compile`) with a fresh optimizer
-    of the same config; otherwise it comes back uncompiled.
+
+def with_fast_lstm(model):
+    """Rebuild a functional model with every `keras.layers.LSTM` as `FastLSTM` (same weights and outputs).
+
+    A model saved before the builders used `FastLSTM` (e.g. an older zoo
+    model) trains with the fused op after this. If `model` is compiled, the
+    copy is compiled from the same compile config with a fresh optimizer.
 
     Args:
         model: a functional `keras.Model` (as the kerasrnn builders return).
@@ -276,18 +212,34 @@ def with_batched_input_projection(model):
 
     Example:
 
-    >>> from kerasrnn.tasks import build_sentiment_classifier
-    >>> model = build_sentiment_classifier(vocab_size=30, units=4, embedding_dim=4, learning_rate=2e-3)
-    >>> fast = with_batched_input_projection(model)
-    >>> type(fast.get_layer("bidirectional_lstm_1").forward_layer).__name__
+    >>> inputs = keras.Input((None, 3))
+    >>> model = keras.Model(inputs, keras.layers.LSTM(4, name="lstm")(inputs))
+    >>> type(with_fast_lstm(model).get_layer("lstm")).__name__
     'FastLSTM'
-    >>> round(float(fast.optimizer.learning_rate), 6)
+    """
+    return _rebuilt_with(model, FastLSTM)
+
+
+def with_keras_lstm(model):
+    """Rebuild a functional model with every `FastLSTM` as Keras' own `LSTM` (same weights and outputs).
+
+    The copy runs Keras' recurrent loop: the reference the fused op is
+    tested against. If `model` is compiled, the copy is compiled from the
+    same compile config with a fresh optimizer.
+
+    Args:
+        model: a functional `keras.Model`.
+
+    Returns:
+        A new `keras.Model`.
+
+    Example:
+
+    >>> from kerasrnn.tasks import build_char_lm
+    >>> model = build_char_lm(vocab_size=9, units=4, num_layers=1, learning_rate=2e-3)
+    >>> type(with_keras_lstm(model).get_layer("lstm_1")).__name__
+    'LSTM'
+    >>> round(float(with_keras_lstm(model).optimizer.learning_rate), 6)
     0.002
     """
-    config = _swap_classes(model.get_config())
-    copy = model.__class__.from_config(config)
-    copy.set_weights(model.get_weights())
-    compile_config = model.get_compile_config() if model.compiled else None
-    if compile_config:
-        copy.compile_from_config(compile_config)
-    return copy
+    return _rebuilt_with(model, keras.layers.LSTM)
