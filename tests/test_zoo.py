@@ -42,11 +42,13 @@ class Files(http.server.BaseHTTPRequestHandler):
             self.send_error(404)
             return
         data = self.server.files[name]
+        # Counted before the body goes out: the client may have read it all
+        # (and the test asserted the count) before this thread runs again.
+        self.server.requests += 1
         self.send_response(200)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data[: len(data) // 2] if self.server.cut else data)
-        self.server.requests += 1
 
     def log_message(self, *args):
         pass
