@@ -78,7 +78,11 @@ def write_report(results, path):
         "training queue was paused during the run, other processes on the machine were not).",
         f"- Versions: Python {m['python']}, TensorFlow {m['tensorflow']}, Keras {m['keras']}, "
         f"PyTorch {m['torch']}, NumPy {m['numpy']}. Date: {m['date']}.",
-        f"- Settings: `{results['settings']}`.", "",
+        f"- Settings: `{results['settings']}`.",
+        *[f"- Section `{name}` re-measured {run['date']} by `{run['command']}` (load average at its end "
+          f"{run['load_average_at_end']})" + (f"; conditions: {run['conditions']}" if run.get("conditions") else "")
+          + "." for name, run in sorted(results.get("section_runs", {}).items())],
+        "",
         "## How each figure is measured", "",
         "- Every figure is the **median of the repetitions** listed in the settings; variants are run "
         "**interleaved** (A B C A B C ...) in one process, and ratios are the median of the per-repetition "
