@@ -232,7 +232,7 @@ def test_two_workers_train_like_one_and_only_the_chief_writes(task, tmp_path):
     assert codes == [0, 0], logs
     metrics = [last_json_line(tmp_path / f"w{index}.log") for index in range(2)]
     assert metrics[0] == metrics[1] and metrics[0]["replicas"] == 2
-    assert files_under(chief_out) == ["history.json", "metrics.json", "model.keras", "spec.json"]
+    assert files_under(chief_out) == ["epochs.csv", "history.json", "metrics.json", "model.keras", "spec.json"]
     assert files_under(other_out) == []  # its backup folder was removed at the end
 
     single_out = tmp_path / "single"
