@@ -101,6 +101,14 @@ def build_parser():
     )
     train.add_argument("--patience", type=int, help="with --keep-best: stop after N epochs without improvement")
     train.add_argument(
+        "--learning-rate-patience", type=int, metavar="N",
+        help="multiply the learning rate by --learning-rate-factor after N epochs without improvement",
+    )
+    train.add_argument(
+        "--learning-rate-factor", type=float, default=0.5, metavar="F",
+        help="with --learning-rate-patience: the factor, in (0, 1) (default 0.5)",
+    )
+    train.add_argument(
         "--strategy", choices=["default", "mirrored", "multi-worker"], default="default",
         help="default: one device; mirrored: every local GPU (or logical CPU); multi-worker: the cluster in "
         "TF_CONFIG (--batch-size is the global batch; only the chief writes --out)",
@@ -229,6 +237,8 @@ def run_train(arguments):
         tensorboard_dir=arguments.tensorboard,
         keep_best=arguments.keep_best,
         patience=arguments.patience,
+        learning_rate_patience=arguments.learning_rate_patience,
+        learning_rate_factor=arguments.learning_rate_factor,
         strategy=arguments.strategy,
         peer_timeout=arguments.peer_timeout,
         # Progress bars only where someone watches; one line per epoch in logs.

@@ -19,7 +19,7 @@ from kerasrnn.spec import build_from_spec, load_spec, save_spec
 from kerasrnn.tasks.model_parts import reset_states, stateful_copy
 from kerasrnn.tasks.registry import get_task
 from kerasrnn.tasks.task_model import length_bucketed_input
-from kerasrnn.validation import check_positive_int
+from kerasrnn.validation import check_open_unit_interval, check_positive_int
 
 MODEL_FILE = "model.keras"
 SPEC_FILE = "spec.json"
@@ -65,6 +65,8 @@ def train(
     verbose="auto",
     keep_best=False,
     patience=None,
+    learning_rate_patience=None,
+    learning_rate_factor=0.5,
     strategy=None,
     peer_timeout=DEFAULT_PEER_TIMEOUT,
 ):
@@ -98,6 +100,13 @@ def train(
             After a resume, "best" ranges over the epochs run since.
         patience: with `keep_best`, stop after this many epochs without a
             better validation score (default: never stop early).
+        learning_rate_patience: multiply the learning rate by
+            `learning_rate_factor` after this many epochs without a better
+            validation score (Keras' `ReduceLROnPlateau`; default: a
+            constant learning rate). The current rate is an optimizer
+            variable, so it survives a resume; the count of epochs without
+            improvement starts again at 0.
+        learning_rate_factor: the factor, in (0, 1).
         strategy: `"default"`, `"mirrored"` (every local GPU, or the
             logical CPUs), `"multi-worker"` (the cluster in `TF_CONFIG`), or
             a `tf.distribute.Strategy`. With several workers only the chief
@@ -117,6 +126,9 @@ def train(
     epochs = check_positive_int("epochs", epochs)
     batch_size = check_positive_int("batch_size", description.batch_size if batch_size is None else batch_size)
     patience = check_positive_int("patience", epochs if patience is None else patience)
+    if learning_rate_patience is not None:
+        learning_rate_patience = check_positive_int("learning_rate_patience", learning_rate_patience)
+        learning_rate_factor = check_open_unit_interval("learning_rate_factor", learning_rate_factor)
     # First: a multi-worker strategy must configure TensorFlow before it runs anything.
     strategy = make_strategy(strategy, peer_timeout)
     chief = is_chief(strategy)
@@ -143,7 +155,16 @@ def train(
         save_spec(spec, os.path.join(out_dir, SPEC_FILE))
     with strategy.scope():
         model = description.model_class()(build_from_spec(network_spec), data.preprocessor)
-    fit_callbacks = [keras.callbacks.BackupAndRestore(backup_dir)]
+    monitor, mode = description.monitor
+    fit_callbacks = []
+    if learning_rate_patience is not None:
+        # Before BackupAndRestore: an epoch's checkpoint holds the rate this epoch decided.
+        fit_callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor, factor=learning_rate_factor, patience=learning_rate_patience, mode=mode, verbose=1
+            )
+        )
+    fit_callbacks.append(keras.callbacks.BackupAndRestore(backup_dir))
     stateful = any(getattr(layer, "stateful", False) for layer in model.network.layers)
     if stateful:
         fit_callbacks.append(ResetStatesEachEpoch())
@@ -155,7 +176,6 @@ def train(
         fit_callbacks.append(keras.callbacks.TensorBoard(tensorboard_dir))
     best = None
     if keep_best:
-        monitor, mode = description.monitor
         best = keras.callbacks.EarlyStopping(
             monitor,
             patience=patience,

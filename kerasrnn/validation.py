@@ -33,6 +33,19 @@ def check_rate(name, value):
     return float(value)
 
 
+def check_open_unit_interval(name, value):
+    """Return `value` if it is a number in (0, 1), else raise `ValueError`.
+
+    Example:
+
+    >>> check_open_unit_interval("learning_rate_factor", 0.5)
+    0.5
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
+        raise ValueError(f"`{name}` must be a number in (0, 1). Received: {name}={value!r}")
+    return float(value)
+
+
 def check_choice(name, value, choices):
     """Return `value` if it is one of `choices`, else raise `ValueError`.
 

@@ -206,6 +206,37 @@ def test_keep_best_saves_the_best_validation_epoch(tmp_path):
     assert dev["accuracy"] == pytest.approx(history["val_accuracy"][best], abs=1e-6)
 
 
+def test_learning_rate_halves_on_a_plateau_and_survives_a_resume(tmp_path):
+    class RuinSecondValidation(keras.callbacks.Callback):
+        # Scrambles the weights before epoch 1's validation: a certain plateau,
+        # so the rate must halve there; then the run is interrupted.
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_test_begin(self, logs=None):
+            if self.epoch == 1:
+                for variable in self.model.trainable_variables:
+                    variable.assign(tf.random.normal(variable.shape, stddev=3.0))
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    options = dict(
+        builder_options={"units": 16, "embedding_dim": 16, "learning_rate": 0.004},
+        epochs=3, max_examples=300, verbose=0, learning_rate_patience=1,
+    )
+    with pytest.raises(KeyboardInterrupt):
+        train("pos_tagger", EWT_DIR, str(tmp_path), callbacks=[RuinSecondValidation()], **options)
+    train("pos_tagger", EWT_DIR, str(tmp_path), **options)
+    rows = (tmp_path / "epochs.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    rates = [float(row.split(",")[header.index("learning_rate")]) for row in rows[1:]]
+    # Each row logs the rate its epoch ran with. Epoch 1 halved it; the
+    # resumed epoch 2 ran with the halved rate, read back from the checkpoint.
+    assert rates == pytest.approx([0.004, 0.004, 0.002])
+
+
 @pytest.mark.parametrize(
     "arguments, message",
     [
@@ -219,6 +250,10 @@ def test_keep_best_saves_the_best_validation_epoch(tmp_path):
          "--max-length, --pooling: not an option of the pos_tagger task"),
         (["train", "pos_tagger", "--data", EWT_DIR, "--out", "{tmp}", "--keep-best", "--patience", "0"],
          "`patience` must be a positive integer"),
+        (["train", "pos_tagger", "--data", EWT_DIR, "--out", "{tmp}", "--learning-rate-patience", "1",
+          "--learning-rate-factor", "1.5"], "`learning_rate_factor` must be a number in (0, 1)"),
+        (["train", "pos_tagger", "--data", EWT_DIR, "--out", "{tmp}", "--learning-rate-patience", "0"],
+         "`learning_rate_patience` must be a positive integer"),
     ],
 )
 def test_cli_user_errors_are_one_line_and_exit_2(tmp_path, capsys, arguments, message):

@@ -73,6 +73,8 @@ def train_recipe(name, shared_data, runs_dir=RUNS_DIR, epochs=None, strategy=Non
         verbose=2,
         keep_best=plan.get("keep_best", False),
         patience=plan.get("patience"),
+        learning_rate_patience=plan.get("learning_rate_patience"),
+        learning_rate_factor=plan.get("learning_rate_factor", 0.5),
         strategy=strategy,
     )
     from kerasrnn.distribute import is_chief, make_strategy
