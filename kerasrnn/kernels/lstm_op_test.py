@@ -172,18 +172,22 @@ def test_mismatched_shapes_give_clear_errors():
         with pytest.raises((tf.errors.InvalidArgumentError, ValueError), match=name):
             # The raw op, so the kernel's own checks run (not only the shape function).
             OPS.kerasrnn_lstm_forward(*(tf.constant(a) for a in arguments))
+    for mask in (np.ones((2, 4), bool), np.ones((3, 3), bool), np.ones((2, 3, 1), bool)):
+        with pytest.raises((tf.errors.InvalidArgumentError, ValueError), match="mask"):
+            OPS.kerasrnn_lstm_masked_forward(projected, state, state, kernel, mask)
     with pytest.raises(ValueError, match="time steps"):
         FastLSTM(2)(np.zeros((2, 0, 3), "float32"))
 
 
 @needs_op
-def test_zero_time_steps_op_gives_empty_outputs_and_zero_gradients():
+@pytest.mark.parametrize("mask", [None, np.zeros((2, 0), bool)])
+def test_zero_time_steps_op_gives_empty_outputs_and_zero_gradients(mask):
     projected = tf.zeros((2, 0, 8))
     h0, c0 = tf.ones((2, 2)), tf.ones((2, 2))
     kernel = tf.ones((2, 8))
     with tf.GradientTape() as tape:
         tape.watch([projected, h0, c0, kernel])
-        h, c = lstm_op.fused_lstm(projected, h0, c0, kernel)
+        h, c = lstm_op.fused_lstm(projected, h0, c0, kernel, mask=mask)
         loss = tf.reduce_sum(h) + tf.reduce_sum(c)
     assert tuple(h.shape) == tuple(c.shape) == (2, 0, 2)
     d_projected, dh0, dc0, d_kernel = tape.gradient(loss, [projected, h0, c0, kernel])
