@@ -189,6 +189,12 @@ def _graph_ops(saved_model_dir):
     }
 
 
+def test_exports_have_no_kerasrnn_op(export_root):
+    # On a CPU the tagger's masked BiLSTM would trace KerasrnnLstmMaskedForward, which TF Serving lacks.
+    for task in TASKS:
+        assert not [op for op in _graph_ops(export_root / tiny.EXPORT_NAMES[task] / "1") if op.startswith("Kerasrnn")]
+
+
 def test_export_traced_as_on_a_gpu_has_no_cudnn_ops(tmp_path, monkeypatch):
     # Make Keras believe a GPU is present, so LSTM/GRU pick their cuDNN kernels when traced.
     import importlib

@@ -1,8 +1,11 @@
 """Build, load and differentiate kerasrnn's fused LSTM TensorFlow op (CPU, float32).
 
-`lstm_ops.cc` (beside this file) defines two ops: `KerasrnnLstmForward`,
+`lstm_ops.cc` (beside this file) defines four ops: `KerasrnnLstmForward`,
 the whole recurrence over pre-projected inputs in one op, and
-`KerasrnnLstmBackward`, its gradient. They are compiled on first use with the
+`KerasrnnLstmBackward`, its gradient; and their masked twins
+`KerasrnnLstmMaskedForward` / `KerasrnnLstmMaskedBackward`, which take a
+`(batch, time)` mask and carry the state over the masked steps, as Keras'
+masked loop does (`fused_lstm(..., mask=...)`). They are compiled on first use with the
 system C++ compiler against the installed TensorFlow's headers, into a
 per-user cache folder keyed by the TensorFlow version, the source's sha256,
 the compiler flags and the CPU (the build uses `-march=native`):
@@ -128,24 +131,33 @@ def build(source=SOURCE):
 
 
 def _register_gradient(module):
-    @tf.RegisterGradient("KerasrnnLstmForward")
-    def _lstm_forward_gradient(op, dh, dc, _dgates):
+    def backward(op, dh, dc, run_backward, extra_inputs):
         # `gates` is an internal output for the backward op: its gradient is
         # ignored (fused_lstm never hands it out).
         h, c, gates = op.outputs
         dh = tf.zeros_like(h) if dh is None else dh
         dc = tf.zeros_like(c) if dc is None else dc
         h0, c0, kernel = op.inputs[1], op.inputs[2], op.inputs[3]
-        d_projected, dh0, dc0 = module.kerasrnn_lstm_backward(
-            h0, c0, kernel, h, c, gates, dh, dc, parallel=op.get_attr("parallel"))
+        d_projected, dh0, dc0 = run_backward(
+            h0, c0, kernel, h, c, gates, dh, dc, *extra_inputs, parallel=op.get_attr("parallel"))
         # dU = sum over steps of h_{t-1}^T dGates_t, as ONE matmul over all
         # batch * time rows; TensorFlow's MatMul (oneDNN) was faster for it
-        # than the Eigen contraction inside the op.
+        # than the Eigen contraction inside the op. Masked steps have zero
+        # dGates, so they add nothing.
         h_prev = tf.concat([h0[:, None, :], h[:, :-1, :]], axis=1)[:, : tf.shape(h)[1]]
         units = tf.shape(kernel)[0]
         d_kernel = tf.matmul(tf.reshape(h_prev, [-1, units]), tf.reshape(d_projected, [-1, 4 * units]),
                              transpose_a=True)
         return [d_projected, dh0, dc0, d_kernel]
+
+    @tf.RegisterGradient("KerasrnnLstmForward")
+    def _lstm_forward_gradient(op, dh, dc, _dgates):
+        return backward(op, dh, dc, module.kerasrnn_lstm_backward, [])
+
+    @tf.RegisterGradient("KerasrnnLstmMaskedForward")
+    def _lstm_masked_forward_gradient(op, dh, dc, _dgates):
+        mask = op.inputs[4]
+        return backward(op, dh, dc, module.kerasrnn_lstm_masked_backward, [mask]) + [None]
 
 
 def load_lstm_ops():
@@ -155,8 +167,8 @@ def load_lstm_ops():
     to switch the op off; `unavailable_reason()` then says so.
 
     Returns:
-        The module from `tf.load_op_library` (with `kerasrnn_lstm_forward` and
-        `kerasrnn_lstm_backward`), or None.
+        The module from `tf.load_op_library` (with `kerasrnn_lstm_forward`,
+        `kerasrnn_lstm_backward` and their `kerasrnn_lstm_masked_*` twins), or None.
 
     Example:
 
@@ -206,12 +218,18 @@ def unavailable_reason():
     return _state["reason"]
 
 
-def fused_lstm(projected, h0, c0, recurrent_kernel, parallel=True):
+def fused_lstm(projected, h0, c0, recurrent_kernel, parallel=True, mask=None):
     """Run an LSTM over a whole sequence with the fused op; differentiable.
 
     Gate order and activations are Keras' (i, f, c, o; sigmoid, tanh), so
     with `projected = x @ cell.kernel + cell.bias` the outputs equal
     `keras.layers.LSTM`'s.
+
+    With a `mask`, a masked step leaves the states as they were (Keras'
+    loop does the same): its `h` and `c` are the previous step's (`h0`,
+    `c0` before the first step), and no gradient reaches its gates. The
+    outputs Keras gives masked steps (zeros, or the last unmasked output)
+    are not formed here: `FastLSTM` derives them from `h` and the mask.
 
     Args:
         projected: float32 `(batch, time, 4 * units)`, the projected inputs of every step.
@@ -220,6 +238,8 @@ def fused_lstm(projected, h0, c0, recurrent_kernel, parallel=True):
         recurrent_kernel: float32 `(units, 4 * units)`.
         parallel: run the op's matmuls and gate loops on TensorFlow's
             intra-op thread pool (True) or on the calling thread.
+        mask: None, or `(batch, time)` (bool, or numbers cast to bool):
+            True for the steps that run, in the order they run.
 
     Returns:
         `(h, c)`: the hidden and cell states after every step, each `(batch, time, units)`.
@@ -237,9 +257,21 @@ def fused_lstm(projected, h0, c0, recurrent_kernel, parallel=True):
     ... else:
     ...     print((1, 2, 1))
     (1, 2, 1)
+    >>> if load_lstm_ops() is not None:  # the masked second step keeps the state of the first
+    ...     h, _ = fused_lstm(np.ones((1, 2, 4), "float32"), np.zeros((1, 1), "float32"),
+    ...                       np.zeros((1, 1), "float32"), np.zeros((1, 4), "float32"),
+    ...                       mask=np.array([[True, False]]))
+    ...     print(bool(h[0, 0, 0] == h[0, 1, 0]))
+    ... else:
+    ...     print(True)
+    True
     """
     module = load_lstm_ops()
     if module is None:
         raise RuntimeError(f"the fused LSTM op is unavailable: {unavailable_reason()}")
-    h, c, _ = module.kerasrnn_lstm_forward(projected, h0, c0, recurrent_kernel, parallel=parallel)
+    if mask is None:
+        h, c, _ = module.kerasrnn_lstm_forward(projected, h0, c0, recurrent_kernel, parallel=parallel)
+    else:
+        mask = tf.cast(mask, tf.bool)
+        h, c, _ = module.kerasrnn_lstm_masked_forward(projected, h0, c0, recurrent_kernel, mask, parallel=parallel)
     return h, c

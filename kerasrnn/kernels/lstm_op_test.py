@@ -1,5 +1,6 @@
 """The fused LSTM op equals Keras' LSTM (outputs, gradients, training) and fails cleanly."""
 
+import os
 import shutil
 
 import keras
@@ -8,14 +9,18 @@ import pytest
 import tensorflow as tf
 
 import kerasrnn.kernels
+from kerasrnn.data.conllu import read_conllu
 from kerasrnn.kernels import lstm_op
 from kerasrnn.layers.fast_rnn import FastLSTM, with_keras_lstm
-from kerasrnn.tasks import build_char_lm
+from kerasrnn.shared_data import EWT_DIR
+from kerasrnn.tasks import build_char_lm, build_pos_tagger
 
 OPS = lstm_op.load_lstm_ops()
 needs_op = pytest.mark.skipif(
     OPS is None, reason=f"the fused LSTM op could not be built or loaded: {lstm_op.unavailable_reason()}")
 RNG = np.random.default_rng(0)
+# One row per kind of mask: none masked, right-padded, left-padded, holes, all masked.
+MASK = np.array([[1] * 7, [1] * 4 + [0] * 3, [0] * 3 + [1] * 4, [1, 0, 1, 1, 0, 0, 1], [0] * 7], bool)
 
 
 @pytest.fixture
@@ -44,6 +49,27 @@ def same_weights(reference, fast, *inputs, **call_options):
     weights[2] = RNG.normal(size=weights[2].shape).astype("float32") * 0.5
     reference.set_weights(weights)
     fast.set_weights(weights)
+
+
+def outputs_and_gradients(layer, call, watched):
+    with tf.GradientTape() as tape:
+        tape.watch(watched)
+        outputs = tf.nest.flatten(call(layer))
+        # Every output takes part (the sequence or last output, the final h
+        # and c), each weighted differently.
+        loss = sum(tf.reduce_sum(tf.square(output - 0.5)) * (k + 1) for k, output in enumerate(outputs))
+    return outputs, tape.gradient(loss, [*watched, *layer.trainable_weights])
+
+
+def assert_same_as_keras(reference, fast, call, watched, watched_names):
+    """`call(layer)`'s outputs (to 1e-5) and their gradients (to 1e-4) by `watched` and the weights."""
+    (expected_outputs, expected_grads), (outputs, grads) = (
+        outputs_and_gradients(layer, call, watched) for layer in (reference, fast))
+    for expected, got in zip(expected_outputs, outputs, strict=True):
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+    names = [*watched_names, *(weight.path for weight in fast.trainable_weights)]
+    for name, expected, got in zip(names, expected_grads, grads, strict=True):
+        np.testing.assert_allclose(got, expected, atol=1e-4, err_msg=name)
 
 
 @needs_op
@@ -84,19 +110,94 @@ def test_gradients_equal_keras(fused_calls, return_sequences):
     h0, c0 = (tf.constant(RNG.normal(size=(3, 5)).astype("float32")) for _ in range(2))
     reference, fast = twins(return_sequences=return_sequences, return_state=True)
     same_weights(reference, fast, x, initial_state=[h0, c0])
-    target = RNG.normal(size=(3, 6, 5) if return_sequences else (3, 5)).astype("float32")
-    grads = []
-    for layer in (reference, fast):
-        with tf.GradientTape() as tape:
-            tape.watch([x, h0, c0])
-            output, h, c = layer(x, initial_state=[h0, c0])
-            # Every output takes part: the sequence, the final h and the final c.
-            loss = tf.reduce_sum(tf.square(output - target)) + tf.reduce_sum(h * 0.3) + tf.reduce_sum(c * c)
-        grads.append(tape.gradient(loss, [x, h0, c0, *layer.trainable_weights]))
+    assert_same_as_keras(reference, fast, lambda layer: layer(x, initial_state=[h0, c0]), [x, h0, c0],
+                         ["inputs", "h0", "c0"])
     assert fused_calls
-    names = ["inputs", "h0", "c0", "kernel", "recurrent_kernel", "bias"]
-    for name, expected, got in zip(names, *grads):
-        np.testing.assert_allclose(got, expected, atol=1e-4, err_msg=name)
+
+
+@needs_op
+@pytest.mark.parametrize("zero_output_for_mask", [False, True])
+@pytest.mark.parametrize("return_sequences", [True, False])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_masked_outputs_and_gradients_equal_keras(fused_calls, zero_output_for_mask, return_sequences, go_backwards):
+    x = tf.constant(RNG.normal(size=(5, 7, 4)).astype("float32"))
+    # A non-zero initial state: Keras' masked steps before the first real
+    # one output zeros, not h0, while the state stays h0.
+    h0, c0 = (tf.constant(RNG.normal(size=(5, 5)).astype("float32")) for _ in range(2))
+    reference, fast = twins(return_sequences=return_sequences, go_backwards=go_backwards,
+                            zero_output_for_mask=zero_output_for_mask, return_state=True)
+    same_weights(reference, fast, x, initial_state=[h0, c0])
+    fused_calls.clear()
+    assert_same_as_keras(reference, fast, lambda layer: layer(x, initial_state=[h0, c0], mask=MASK), [x, h0, c0],
+                         ["inputs", "h0", "c0"])
+    assert fused_calls, "FastLSTM should have run the fused op on masked inputs"
+
+
+@needs_op
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_masked_bidirectional_equals_keras(fused_calls, return_sequences):
+    x = tf.constant(RNG.normal(size=(5, 7, 3)).astype("float32"))
+    wrapped_reference = keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=return_sequences))
+    wrapped_fast = keras.layers.Bidirectional(FastLSTM(4, return_sequences=return_sequences))
+    # Bidirectional sets zero_output_for_mask to return_sequences on both directions.
+    assert wrapped_fast.forward_layer.zero_output_for_mask is return_sequences
+    wrapped_reference(x), wrapped_fast(x)
+    wrapped_fast.set_weights(wrapped_reference.get_weights())
+    fused_calls.clear()
+    assert_same_as_keras(wrapped_reference, wrapped_fast, lambda layer: layer(x, mask=MASK), [x], ["inputs"])
+    assert len(fused_calls) == 2  # both directions
+
+
+@needs_op
+def test_masked_stateful_layer_carries_the_state_like_keras(fused_calls):
+    windows = RNG.normal(size=(2, 5, 7, 4)).astype("float32")
+    reference, fast = twins(stateful=True, return_sequences=True)
+    same_weights(reference, fast, windows[0])
+    reference.reset_states(), fast.reset_states()
+    fused_calls.clear()
+    # The second window's masks differ, so rows masked throughout one window
+    # carry their state into the next.
+    for window, mask in zip(windows, (MASK, MASK[::-1])):
+        np.testing.assert_allclose(fast(window, mask=mask), reference(window, mask=mask), atol=1e-5)
+        for expected, got in zip(reference.states, fast.states, strict=True):
+            np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert len(fused_calls) == 2
+
+
+@needs_op
+def test_pos_tagger_train_step_on_real_sentences_equals_keras(fused_calls):
+    sentences = read_conllu(os.path.join(EWT_DIR, "en_ewt-ud-dev.conllu"))[:6]
+    words = {word: i for i, word in enumerate(sorted({w for s, _ in sentences for w in s}), start=2)}
+    tags = {tag: i for i, tag in enumerate(sorted({t for _, s in sentences for t in s}))}
+    width = max(len(s) for s, _ in sentences)
+    ids = np.zeros((len(sentences), width), "int32")  # 0 = padding, masked by the embedding
+    tag_ids = np.zeros_like(ids)
+    for row, (sentence_words, sentence_tags) in enumerate(sentences):
+        ids[row, : len(sentence_words)] = [words[w] for w in sentence_words]
+        tag_ids[row, : len(sentence_tags)] = [tags[t] for t in sentence_tags]
+    assert (ids == 0).any(), "the sentences should differ in length, so that some are padded"
+    fast = build_pos_tagger(vocab_size=len(words) + 2, num_tags=len(tags), cell="lstm", units=8, embedding_dim=8)
+    reference = with_keras_lstm(fast)
+
+    def train_step(model):
+        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2)
+        def step(x, y):
+            with tf.GradientTape() as tape:
+                predictions = model(x, training=True)
+                loss = model.compute_loss(x=x, y=y, y_pred=predictions)
+            return predictions, loss, [tf.convert_to_tensor(g) for g in tape.gradient(loss, model.trainable_weights)]
+
+        return step(ids, tag_ids)
+
+    expected_predictions, expected_loss, expected_grads = train_step(reference)
+    assert not fused_calls
+    predictions, loss, grads = train_step(fast)
+    assert len(fused_calls) == 2  # both directions of the BiLSTM, traced once
+    # The padding's predictions too: the loss skips them, the outputs must still be Keras'.
+    np.testing.assert_allclose(predictions, expected_predictions, atol=1e-5)
+    np.testing.assert_allclose(loss, expected_loss, atol=1e-4)
+    for weight, expected, got in zip(fast.trainable_weights, expected_grads, grads, strict=True):
+        np.testing.assert_allclose(got, expected, atol=1e-4, err_msg=weight.path)
 
 
 @needs_op
@@ -127,16 +228,18 @@ def test_switched_off_by_the_environment_falls_back_to_keras(fused_calls, monkey
 
 
 @needs_op
-def test_masks_and_switched_off_layers_use_the_keras_loop(fused_calls):
+def test_masks_use_the_op_and_switched_off_layers_the_keras_loop(fused_calls):
     x = RNG.normal(size=(2, 4, 3)).astype("float32")
     reference, fast = twins(return_sequences=True)
     same_weights(reference, fast, x)
     fused_calls.clear()
     mask = np.array([[1, 1, 1, 0], [1, 1, 0, 0]], bool)
     np.testing.assert_allclose(fast(x, mask=mask), reference(x, mask=mask), atol=1e-5)
+    assert len(fused_calls) == 1
     fast.use_fused_kernel = False
+    np.testing.assert_allclose(fast(x, mask=mask), reference(x, mask=mask), atol=1e-5)
     np.testing.assert_allclose(fast(x), reference(x), atol=1e-5)
-    assert not fused_calls
+    assert len(fused_calls) == 1
 
 
 def test_no_compiler_gives_a_reason_not_a_crash(tmp_path, monkeypatch):
@@ -172,18 +275,22 @@ def test_mismatched_shapes_give_clear_errors():
         with pytest.raises((tf.errors.InvalidArgumentError, ValueError), match=name):
             # The raw op, so the kernel's own checks run (not only the shape function).
             OPS.kerasrnn_lstm_forward(*(tf.constant(a) for a in arguments))
+    for mask in (np.ones((2, 4), bool), np.ones((3, 3), bool), np.ones((2, 3, 1), bool)):
+        with pytest.raises((tf.errors.InvalidArgumentError, ValueError), match="mask"):
+            OPS.kerasrnn_lstm_masked_forward(projected, state, state, kernel, mask)
     with pytest.raises(ValueError, match="time steps"):
         FastLSTM(2)(np.zeros((2, 0, 3), "float32"))
 
 
 @needs_op
-def test_zero_time_steps_op_gives_empty_outputs_and_zero_gradients():
+@pytest.mark.parametrize("mask", [None, np.zeros((2, 0), bool)])
+def test_zero_time_steps_op_gives_empty_outputs_and_zero_gradients(mask):
     projected = tf.zeros((2, 0, 8))
     h0, c0 = tf.ones((2, 2)), tf.ones((2, 2))
     kernel = tf.ones((2, 8))
     with tf.GradientTape() as tape:
         tape.watch([projected, h0, c0, kernel])
-        h, c = lstm_op.fused_lstm(projected, h0, c0, kernel)
+        h, c = lstm_op.fused_lstm(projected, h0, c0, kernel, mask=mask)
         loss = tf.reduce_sum(h) + tf.reduce_sum(c)
     assert tuple(h.shape) == tuple(c.shape) == (2, 0, 2)
     d_projected, dh0, dc0, d_kernel = tape.gradient(loss, [projected, h0, c0, kernel])

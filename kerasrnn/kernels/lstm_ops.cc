@@ -19,6 +19,13 @@
 // Matmuls go through Eigen tensor contractions on the op's ThreadPoolDevice
 // (the intra-op pool, so every core is used) unless `parallel=false`, which
 // keeps them on the calling thread (measured for comparison).
+//
+// KerasrnnLstmMaskedForward / KerasrnnLstmMaskedBackward are the same kernels
+// with one more input, a (batch, time) bool mask: at a masked step the state
+// is carried over unchanged, as in Keras' loop (`where(mask, new, old)`).
+// They are separate ops, not an attr, so unmasked calls never read a mask.
+// Only the states are the op's business: the outputs Keras gives masked
+// steps (zeros, or the previous output) are formed by the caller from them.
 
 #define EIGEN_USE_THREADS
 
@@ -123,6 +130,26 @@ absl::Status CheckLstmInputs(const Tensor& projected, const Tensor& h0, const Te
   return absl::OkStatus();
 }
 
+absl::Status CheckMask(const Tensor& mask, Index batch, Index time) {
+  if (mask.dims() != 2 || mask.dim_size(0) != batch || mask.dim_size(1) != time) {
+    return InvalidArgument("`mask` must have shape (batch, time) = (", batch, ", ", time,
+                           "). Received shape ", mask.shape().DebugString());
+  }
+  return absl::OkStatus();
+}
+
+// The mask input (the last one) when kMasked, else nullptr: every step runs.
+template <bool kMasked>
+absl::Status MaskData(OpKernelContext* context, Index batch, Index time, const bool** mask) {
+  *mask = nullptr;
+  if (!kMasked) return absl::OkStatus();
+  const Tensor& tensor = context->input(context->num_inputs() - 1);
+  TF_RETURN_IF_ERROR(CheckMask(tensor, batch, time));
+  *mask = tensor.flat<bool>().data();
+  return absl::OkStatus();
+}
+
+template <bool kMasked>
 class LstmForwardOp : public OpKernel {
  public:
   explicit LstmForwardOp(OpKernelConstruction* context) : OpKernel(context) {
@@ -137,6 +164,8 @@ class LstmForwardOp : public OpKernel {
     Index B, T, H;
     OP_REQUIRES_OK(context, CheckLstmInputs(projected, h0, c0, kernel, &B, &T, &H));
     const Index G = 4 * H;
+    const bool* M;
+    OP_REQUIRES_OK(context, MaskData<kMasked>(context, B, T, &M));
 
     Tensor *h_out, *c_out, *gates_out;
     OP_REQUIRES_OK(context, context->allocate_output(0, TensorShape({B, T, H}), &h_out));
@@ -173,6 +202,14 @@ class LstmForwardOp : public OpKernel {
           const float* zr = z + b * G;
           float* g = Gs + row * G;
           const float* c_prev = t == 0 ? c0p + b * H : Cs + (row - 1) * H;
+          if (kMasked && !M[row]) {
+            // hb still holds h_{t-1}. The gates are never read back for a
+            // masked step; zeros keep the output deterministic.
+            std::memcpy(Hs + row * H, hb + b * H, sizeof(float) * H);
+            std::memcpy(Cs + row * H, c_prev, sizeof(float) * H);
+            std::fill_n(g, G, 0.0f);
+            continue;
+          }
           Row i(g, H), f(g + H, H), cc(g + 2 * H, H), o(g + 3 * H, H);
           i = (ConstRow(zr, H) + ConstRow(p, H)).logistic();
           f = (ConstRow(zr + H, H) + ConstRow(p + H, H)).logistic();
@@ -195,6 +232,7 @@ class LstmForwardOp : public OpKernel {
   bool parallel_;
 };
 
+template <bool kMasked>
 class LstmBackwardOp : public OpKernel {
  public:
   explicit LstmBackwardOp(OpKernelConstruction* context) : OpKernel(context) {
@@ -214,6 +252,8 @@ class LstmBackwardOp : public OpKernel {
     // `gates` has the projected inputs' shape, so it checks the same way.
     OP_REQUIRES_OK(context, CheckLstmInputs(gates, h0, c0, kernel, &B, &T, &H));
     const Index G = 4 * H;
+    const bool* M;
+    OP_REQUIRES_OK(context, MaskData<kMasked>(context, B, T, &M));
     const TensorShape state_seq({B, T, H});
     for (const auto& named : {std::make_pair("h", &hs), std::make_pair("c", &cs),
                               std::make_pair("dh", &dhs), std::make_pair("dc", &dcs)}) {
@@ -232,8 +272,13 @@ class LstmBackwardOp : public OpKernel {
     std::fill_n(dc_next, B * H, 0.0f);
     if (B == 0 || T == 0 || H == 0) return;
 
-    Tensor dz_buf;
+    Tensor dz_buf, carry_buf;
     OP_REQUIRES_OK(context, context->allocate_temp(tensorflow::DT_FLOAT, TensorShape({B, G}), &dz_buf));
+    // dL/dh_t of the rows masked at step t, which the matmul below would
+    // overwrite: it is dL/dh_{t-1} as it stands (h_t is h_{t-1}).
+    OP_REQUIRES_OK(context, context->allocate_temp(tensorflow::DT_FLOAT, TensorShape({kMasked ? B : 0, H}),
+                                                   &carry_buf));
+    float* carry = carry_buf.flat<float>().data();
 
     const auto& device = context->eigen_device<Eigen::ThreadPoolDevice>();
     const float* c0p = c0.flat<float>().data();
@@ -266,6 +311,17 @@ class LstmBackwardOp : public OpKernel {
           float* dh_r = dh_rec + b * H;
           float* dc_r = dc_next + b * H;
           float* out = dz + b * G;
+          if (kMasked && !M[row]) {
+            // h_t, c_t are h_{t-1}, c_{t-1}: their gradients go straight to
+            // the previous step, and none reaches this step's gates.
+            for (Index j = 0; j < H; ++j) {
+              carry[b * H + j] = dh_out[j] + dh_r[j];
+              dc_r[j] += dc_out[j];
+            }
+            std::fill_n(out, G, 0.0f);
+            std::fill_n(dZ + row * G, G, 0.0f);
+            continue;
+          }
           // tanh(c_t) first (vectorized by Eigen), into the o-gate slot of
           // `out`, which is overwritten last.
           Row(out + 3 * H, H) = ConstRow(c_t, H).tanh();
@@ -288,6 +344,11 @@ class LstmBackwardOp : public OpKernel {
       // dh_{t-1} through the recurrence = dGates_t @ U^T.
       Contract(device, parallel_, Mat(dh_rec, B, H), ConstMat(dz, B, G), UT, false);
       PROFILE_ADD(matmul_s, start);
+      if (kMasked) {
+        for (Index b = 0; b < B; ++b) {
+          if (!M[b * T + t]) std::memcpy(dh_rec + b * H, carry + b * H, sizeof(float) * H);
+        }
+      }
     }
 
 #ifdef KERASRNN_PROFILE
@@ -314,6 +375,12 @@ absl::Status ForwardShape(InferenceContext* c) {
   TF_RETURN_IF_ERROR(c->Multiply(units, 4, &gates));
   TF_RETURN_IF_ERROR(c->Merge(gates, c->Dim(kernel, 1), &gates));
   TF_RETURN_IF_ERROR(c->Merge(gates, c->Dim(projected, 2), &gates));
+  if (c->num_inputs() > 4) {  // the masked op's mask
+    ShapeHandle mask;
+    TF_RETURN_IF_ERROR(c->WithRank(c->input(4), 2, &mask));
+    TF_RETURN_IF_ERROR(c->Merge(batch, c->Dim(mask, 0), &batch));
+    TF_RETURN_IF_ERROR(c->Merge(time, c->Dim(mask, 1), &time));
+  }
   c->set_output(0, c->MakeShape({batch, time, units}));
   c->set_output(1, c->MakeShape({batch, time, units}));
   c->set_output(2, c->MakeShape({batch, time, gates}));
@@ -331,16 +398,35 @@ absl::Status BackwardShape(InferenceContext* c) {
   return absl::OkStatus();
 }
 
+// The inputs, outputs and attrs the masked ops share with the plain ones
+// (the masked ops add `mask` last).
+#define KERASRNN_LSTM_FORWARD_SIGNATURE \
+  .Input("projected: float")            \
+  .Input("h0: float")                   \
+  .Input("c0: float")                   \
+  .Input("recurrent_kernel: float")     \
+  .Output("h: float")                   \
+  .Output("c: float")                   \
+  .Output("gates: float")               \
+  .Attr("parallel: bool = true")        \
+  .SetShapeFn(ForwardShape)
+#define KERASRNN_LSTM_BACKWARD_SIGNATURE \
+  .Input("h0: float")                    \
+  .Input("c0: float")                    \
+  .Input("recurrent_kernel: float")      \
+  .Input("h: float")                     \
+  .Input("c: float")                     \
+  .Input("gates: float")                 \
+  .Input("dh: float")                    \
+  .Input("dc: float")                    \
+  .Output("d_projected: float")          \
+  .Output("dh0: float")                  \
+  .Output("dc0: float")                  \
+  .Attr("parallel: bool = true")         \
+  .SetShapeFn(BackwardShape)
+
 REGISTER_OP("KerasrnnLstmForward")
-    .Input("projected: float")
-    .Input("h0: float")
-    .Input("c0: float")
-    .Input("recurrent_kernel: float")
-    .Output("h: float")
-    .Output("c: float")
-    .Output("gates: float")
-    .Attr("parallel: bool = true")
-    .SetShapeFn(ForwardShape)
+    KERASRNN_LSTM_FORWARD_SIGNATURE
     .Doc(R"doc(
 LSTM over a whole sequence from pre-projected inputs (Keras gate order i, f, c, o).
 
@@ -354,26 +440,34 @@ gates: (batch, time, 4 * units) gate activations, for the backward op.
 )doc");
 
 REGISTER_OP("KerasrnnLstmBackward")
-    .Input("h0: float")
-    .Input("c0: float")
-    .Input("recurrent_kernel: float")
-    .Input("h: float")
-    .Input("c: float")
-    .Input("gates: float")
-    .Input("dh: float")
-    .Input("dc: float")
-    .Output("d_projected: float")
-    .Output("dh0: float")
-    .Output("dc0: float")
-    .Attr("parallel: bool = true")
-    .SetShapeFn(BackwardShape)
+    KERASRNN_LSTM_BACKWARD_SIGNATURE
     .Doc(R"doc(
 Gradient of KerasrnnLstmForward given the gradients of its h and c outputs,
 except the recurrent kernel's: that is ONE matmul over all steps,
 h_prev^T . d_projected, which the caller runs as TensorFlow's MatMul.
 )doc");
 
-REGISTER_KERNEL_BUILDER(Name("KerasrnnLstmForward").Device(DEVICE_CPU), LstmForwardOp);
-REGISTER_KERNEL_BUILDER(Name("KerasrnnLstmBackward").Device(DEVICE_CPU), LstmBackwardOp);
+REGISTER_OP("KerasrnnLstmMaskedForward")
+    KERASRNN_LSTM_FORWARD_SIGNATURE
+    .Input("mask: bool")
+    .Doc(R"doc(
+KerasrnnLstmForward where a step whose mask is false leaves h and c as they
+were (the step's h and c are the previous step's, h0 and c0 at step 0), as
+Keras' masked loop does. The outputs Keras gives masked steps are not formed here.
+
+mask: (batch, time), true for the steps that run.
+)doc");
+
+REGISTER_OP("KerasrnnLstmMaskedBackward")
+    KERASRNN_LSTM_BACKWARD_SIGNATURE
+    .Input("mask: bool")
+    .Doc(R"doc(
+Gradient of KerasrnnLstmMaskedForward (as KerasrnnLstmBackward); `mask` is its mask.
+)doc");
+
+REGISTER_KERNEL_BUILDER(Name("KerasrnnLstmForward").Device(DEVICE_CPU), LstmForwardOp<false>);
+REGISTER_KERNEL_BUILDER(Name("KerasrnnLstmBackward").Device(DEVICE_CPU), LstmBackwardOp<false>);
+REGISTER_KERNEL_BUILDER(Name("KerasrnnLstmMaskedForward").Device(DEVICE_CPU), LstmForwardOp<true>);
+REGISTER_KERNEL_BUILDER(Name("KerasrnnLstmMaskedBackward").Device(DEVICE_CPU), LstmBackwardOp<true>);
 
 }  // namespace kerasrnn

@@ -14,11 +14,27 @@ SimpleRNN was measured at 1.02x and dropped: benchmarks/RESULTS.md.)
 
 `FastLSTM` goes one step further on a CPU when it can: the whole recurrence
 (forward and backward) runs in kerasrnn's fused C++ op
-(`kerasrnn.kernels`), compiled on first use. Without a compiler, with
-`KERASRNN_FUSED_KERNELS=0`, with a mask, non-default activations, a dtype
-other than float32, or `layer.use_fused_kernel = False` (as SavedModel
-exports set it, so TF Serving never meets the custom op), it runs the
-batched-projection Keras loop above.
+(`kerasrnn.kernels`), compiled on first use, masked sequences included (a
+`(batch, time)` mask, e.g. from `Embedding(mask_zero=True)`): the op
+carries the state over masked steps and the layer gives those steps Keras'
+outputs (zeros with `zero_output_for_mask`, as `Bidirectional` sets it for
+sequences; else the last unmasked output, zeros before the first one).
+Without a compiler, with `KERASRNN_FUSED_KERNELS=0`, a mask of another
+rank, non-default activations, a dtype other than float32, or
+`layer.use_fused_kernel = False` (as SavedModel exports set it, so TF
+Serving never meets the custom op), it runs the batched-projection Keras
+loop above.
+
+Example:
+
+>>> import numpy as np
+>>> x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
+>>> mask = np.array([[True, True, True, False], [False, True, True, True]])
+>>> reference, fast = keras.layers.LSTM(2, return_sequences=True), FastLSTM(2, return_sequences=True)
+>>> _ = reference(x), fast(x)
+>>> fast.set_weights(reference.get_weights())
+>>> bool(np.allclose(fast(x, mask=mask), reference(x, mask=mask), atol=1e-5))
+True
 """
 
 import keras
@@ -92,9 +108,11 @@ def _backend_rnn(*args, **kwargs):
 class FastLSTM(_BatchedInputProjection, keras.layers.LSTM):
     """`keras.layers.LSTM` with the input projection batched over time (same weights).
 
-    On a CPU (TensorFlow backend, float32, no mask, sigmoid/tanh, no
-    recurrent dropout in training) the recurrence runs in the fused C++ op
-    of `kerasrnn.kernels` when it is available; otherwise in Keras' loop.
+    On a CPU (TensorFlow backend, float32, no mask or a `(batch, time)`
+    one, sigmoid/tanh, no recurrent dropout in training) the recurrence runs
+    in the fused C++ op of `kerasrnn.kernels` when it is available;
+    otherwise in Keras' loop. Masked steps get Keras' outputs and states
+    either way.
     Set the instance attribute `use_fused_kernel = False` to keep a layer on
     the Keras loop (`kerasrnn.export.portable_rnn.without_cudnn` does so
     while exports trace).
@@ -112,6 +130,9 @@ class FastLSTM(_BatchedInputProjection, keras.layers.LSTM):
     >>> fast.set_weights(reference.get_weights())
     >>> bool(np.allclose(fast(x), reference(x), atol=1e-5))
     True
+    >>> mask = np.array([[True, True, False, False, False], [True] * 5])
+    >>> bool(np.allclose(fast(x, mask=mask), reference(x, mask=mask), atol=1e-5))
+    True
     """
 
     # Instance attribute, not part of the config: it changes the traced ops,
@@ -122,7 +143,7 @@ class FastLSTM(_BatchedInputProjection, keras.layers.LSTM):
         cell = self.cell
         return (
             self.use_fused_kernel
-            and mask is None
+            and (mask is None or len(mask.shape) == 2)
             and keras.backend.backend() == "tensorflow"
             and self.compute_dtype == "float32"
             and cell.activation is keras.activations.tanh
@@ -148,13 +169,14 @@ class FastLSTM(_BatchedInputProjection, keras.layers.LSTM):
 
         h0, c0 = initial_state
         projected = self._project_inputs(sequences, training)
+        mask = None if bare_mask is None else tf.cast(bare_mask, tf.bool)
         if self.go_backwards:
             # Keras' loop reads the steps last to first and returns the outputs in that order.
             projected = tf.reverse(projected, axis=[1])
-        h, c = fused_lstm(projected, h0, c0, self.cell.recurrent_kernel)
-        last_output = h[:, -1]
-        outputs = h if self.return_sequences else h[:, -1:]
-        return last_output, outputs, [last_output, c[:, -1]]
+            mask = None if mask is None else tf.reverse(mask, axis=[1])
+        h, c = fused_lstm(projected, h0, c0, self.cell.recurrent_kernel, mask=mask)
+        outputs = h if mask is None else _masked_outputs(h, mask, self.zero_output_for_mask)
+        return outputs[:, -1], outputs if self.return_sequences else outputs[:, -1:], [h[:, -1], c[:, -1]]
 
     def _step(self, projected, states):
         h_tm1, c_tm1 = states
@@ -167,6 +189,22 @@ class FastLSTM(_BatchedInputProjection, keras.layers.LSTM):
         o = cell.recurrent_activation(z_o)
         h = o * cell.activation(c)
         return h, [h, c]
+
+
+def _masked_outputs(states, mask, zero_output_for_mask):
+    """Keras' masked-loop outputs from the hidden states of every step (in the order they ran).
+
+    Keras' loop outputs zeros at a masked step with `zero_output_for_mask`;
+    otherwise the previous step's output, which starts as zeros (not `h0`).
+    As the state is carried over masked steps, that previous output is the
+    state itself once any step has run, and zeros before: no scan needed,
+    and the gradient reaches the last unmasked step through the op's carry.
+    """
+    if zero_output_for_mask:
+        shown = mask
+    else:
+        shown = tf.math.cumsum(tf.cast(mask, tf.int32), axis=1) > 0
+    return tf.where(shown[:, :, None], states, tf.zeros_like(states))
 
 
 def _swap_lstm_classes(config, lstm_class):
