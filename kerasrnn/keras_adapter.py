@@ -7,6 +7,9 @@ no public accessor for it (Keras 3.15); its own metrics read it the same way.
 - `tensorflow_trainer`: Keras' TensorFlow `fit` loop, whose module-level
   `reduce_per_replica` `kerasrnn.distribute.multi_worker_fit` corrects for
   several workers (keras-team/keras#20585).
+- `nested_layers`: every layer inside a layer, including those a custom
+  layer keeps as attributes (Keras tracks them, but `Layer` has no public
+  `layers` property; `Model.layers` lists only the top level).
 
 If a Keras release moves it, this is the only import to update.
 
@@ -21,4 +24,19 @@ from keras.src.backend import get_keras_mask
 from keras.src.backend import rnn as backend_rnn  # the loop every Keras RNN runs; not under `keras.*`
 from keras.src.backend.tensorflow import trainer as tensorflow_trainer  # `fit`'s per-step reductions
 
-__all__ = ["backend_rnn", "get_keras_mask", "tensorflow_trainer"]
+
+
+def nested_layers(layer):
+    """`layer` and every layer it tracks, at any depth.
+
+    Example:
+
+    >>> import keras
+    >>> outer = keras.layers.Bidirectional(keras.layers.LSTM(2))
+    >>> sorted({type(inner).__name__ for inner in nested_layers(outer)})
+    ['Bidirectional', 'LSTM', 'LSTMCell']
+    """
+    return list(layer._flatten_layers(include_self=True, recursive=True))
+
+
+__all__ = ["backend_rnn", "get_keras_mask", "nested_layers", "tensorflow_trainer"]

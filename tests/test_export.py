@@ -342,3 +342,24 @@ def test_exported_char_lm_with_fast_lstm_has_no_fused_op(tmp_path):
     probabilities = served(text=tf.constant(["ROMEO: wha"]))["probabilities"].numpy()[0]
     logits = model.predict(tf.constant([list("ROMEO: wha")]), verbose=0)[0, -1]
     np.testing.assert_allclose(probabilities, tf.nn.softmax(logits).numpy(), atol=1e-5)
+
+
+def test_exported_tagger_with_a_character_encoder_has_no_fused_op(tmp_path):
+    # The character encoder keeps its FastLSTMs inside a custom layer: the export must find and switch them off too.
+    from kerasrnn.keras_adapter import nested_layers
+    from kerasrnn.layers import FastLSTM
+    from kerasrnn.tasks.pos_tagger import PosTagger, PosTaggerPreprocessor, build_pos_tagger
+
+    sentences = tiny.real_sentences()
+    words = sorted({word for sentence in sentences for word in sentence})
+    characters = sorted({character for word in words for character in word})
+    preprocessor = PosTaggerPreprocessor(["", "[UNK]", *words], ["NOUN", "VERB", "X"], characters)
+    network = build_pos_tagger(
+        len(words) + 2, 3, cell="lstm", units=4, embedding_dim=4, char_vocab_size=len(characters) + 2,
+        char_embedding_dim=4, char_units=3,
+    )
+    encoder_lstms = [layer for layer in nested_layers(network.get_layer("spelling")) if isinstance(layer, FastLSTM)]
+    assert len(encoder_lstms) == 2
+    export_for_serving(PosTagger(network, preprocessor), tmp_path / "tagger")
+    assert not [op for op in _graph_ops(tmp_path / "tagger" / "1") if op.startswith("Kerasrnn")]
+    assert all(layer.use_fused_kernel for layer in encoder_lstms)

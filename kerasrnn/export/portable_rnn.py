@@ -6,14 +6,12 @@ _ABSENT = object()
 
 
 def _all_layers(layer):
-    yield layer
     # Bidirectional keeps its two directions as attributes, not sublayers in
-    # `.layers`; Keras has dropped `use_cudnn` on them before, so visit them here.
-    for child in (getattr(layer, "forward_layer", None), getattr(layer, "backward_layer", None)):
-        if child is not None:
-            yield from _all_layers(child)
-    for child in getattr(layer, "layers", []):
-        yield from _all_layers(child)
+    # `.layers`, and a custom layer (the tagger's character encoder) keeps its
+    # own LSTMs: visit every tracked layer.
+    from kerasrnn.keras_adapter import nested_layers
+
+    return nested_layers(layer)
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from kerasrnn.layers.fast_rnn import FastLSTM
 from kerasrnn.validation import check_positive_int
 
 
@@ -42,7 +43,9 @@ class CharacterWordEncoder(keras.layers.Layer):
         self.char_embedding_dim = check_positive_int("char_embedding_dim", char_embedding_dim)
         self.char_units = check_positive_int("char_units", char_units)
         self.embedding = keras.layers.Embedding(char_vocab_size, char_embedding_dim, name="char_embedding")
-        self.encoder = keras.layers.Bidirectional(keras.layers.LSTM(char_units), name="char_lstm")
+        # FastLSTM: Keras' LSTM (same weights, same saved paths) that runs the
+        # masked words through kerasrnn's fused op on a CPU.
+        self.encoder = keras.layers.Bidirectional(FastLSTM(char_units), name="char_lstm")
 
     def build(self, input_shape):
         self.embedding.build((None, None))
