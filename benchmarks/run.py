@@ -12,6 +12,9 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# Each is a row's `task` in results.json and the name of its measuring function in training_speed.
+TRAINING_TASKS = ("char_lm", "sentiment", "pos")
+
 # How much each mode measures. Every figure is a median of `repetitions`.
 MODES = {
     "tiny": dict(char_units=32, batches=2, repetitions=3, sentiment_examples=300, adapt_reviews=300,
@@ -59,6 +62,12 @@ def main(argv=None):
         choices=["training", "subnormals", "epochs", "generation", "serving", "accuracy", "memory"],
         help="measure only this section and merge it into the results.json already in --out",
     )
+    parser.add_argument(
+        "--task",
+        action="append",
+        choices=list(TRAINING_TASKS),
+        help="with --only training/epochs: measure only this task and keep the other tasks' rows of results.json",
+    )
     parser.add_argument("--accuracy-torch", action="store_true",
                         help="the accuracy section also trains the kerasrnn defaults' architecture in PyTorch")
     parser.add_argument("--report-from", metavar="JSON", help="only rewrite RESULTS.md from a saved results.json")
@@ -100,11 +109,17 @@ def main(argv=None):
               flush=True)
         results["peak"] = matmul_peak(n=512 if name == "tiny" else 2048)
         print(f"[benchmarks] peak GFLOP/s: {results['peak']}", flush=True)
+    tasks = arguments.task or list(TRAINING_TASKS)
+    if arguments.task and not arguments.only:
+        parser.error("--task needs --only (training or epochs): a full run measures every task")
     if "training" in sections:
-        results["training"] = []
-        for task in (training_speed.char_lm, training_speed.sentiment, training_speed.pos):
-            print(f"[benchmarks] training: {task.__doc__.splitlines()[0]}", flush=True)
-            results["training"] += task(settings)
+        # Rows of the tasks not measured now stay as measured before (their run date is in section_runs).
+        kept = [row for row in results.get("training", []) if row["task"] not in tasks]
+        results["training"] = kept
+        for task in tasks:
+            measure = getattr(training_speed, task)
+            print(f"[benchmarks] training: {measure.__doc__.splitlines()[0]}", flush=True)
+            results["training"] += measure(settings)
     if "subnormals" in sections:
         from benchmarks.subnormals import subnormals
 
@@ -114,7 +129,9 @@ def main(argv=None):
         from benchmarks.full_epochs import full_epochs
 
         print("[benchmarks] epochs: full training data, kerasrnn vs PyTorch, epochs interleaved", flush=True)
-        results["epochs"] = full_epochs(settings)
+        epoch_tasks = [task for task in settings["epoch_tasks"] if task in tasks]
+        kept = [row for row in results.get("epochs", []) if row["task"] not in epoch_tasks]
+        results["epochs"] = kept + full_epochs({**settings, "epoch_tasks": epoch_tasks})
     with tempfile.TemporaryDirectory() as work_dir:
         if "generation" in sections:
             print("[benchmarks] generation: exported `generate` vs model.predict per character", flush=True)
@@ -135,6 +152,9 @@ def main(argv=None):
         results["memory"] = memory(settings)
     for section in sections:
         command = " ".join(["python -m benchmarks.run", *(sys.argv[1:] if argv is None else argv)])
+        if arguments.task and section in ("training", "epochs"):
+            # The section's other rows keep their own run's record.
+            section = f"{section} ({', '.join(tasks)})"
         section_runs[section] = {"mode": name, "date": machine_description()["date"], "command": command,
                                  "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
                                  "wall_seconds_of_run": round(time.time() - started, 1)}

@@ -57,3 +57,23 @@ def test_every_section_of_the_full_mode_runs_and_is_reported(tmp_path):
     for heading in ("## Training throughput", "## Seconds per epoch on the full training data (timed)",
                     "## Memory: peak RSS of training each reference model", "## Serving", "## Targets"):
         assert heading in text
+
+
+@pytest.mark.slow
+def test_a_task_run_replaces_only_that_tasks_rows(tmp_path):
+    import json
+
+    from benchmarks.run import main
+
+    assert main(["--tiny", "--only", "training", "--out", str(tmp_path)]) == 0
+    before = json.load(open(os.path.join(tmp_path, "results.json"), encoding="utf-8"))
+    assert main(["--tiny", "--only", "training", "--task", "pos", "--out", str(tmp_path)]) == 0
+    after = json.load(open(os.path.join(tmp_path, "results.json"), encoding="utf-8"))
+    assert {row["task"] for row in after["training"]} == {"char_lm", "sentiment", "pos"}
+    unchanged = [row for row in before["training"] if row["task"] != "pos"]
+    assert [row for row in after["training"] if row["task"] != "pos"] == unchanged
+    assert [row["seconds_per_pass"] for row in after["training"] if row["task"] == "pos"] != [
+        row["seconds_per_pass"] for row in before["training"] if row["task"] == "pos"]
+    assert set(after["section_runs"]) == {"training", "training (pos)"}
+    with pytest.raises(SystemExit):
+        main(["--tiny", "--task", "pos", "--out", str(tmp_path)])
