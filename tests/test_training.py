@@ -170,7 +170,7 @@ def test_stateful_training_resumes_after_an_interruption(tmp_path):
     epochs_csv = (tmp_path / "epochs.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in epochs_csv[1:]] == ["0", "1"]
     curve = validation_curve(str(tmp_path), "val_loss")
-    assert curve["metric"] == "val_loss" and len(curve["values"]) == 2 and curve["values"][1] == pytest.approx(
+    assert curve["metric"] == "val_loss" and curve["epochs"] == [1, 2] and len(curve["values"]) == 2 and curve["values"][1] == pytest.approx(
         history["val_loss"][0], rel=1e-5)
     assert metrics["epochs"] == 2
     model, spec = load_trained(str(tmp_path))

@@ -181,13 +181,14 @@ def publish(name, shared_data, runs_dir=RUNS_DIR, zoo_dir=DEFAULT_ZOO_DIR, updat
 def validation_curve(run_dir, monitor):
     """The monitored validation score of every epoch of a run, from its `epochs.csv` (across resumes).
 
-    Returns `{"metric": monitor, "values": [...]}`, or None for a run older
-    than `epochs.csv`.
+    Returns `{"metric": monitor, "epochs": [...], "values": [...]}` (epochs
+    counted from 1; a run that began before `epochs.csv` existed starts
+    later), or None for a run without `epochs.csv`.
 
     Example:
 
     >>> validation_curve("models/runs/pos-ewt-bilstm", "val_accuracy")  # doctest: +SKIP
-    {'metric': 'val_accuracy', 'values': [0.91, 0.93, ...]}
+    {'metric': 'val_accuracy', 'epochs': [1, 2, ...], 'values': [0.91, 0.93, ...]}
     """
     import csv
 
@@ -196,7 +197,13 @@ def validation_curve(run_dir, monitor):
         return None
     with open(path, newline="", encoding="utf-8") as file:
         rows = [row for row in csv.DictReader(file) if row.get(monitor)]
-    return {"metric": monitor, "values": [round(float(row[monitor]), 6) for row in rows]} if rows else None
+    if not rows:
+        return None
+    return {
+        "metric": monitor,
+        "epochs": [int(row["epoch"]) + 1 for row in rows],  # CSVLogger counts from 0
+        "values": [round(float(row[monitor]), 6) for row in rows],
+    }
 
 
 def _add_entry(entry, path):
