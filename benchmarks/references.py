@@ -34,7 +34,8 @@ class Reference:
     Attributes:
         task: `"char_lm"`, `"sentiment"` or `"pos"`.
         data: the task's `PreparedData` (real data, bucketed batches).
-        keras_model: `keras_model()` builds and compiles the kerasrnn model.
+        keras_model: `keras_model()` builds and compiles the kerasrnn model
+            (the sentiment reference's also takes builder options, for variants).
         torch_model: `torch_model()` builds the same architecture in PyTorch.
         torch_loss: `torch_loss(logits, ids, targets)`, the same loss as the Keras model's.
         learning_rate: Adam's learning rate in both.
@@ -169,7 +170,7 @@ def sentiment_reference(max_examples=None, data_path=f"{DATA}/aclImdb_v1_labeled
     return Reference(
         task="sentiment",
         data=data,
-        keras_model=lambda: build_from_spec(spec),
+        keras_model=lambda **options: build_from_spec({**spec, **options}),
         torch_model=lambda: _torch_models().TorchBiGRUMaxPoolClassifier(vocab, embedding, units, classes),
         torch_loss=lambda logits, ids, y: _cross_entropy(logits, y),
         learning_rate=defaults["learning_rate"],
