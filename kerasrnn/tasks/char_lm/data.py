@@ -49,8 +49,6 @@ def prepare(data_path, batch_size=64, max_examples=None, seed=1337, seq_len=100,
 def evaluation_data(data_path):
     """The text `kerasrnn evaluate` scores: the last 10% of a text file (Tiny Shakespeare's validation split).
 
-    Example:
-
     Returns:
         `(text, None, counts)`: what `model.evaluate` takes, and how many characters it scores.
 
