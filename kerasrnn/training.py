@@ -15,9 +15,10 @@ from kerasrnn.distribute import (
     shard_by_data,
     worker_identity,
 )
+from kerasrnn.epoch_log import EpochLog
 from kerasrnn.spec import build_from_spec, load_spec, save_spec
 from kerasrnn.tasks.model_parts import reset_states, stateful_copy
-from kerasrnn.tasks.registry import get_task
+from kerasrnn.tasks.registry import get_task, task_names
 from kerasrnn.tasks.task_model import length_bucketed_input
 from kerasrnn.validation import check_open_unit_interval, check_positive_int
 
@@ -171,7 +172,7 @@ def train(
     if chief:
         # One row per finished epoch, appended across resumes (history.json
         # holds only the epochs of the last run): the whole validation curve.
-        fit_callbacks.append(keras.callbacks.CSVLogger(os.path.join(out_dir, EPOCHS_FILE), append=True))
+        fit_callbacks.append(EpochLog(os.path.join(out_dir, EPOCHS_FILE)))
     if tensorboard_dir and chief:
         fit_callbacks.append(keras.callbacks.TensorBoard(tensorboard_dir))
     best = None
@@ -254,6 +255,10 @@ def load_trained(model_dir):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{path} not found: give a folder written by `kerasrnn train`.")
     spec = load_spec(spec_path)
+    if spec.get("task") in task_names():
+        # Importing the task's model class registers it (and its layers) for deserialization;
+        # the task packages are imported lazily, so nothing may have done it yet in this process.
+        get_task(spec["task"]).model_class()
     try:
         model = keras.saving.load_model(model_path, safe_mode=True)
     except Exception as error:

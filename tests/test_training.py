@@ -282,6 +282,15 @@ def test_predict_rejects_empty_text_and_wrong_task(tmp_path, capsys, sentiment_d
     assert status == 2 and "use `kerasrnn generate`" in err
 
 
+def test_load_trained_in_a_fresh_process_registers_the_task_class(sentiment_dir):
+    # `kerasrnn zoo publish` loads a run before anything imported the task packages (they load lazily).
+    code = "from kerasrnn.training import load_trained; print(type(load_trained(%r)[0]).__name__)" % str(sentiment_dir)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert loaded.stdout.strip().splitlines()[-1] == "SentimentClassifier"
+
+
 def test_corrupt_model_file_is_a_clear_error(tmp_path, capsys, sentiment_dir):
     broken = tmp_path / "broken"
     broken.mkdir()

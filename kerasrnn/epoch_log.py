@@ -1,0 +1,80 @@
+"""`EpochLog`: every epoch's metrics in one CSV file, kept whole across resumes."""
+
+import csv
+import os
+
+import keras
+
+
+class EpochLog(keras.callbacks.Callback):
+    """Append each finished epoch's logs to a CSV file, widening its columns when new metrics appear.
+
+    Keras' `CSVLogger(append=True)` writes its header once, from the first
+    run's metrics, and then writes every row in the current run's column
+    order: a resumed run that logs one more value (a `learning_rate` from
+    `ReduceLROnPlateau`, a new metric) shifts its values under the wrong
+    columns. This callback reads the file's header first; when the epoch
+    brings a column the file lacks, it rewrites the file with the union of
+    the columns (earlier rows leave the new ones empty), so every value stays
+    under its own name.
+
+    Args:
+        path: the CSV file; created with its folder if missing.
+
+    Example:
+
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "epochs.csv")
+    >>> log = EpochLog(path)
+    >>> log.on_epoch_end(0, {"loss": 0.9})
+    >>> log.on_epoch_end(1, {"loss": 0.7, "learning_rate": 0.001})
+    >>> print(open(path).read().strip())
+    epoch,loss,learning_rate
+    0,0.9,
+    1,0.7,0.001
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+
+    def on_epoch_end(self, epoch, logs=None):
+        row = {"epoch": epoch, **{key: _plain(value) for key, value in (logs or {}).items()}}
+        header, rows = self._read()
+        new_columns = [key for key in row if key not in header]
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        if header and not new_columns:
+            with open(self.path, "a", newline="", encoding="utf-8") as file:
+                csv.DictWriter(file, header, restval="").writerow(row)
+            return
+        header = header + new_columns
+        # Written beside and renamed over: an interruption never leaves half a file.
+        partial = f"{self.path}.partial"
+        with open(partial, "w", newline="", encoding="utf-8") as file:
+            writer = csv.DictWriter(file, header, restval="")
+            writer.writeheader()
+            writer.writerows(rows + [row])
+        os.replace(partial, self.path)
+
+    def _read(self):
+        if not os.path.exists(self.path):
+            return [], []
+        with open(self.path, newline="", encoding="utf-8") as file:
+            reader = csv.DictReader(file)
+            rows = list(reader)
+            header = list(reader.fieldnames or [])
+        for number, row in enumerate(rows, start=2):
+            if None in row:
+                raise ValueError(
+                    f"{self.path}: line {number} has more values than the header's {len(header)} columns; "
+                    "the file is not one this callback wrote (move it away to start a new one)."
+                )
+        return header, rows
+
+
+def _plain(value):
+    # Logs hold numpy or backend scalars; the CSV holds their Python value.
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value

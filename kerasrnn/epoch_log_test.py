@@ -1,0 +1,27 @@
+import pytest
+
+from kerasrnn.epoch_log import EpochLog
+from kerasrnn.zoo.recipes import validation_curve
+
+
+def test_a_resume_that_logs_a_new_column_keeps_every_value_under_its_name(tmp_path):
+    path = tmp_path / "epochs.csv"
+    first_run = EpochLog(str(path))
+    first_run.on_epoch_end(0, {"loss": 2.0, "val_loss": 1.9})
+    first_run.on_epoch_end(1, {"loss": 1.5, "val_loss": 1.6})
+    resumed = EpochLog(str(path))  # e.g. with ReduceLROnPlateau now adding `learning_rate`
+    resumed.on_epoch_end(2, {"learning_rate": 0.001, "loss": 1.2, "val_loss": 1.4})
+    resumed.on_epoch_end(3, {"learning_rate": 0.0005, "loss": 1.1, "val_loss": 1.35})
+    lines = path.read_text().splitlines()
+    assert lines[0] == "epoch,loss,val_loss,learning_rate"
+    assert lines[1:] == ["0,2.0,1.9,", "1,1.5,1.6,", "2,1.2,1.4,0.001", "3,1.1,1.35,0.0005"]
+    assert validation_curve(str(tmp_path), "val_loss") == {
+        "metric": "val_loss", "epochs": [1, 2, 3, 4], "values": [1.9, 1.6, 1.4, 1.35]}
+
+
+def test_a_file_with_rows_wider_than_its_header_is_a_clear_error(tmp_path):
+    path = tmp_path / "epochs.csv"
+    path.write_text("epoch,loss\n0,1.0,0.5\n")
+    with pytest.raises(ValueError, match="line 2 has more values than the header's 2 columns"):
+        EpochLog(str(path)).on_epoch_end(1, {"loss": 0.9})
+    assert path.read_text() == "epoch,loss\n0,1.0,0.5\n"  # left as it was
