@@ -104,6 +104,10 @@ def main(argv=None):
         results = {"mode": name, "settings": dict(settings), "machine": machine_description()}
     section_runs = results.setdefault("section_runs", {})
     print(f"[benchmarks] mode={name} sections={sections} machine={results['machine']}", flush=True)
+    if "peak" in results:
+        # Rows measured before keep the peak of their own run when this run measures a new one.
+        for row in results.get("training", []):
+            row.setdefault("peak_gflops", results["peak"]["peak"])
     if "peak" not in results or "training" in sections:
         print("[benchmarks] matmul peak: 8 chained float32 matmuls per repetition, median of 3, TF and PyTorch",
               flush=True)
@@ -119,7 +123,7 @@ def main(argv=None):
         for task in tasks:
             measure = getattr(training_speed, task)
             print(f"[benchmarks] training: {measure.__doc__.splitlines()[0]}", flush=True)
-            results["training"] += measure(settings)
+            results["training"] += [{**row, "peak_gflops": results["peak"]["peak"]} for row in measure(settings)]
     if "subnormals" in sections:
         from benchmarks.subnormals import subnormals
 

@@ -75,5 +75,8 @@ def test_a_task_run_replaces_only_that_tasks_rows(tmp_path):
     assert [row["seconds_per_pass"] for row in after["training"] if row["task"] == "pos"] != [
         row["seconds_per_pass"] for row in before["training"] if row["task"] == "pos"]
     assert set(after["section_runs"]) == {"training", "training (pos)"}
+    # Each row's % of peak divides by the peak its own run measured.
+    assert all(row["peak_gflops"] == before["peak"]["peak"] for row in after["training"] if row["task"] != "pos")
+    assert all(row["peak_gflops"] == after["peak"]["peak"] for row in after["training"] if row["task"] == "pos")
     with pytest.raises(SystemExit):
         main(["--tiny", "--task", "pos", "--out", str(tmp_path)])
