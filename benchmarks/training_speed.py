@@ -163,7 +163,7 @@ SMALL_BATCH = 32
 SMALL_BATCH_VARIANT = f"kerasrnn train sentiment defaults, batches of {SMALL_BATCH} (not the default)"
 NAIVE_RECIPE = "naive keras-io recipe (2×BiLSTM-64, padded to 200)"
 # The fused LSTM op handles masks now: is a BiLSTM faster than the default BiGRU on the same batches?
-LSTM_VARIANT = "kerasrnn train sentiment defaults with --cell lstm (not the default)"
+LSTM_VARIANT = "kerasrnn train sentiment defaults with --cell lstm"
 
 
 def _rebatched_by_length(batches, batch_size):
