@@ -72,6 +72,8 @@ def main(argv=None):
                         help="the accuracy section also trains the kerasrnn defaults' architecture in PyTorch")
     parser.add_argument("--report-from", metavar="JSON", help="only rewrite RESULTS.md from a saved results.json")
     arguments = parser.parse_args(argv)
+    if arguments.task and not arguments.only:
+        parser.error("--task needs --only (training or epochs): a full run measures every task")
     if arguments.report_from:
         from benchmarks.report import write_report
 
@@ -114,8 +116,6 @@ def main(argv=None):
         results["peak"] = matmul_peak(n=512 if name == "tiny" else 2048)
         print(f"[benchmarks] peak GFLOP/s: {results['peak']}", flush=True)
     tasks = arguments.task or list(TRAINING_TASKS)
-    if arguments.task and not arguments.only:
-        parser.error("--task needs --only (training or epochs): a full run measures every task")
     if "training" in sections:
         # Rows of the tasks not measured now stay as measured before (their run date is in section_runs).
         kept = [row for row in results.get("training", []) if row["task"] not in tasks]

@@ -44,9 +44,9 @@ class KerasVariant:
 
 def _without_fused_kernel(model):
     """`model` with every FastLSTM on its pure-Keras path, as on a machine with no C++ compiler."""
-    from kerasrnn.export.portable_rnn import _all_layers
+    from kerasrnn.keras_adapter import nested_layers
 
-    for layer in _all_layers(model):
+    for layer in nested_layers(model):
         if hasattr(layer, "use_fused_kernel"):
             layer.use_fused_kernel = False
     return model

@@ -5,15 +5,6 @@ import contextlib
 _ABSENT = object()
 
 
-def _all_layers(layer):
-    # Bidirectional keeps its two directions as attributes, not sublayers in
-    # `.layers`, and a custom layer (the tagger's character encoder) keeps its
-    # own LSTMs: visit every tracked layer.
-    from kerasrnn.keras_adapter import nested_layers
-
-    return nested_layers(layer)
-
-
 @contextlib.contextmanager
 def without_cudnn(model):
     """Within this block, every LSTM/GRU of `model` traces its portable kernel.
@@ -40,8 +31,12 @@ def without_cudnn(model):
     >>> model.layers[1].forward_layer.use_cudnn
     'auto'
     """
+    # Every tracked layer: Bidirectional keeps its two directions as attributes, not in `.layers`, and a
+    # custom layer (the tagger's character encoder) keeps its own LSTMs. Imported here: the adapter pulls in Keras.
+    from kerasrnn.keras_adapter import nested_layers
+
     saved = []
-    for layer in _all_layers(model):
+    for layer in nested_layers(model):
         for attribute in ("use_cudnn", "use_fused_kernel"):
             if hasattr(layer, attribute):
                 # Kept in the instance's __dict__ or not, so the class default is restored as it was.
