@@ -18,8 +18,8 @@ validation pass and its backup checkpoint (and, in the first, tracing); the
 data preparation happens before the first epoch, outside the timing.
 
 Optionally (`accuracy_torch`), the same architecture in PyTorch trains on the
-same bucketed batches, interleaved too. A PyTorch BiGRU epoch was about 3×
-slower than Keras' on this machine, so it is off in the full mode; the
+same bucketed batches, interleaved too. A PyTorch epoch of the earlier BiGRU
+default was about 3× slower than Keras' on this machine, so it is off in the full mode; the
 training section's same-batch throughput rows are the PyTorch comparison.
 """
 

@@ -71,7 +71,7 @@ def builder_defaults(builder):
 
     >>> from kerasrnn.tasks import build_sentiment_classifier
     >>> builder_defaults(build_sentiment_classifier)["cell"]
-    'gru'
+    'lstm'
     """
     return {name: parameter.default for name, parameter in inspect.signature(builder).parameters.items()
             if parameter.default is not inspect.Parameter.empty}
@@ -159,7 +159,7 @@ def sentiment_reference(max_examples=None, data_path=f"{DATA}/aclImdb_v1_labeled
 
     task = get_task("sentiment")
     defaults = builder_defaults(task.builder())
-    _expect("build_sentiment_classifier defaults", defaults, cell="gru", bidirectional=True, num_layers=1,
+    _expect("build_sentiment_classifier defaults", defaults, cell="lstm", bidirectional=True, num_layers=1,
             pooling="max", dropout=0.0, recurrent_dropout=0.0, optimizer="adam", clipnorm=None, clipvalue=None,
             global_clipnorm=None)
     data = workflow.prepare(data_path, batch_size=task.batch_size, max_examples=max_examples)
@@ -171,13 +171,13 @@ def sentiment_reference(max_examples=None, data_path=f"{DATA}/aclImdb_v1_labeled
         task="sentiment",
         data=data,
         keras_model=lambda **options: build_from_spec({**spec, **options}),
-        torch_model=lambda: _torch_models().TorchBiGRUMaxPoolClassifier(vocab, embedding, units, classes),
+        torch_model=lambda: _torch_models().TorchBidirectionalMaxPoolClassifier(vocab, embedding, units, classes),
         torch_loss=lambda logits, ids, y: _cross_entropy(logits, y),
         learning_rate=defaults["learning_rate"],
-        architecture=(f"kerasrnn train sentiment defaults: Embedding {embedding} (mask) → BiGRU {units} → masked "
-                      f"max pooling → Dense {classes}, Adam {defaults['learning_rate']:g}, vocabulary {vocab}, "
+        architecture=(f"kerasrnn train sentiment defaults: Embedding {embedding} (mask) → BiLSTM {units} (fused op) → "
+                      f"masked max pooling → Dense {classes}, Adam {defaults['learning_rate']:g}, vocabulary {vocab}, "
                       f"first {max_length} tokens, bucketed batches of {task.batch_size}"),
-        forward_flops_per_token=rnn_flops_per_token("gru", embedding, units, 2),
+        forward_flops_per_token=rnn_flops_per_token("lstm", embedding, units, 2),
     )
 
 

@@ -81,8 +81,8 @@ class TorchBiLSTMClassifier(nn.Module):
         return self.head(torch.cat([h[-2], h[-1]], dim=1))
 
 
-class TorchBiGRUMaxPoolClassifier(nn.Module):
-    """Embedding → bidirectional GRU over packed sequences → max over the real steps → Linear.
+class TorchBidirectionalMaxPoolClassifier(nn.Module):
+    """Embedding → bidirectional LSTM or GRU over packed sequences → max over the real steps → Linear.
 
     The `kerasrnn train sentiment` default architecture. Packing is PyTorch's
     masking (padded steps are skipped, as Keras' mask does); the padded
@@ -91,20 +91,21 @@ class TorchBiGRUMaxPoolClassifier(nn.Module):
     Args:
         vocab_size: word ids, padding (0) included.
         embedding_dim: size of the word embeddings.
-        units: GRU units per direction.
+        units: recurrent units per direction.
         num_classes: output logits.
+        cell: `"lstm"` (the default, as in `kerasrnn train sentiment`) or `"gru"`.
 
     Example:
 
-    >>> model = TorchBiGRUMaxPoolClassifier(100, 8, 4, 2)
+    >>> model = TorchBidirectionalMaxPoolClassifier(100, 8, 4, 2)
     >>> tuple(model(torch.tensor([[5, 6, 0], [7, 8, 9]])).shape)
     (2, 2)
     """
 
-    def __init__(self, vocab_size, embedding_dim, units, num_classes):
+    def __init__(self, vocab_size, embedding_dim, units, num_classes, cell="lstm"):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
-        self.rnn = nn.GRU(embedding_dim, units, batch_first=True, bidirectional=True)
+        self.rnn = {"lstm": nn.LSTM, "gru": nn.GRU}[cell](embedding_dim, units, batch_first=True, bidirectional=True)
         self.head = nn.Linear(2 * units, num_classes)
 
     def forward(self, ids):
