@@ -2,6 +2,7 @@
 
 import csv
 import os
+import time
 
 import keras
 
@@ -17,6 +18,11 @@ class EpochLog(keras.callbacks.Callback):
     brings a column the file lacks, it rewrites the file with the union of
     the columns (earlier rows leave the new ones empty), so every value stays
     under its own name.
+
+    Each row also holds `epoch_seconds`, the epoch's wall time (its
+    validation pass included): a run interrupted and resumed across sessions
+    keeps the time of every finished epoch, where a process's own clock dies
+    with it.
 
     Args:
         path: the CSV file; created with its folder if missing.
@@ -38,8 +44,14 @@ class EpochLog(keras.callbacks.Callback):
         super().__init__()
         self.path = path
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_started = time.perf_counter()
+
     def on_epoch_end(self, epoch, logs=None):
         row = {"epoch": epoch, **{key: _plain(value) for key, value in (logs or {}).items()}}
+        started = getattr(self, "_epoch_started", None)
+        if started is not None:
+            row["epoch_seconds"] = round(time.perf_counter() - started, 1)
         header, rows = self._read()
         new_columns = [key for key in row if key not in header]
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)

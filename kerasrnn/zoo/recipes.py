@@ -149,7 +149,6 @@ def publish(name, shared_data, runs_dir=RUNS_DIR, zoo_dir=DEFAULT_ZOO_DIR, updat
 
     model = load(target)
     metrics = evaluate_on_data(model, os.path.join(shared_data, plan["eval_data"]))
-    timing_path = os.path.join(run_dir, "training_seconds.json")
     curve = validation_curve(run_dir, get_task(spec["task"]).monitor[0])
     entry = {
         "name": name,
@@ -162,7 +161,7 @@ def publish(name, shared_data, runs_dir=RUNS_DIR, zoo_dir=DEFAULT_ZOO_DIR, updat
         "parameters": int(model.count_params()),
         "training_command": f"kerasrnn zoo train {name} && kerasrnn zoo publish {name}",
         "training_recipe": plan,
-        "training_seconds": sum(json.load(open(timing_path))) if os.path.exists(timing_path) else None,
+        "training_seconds": training_seconds(run_dir),
         **({"validation_curve": curve} if curve else {}),
         "cpu_latency_seconds": measure_latency(model),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
@@ -204,6 +203,35 @@ def validation_curve(run_dir, monitor):
         "epochs": [int(row["epoch"]) + 1 for row in rows],  # CSVLogger counts from 0
         "values": [round(float(row[monitor]), 6) for row in rows],
     }
+
+
+def training_seconds(run_dir):
+    """How long a run trained, in seconds, across every process that resumed it.
+
+    When every row of the run's `epochs.csv` has an `epoch_seconds` (see
+    `EpochLog`), this is their sum: a process killed between epochs still
+    counts. Otherwise (a run begun before that column existed) it is the sum
+    of `training_seconds.json`, the wall time of each `kerasrnn zoo train`
+    process that finished; None when neither file says.
+
+    Example:
+
+    >>> training_seconds("models/runs/pos-ewt-bilstm")  # doctest: +SKIP
+    5210.4
+    """
+    import csv
+
+    epochs_path = os.path.join(run_dir, "epochs.csv")
+    if os.path.exists(epochs_path):
+        with open(epochs_path, newline="", encoding="utf-8") as file:
+            seconds = [row.get("epoch_seconds") for row in csv.DictReader(file)]
+        if seconds and all(seconds):
+            return round(sum(float(value) for value in seconds), 1)
+    timing_path = os.path.join(run_dir, "training_seconds.json")
+    if os.path.exists(timing_path):
+        with open(timing_path) as file:
+            return sum(json.load(file))
+    return None
 
 
 def _add_entry(entry, path):
