@@ -189,13 +189,7 @@ def validation_curve(run_dir, monitor):
     >>> validation_curve("models/runs/pos-ewt-bilstm", "val_accuracy")  # doctest: +SKIP
     {'metric': 'val_accuracy', 'epochs': [1, 2, ...], 'values': [0.91, 0.93, ...]}
     """
-    import csv
-
-    path = os.path.join(run_dir, "epochs.csv")
-    if not os.path.exists(path):
-        return None
-    with open(path, newline="", encoding="utf-8") as file:
-        rows = [row for row in csv.DictReader(file) if row.get(monitor)]
+    rows = [row for row in _epoch_rows(run_dir) if row.get(monitor)]
     if not rows:
         return None
     return {
@@ -217,21 +211,27 @@ def training_seconds(run_dir):
     Example:
 
     >>> training_seconds("models/runs/pos-ewt-bilstm")  # doctest: +SKIP
-    5210.4
+    7066.1
     """
-    import csv
-
-    epochs_path = os.path.join(run_dir, "epochs.csv")
-    if os.path.exists(epochs_path):
-        with open(epochs_path, newline="", encoding="utf-8") as file:
-            seconds = [row.get("epoch_seconds") for row in csv.DictReader(file)]
-        if seconds and all(seconds):
-            return round(sum(float(value) for value in seconds), 1)
+    seconds = [row.get("epoch_seconds") for row in _epoch_rows(run_dir)]
+    if seconds and all(seconds):
+        return round(sum(float(value) for value in seconds), 1)
     timing_path = os.path.join(run_dir, "training_seconds.json")
     if os.path.exists(timing_path):
         with open(timing_path) as file:
             return sum(json.load(file))
     return None
+
+
+def _epoch_rows(run_dir):
+    # The rows of the run's epochs.csv (written by `EpochLog`), or none without one.
+    import csv
+
+    path = os.path.join(run_dir, "epochs.csv")
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="", encoding="utf-8") as file:
+        return list(csv.DictReader(file))
 
 
 def _add_entry(entry, path):
