@@ -59,12 +59,19 @@ def _add_builder_options(parser):
 def _add_task_options(parser):
     # Each task's own options come from its folder (task.py); an option given
     # to another task is refused in run_train with one line.
+    # An option several tasks share (e.g. word_dropout) is one flag whose
+    # help names each of them.
     group = parser.add_argument_group("task-specific options")
+    options = {}
     for task in all_tasks():
         for name, settings in {**task.builder_options, **task.data_options}.items():
             settings = dict(settings)
             settings["help"] = f"{task.name}: {settings.get('help', '')}"
-            group.add_argument(f"--{name.replace('_', '-')}", **settings)
+            if name in options:
+                settings["help"] = f"{options[name]['help']}; {settings['help']}"
+            options[name] = settings
+    for name, settings in options.items():
+        group.add_argument(f"--{name.replace('_', '-')}", **settings)
 
 
 def build_parser():

@@ -253,3 +253,17 @@ def test_word_dropout_replaces_only_real_words_and_only_while_training(tmp_path)
     np.testing.assert_allclose(loaded.predict(words, verbose=0), before, atol=1e-6)
     with pytest.raises(ValueError, match=r"`word_dropout` must be a number in \[0, 1\)"):
         kerasrnn.build_pos_tagger(30, 5, word_dropout=1.0)
+
+
+def test_sentiment_word_dropout_is_training_only_and_round_trips(tmp_path):
+    model = kerasrnn.build_sentiment_classifier(30, units=8, embedding_dim=8, word_dropout=0.5)
+    assert model.get_layer("word_dropout").rate == 0.5
+    review = np.array([[3, 4, 5, 6, 0, 0]])
+    before = model.predict(review, verbose=0)
+    np.testing.assert_allclose(model(review, training=False).numpy(), before, atol=1e-6)
+    model.save(tmp_path / "classifier.keras")
+    loaded = keras.saving.load_model(tmp_path / "classifier.keras", safe_mode=True)
+    np.testing.assert_allclose(loaded.predict(review, verbose=0), before, atol=1e-6)
+    assert "word_dropout" not in [layer.name for layer in kerasrnn.build_sentiment_classifier(30).layers]
+    with pytest.raises(ValueError, match=r"`word_dropout` must be a number in \[0, 1\)"):
+        kerasrnn.build_sentiment_classifier(30, word_dropout=-0.1)

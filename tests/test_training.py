@@ -248,6 +248,8 @@ def test_learning_rate_halves_on_a_plateau_and_survives_a_resume(tmp_path):
         (["train", "char_lm", "--data", SHAKESPEARE, "--out", "{tmp}", "--bidirectional"], "must be causal"),
         (["train", "pos_tagger", "--data", EWT_DIR, "--out", "{tmp}", "--pooling", "max", "--max-length", "9"],
          "--max-length, --pooling: not an option of the pos_tagger task"),
+        (["train", "char_lm", "--data", SHAKESPEARE, "--out", "{tmp}", "--word-dropout", "0.2"],
+         "--word-dropout: not an option of the char_lm task"),
         (["train", "pos_tagger", "--data", EWT_DIR, "--out", "{tmp}", "--keep-best", "--patience", "0"],
          "`patience` must be a positive integer"),
         (["train", "pos_tagger", "--data", EWT_DIR, "--out", "{tmp}", "--learning-rate-patience", "1",
@@ -260,6 +262,14 @@ def test_cli_user_errors_are_one_line_and_exit_2(tmp_path, capsys, arguments, me
     status, _, err = run_cli(capsys, *[a.replace("{tmp}", str(tmp_path)) for a in arguments])
     assert status == 2
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("task", ["sentiment", "pos_tagger"])
+def test_cli_option_shared_by_two_tasks_reaches_each_builder(tmp_path, capsys, monkeypatch, task):
+    received = {}
+    monkeypatch.setattr("kerasrnn.training.train", lambda *args, **kwargs: received.update(kwargs) or {})
+    run_cli(capsys, "train", task, "--data", "unused", "--out", str(tmp_path), "--word-dropout", "0.2")
+    assert received["builder_options"]["word_dropout"] == 0.2
 
 
 def test_cli_rejects_unknown_tasks_and_predict_on_empty_text(tmp_path):

@@ -4,7 +4,8 @@ import keras
 
 from kerasrnn.tasks.recurrent_body import compile_model, embedded_recurrent_body
 from kerasrnn.layers.masked_max_pooling import MaskedGlobalMaxPooling1D
-from kerasrnn.validation import check_choice, check_positive_int
+from kerasrnn.layers.word_dropout import WordDropout
+from kerasrnn.validation import check_choice, check_positive_int, check_rate
 
 # Both pooling layers honour the padding mask (Keras' own max pooling does not).
 POOLING = {"last": None, "mean": keras.layers.GlobalAveragePooling1D, "max": MaskedGlobalMaxPooling1D}
@@ -28,6 +29,7 @@ def build_sentiment_classifier(
     clipvalue=None,
     global_clipnorm=None,
     pooling="max",
+    word_dropout=0.0,
 ):
     """Build and compile a sentiment classifier over integer token ids.
 
@@ -61,6 +63,9 @@ def build_sentiment_classifier(
         pooling: how the sequence becomes one vector: `"last"` (the final
             state of each direction), `"mean"` or `"max"` over the outputs of
             every real (unpadded) step (default `"max"`).
+        word_dropout: while training, replace this fraction of word ids by
+            the unknown-word id, so the classifier cannot lean on a few
+            telling words of each training review (a regularizer; 0 = off).
 
     Returns:
         A compiled `keras.Model` mapping `(batch, time)` int ids to
@@ -78,8 +83,11 @@ def build_sentiment_classifier(
         raise ValueError(f"`num_classes` must be at least 2. Received: num_classes={num_classes}")
     check_choice("pooling", pooling, tuple(POOLING))
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    word_ids = token_ids
+    if check_rate("word_dropout", word_dropout):
+        word_ids = WordDropout(word_dropout, name="word_dropout")(token_ids)
     x = embedded_recurrent_body(
-        token_ids,
+        word_ids,
         vocab_size,
         embedding_dim,
         mask_padding=True,

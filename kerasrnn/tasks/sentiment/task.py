@@ -11,6 +11,7 @@ TASK = TaskDescription(
     data_help="the aclImdb folder or .tar.gz (train/ for training, test/ is scored)",
     builder_options={
         "pooling": {"choices": ["last", "mean", "max"], "help": "how the states become one vector"},
+        "word_dropout": {"type": float, "help": "fraction of words replaced by [UNK] in training"},
     },
     data_options={
         "vocab_size": {"type": int, "help": "vocabulary size (default 20000)"},
