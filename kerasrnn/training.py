@@ -7,6 +7,7 @@ import shutil
 import keras
 import tensorflow as tf
 
+from kerasrnn.best_weights import KeepBestWeights
 from kerasrnn.distribute import (
     DEFAULT_PEER_TIMEOUT,
     is_chief,
@@ -98,7 +99,9 @@ def train(
             score (the task's `monitor`: `val_loss` for the char LM,
             `val_accuracy` otherwise)
             rather than the last epoch's; the metrics are then that epoch's.
-            After a resume, "best" ranges over the epochs run since.
+            The best epoch, its weights and the patience count are kept in
+            `out_dir/best` until the run ends, so "best" ranges over every
+            epoch of a run however often it was resumed.
         patience: with `keep_best`, stop after this many epochs without a
             better validation score (default: never stop early).
         learning_rate_patience: multiply the learning rate by
@@ -177,12 +180,10 @@ def train(
         fit_callbacks.append(keras.callbacks.TensorBoard(tensorboard_dir))
     best = None
     if keep_best:
-        best = keras.callbacks.EarlyStopping(
-            monitor,
-            patience=patience,
-            mode=mode,
-            restore_best_weights=True,
-        )
+        best_dir = os.path.join(out_dir, "best" if chief else f"workertemp_{task_index}_best")
+        if not os.path.isdir(backup_dir):
+            shutil.rmtree(best_dir, ignore_errors=True)  # not a resume: no earlier best counts
+        best = KeepBestWeights(best_dir, monitor, mode, patience)
         fit_callbacks.append(best)
     train_data, validation_data = data.train, data.validation
     if task_type is not None:
@@ -197,24 +198,26 @@ def train(
             verbose=verbose,
         )
     history_data = {key: [float(value) for value in values] for key, values in history.history.items()}
-    # The saved weights are the best epoch's under keep_best, else the last's.
-    reported = history.epoch.index(best.best_epoch) if best is not None and best.best_weights is not None else -1
-    metrics = {
-        "task": task,
-        "epochs": epochs,
-        "train_examples": data.train_examples,
-        **{key: values[reported] for key, values in history_data.items()},
-    }
-    if best is not None:
-        metrics["best_epoch"] = history.epoch[reported] + 1
+    # The saved weights are the best epoch's under keep_best (which may have
+    # run before a resume, so its logs come from the callback), else the last's.
+    reported = {key: values[-1] for key, values in history_data.items()}
+    if best is not None and best.best_logs is not None:
+        reported = dict(best.best_logs)
+    metrics = {"task": task, "epochs": epochs, "train_examples": data.train_examples, **reported}
+    if best is not None and best.best_epoch is not None:
+        metrics["best_epoch"] = best.best_epoch + 1
     if replicas > 1:
         metrics["replicas"] = replicas
     if not chief:
         shutil.rmtree(backup_dir, ignore_errors=True)
+        if best is not None:
+            best.remove_files()
         return metrics
     inference_model(model).save(os.path.join(out_dir, MODEL_FILE))
     write_json(history_data, os.path.join(out_dir, "history.json"))
     write_json(metrics, os.path.join(out_dir, "metrics.json"))
+    if best is not None:
+        best.remove_files()  # the run is over: its best weights are model.keras
     return metrics
 
 

@@ -179,59 +179,81 @@ def test_stateful_training_resumes_after_an_interruption(tmp_path):
     assert model.predict(["To be"], verbose=0).shape == (1, 5, spec["vocab_size"])
 
 
-def test_keep_best_saves_the_best_validation_epoch(tmp_path):
-    class RuinLastEpoch(keras.callbacks.Callback):
-        # Scrambles the weights before the final validation, so the last
-        # epoch is certainly the worst and keep_best must restore an earlier one.
-        def on_test_begin(self, logs=None):
-            if self.epochs_seen == 2:
-                for variable in self.model.trainable_variables:
-                    variable.assign(tf.random.normal(variable.shape, stddev=3.0))
+class RuinValidation(keras.callbacks.Callback):
+    """Scramble the weights before epoch `ruin_epoch`'s validation (a certain
+    drop in its score) and, if asked, interrupt the run after epoch `interrupt_after`."""
 
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epochs_seen = epoch
+    def __init__(self, ruin_epoch, interrupt_after=None):
+        super().__init__()
+        self.ruin_epoch, self.interrupt_after = ruin_epoch, interrupt_after
 
-    metrics = train(
-        "pos_tagger", EWT_DIR, str(tmp_path), {"units": 32, "embedding_dim": 32, "learning_rate": 0.01}, epochs=3,
-        max_examples=1000,
-        verbose=0, keep_best=True, callbacks=[RuinLastEpoch()],
-    )
-    history = json.loads((tmp_path / "history.json").read_text())
-    best = int(np.argmax(history["val_accuracy"]))
-    assert best < 2 and metrics["best_epoch"] == best + 1
-    assert metrics["val_accuracy"] == history["val_accuracy"][best]
-    assert history["val_accuracy"][2] < history["val_accuracy"][best] - 0.2  # the ruin worked
-    model, _ = load_trained(str(tmp_path))
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_test_begin(self, logs=None):
+        if self.epoch == self.ruin_epoch:
+            for variable in self.model.trainable_variables:
+                variable.assign(tf.random.normal(variable.shape, stddev=3.0))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.interrupt_after:
+            raise KeyboardInterrupt
+
+
+def epochs_column(run_dir, name):
+    """One column of a run's epochs.csv, as floats."""
+    rows = (run_dir / "epochs.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    return [float(row.split(",")[header.index(name)]) for row in rows[1:]]
+
+
+def assert_saved_model_is_the_best_epoch(run_dir, metrics, accuracy):
+    best = int(np.argmax(accuracy))
+    assert metrics["best_epoch"] == best + 1 and metrics["val_accuracy"] == pytest.approx(accuracy[best])
+    model, _ = load_trained(str(run_dir))
     dev = evaluate_on_data(model, os.path.join(EWT_DIR, "en_ewt-ud-dev.conllu"))
-    assert dev["accuracy"] == pytest.approx(history["val_accuracy"][best], abs=1e-6)
+    assert dev["accuracy"] == pytest.approx(accuracy[best], abs=1e-6)
+
+
+KEEP_BEST_OPTIONS = dict(
+    builder_options={"units": 32, "embedding_dim": 32, "learning_rate": 0.01},
+    epochs=3, max_examples=1000, verbose=0, keep_best=True,
+)
+
+
+def test_keep_best_saves_the_best_validation_epoch(tmp_path):
+    # The last epoch is certainly the worst: keep_best must restore an earlier one.
+    metrics = train("pos_tagger", EWT_DIR, str(tmp_path), callbacks=[RuinValidation(2)], **KEEP_BEST_OPTIONS)
+    accuracy = json.loads((tmp_path / "history.json").read_text())["val_accuracy"]
+    assert accuracy[2] < max(accuracy[:2]) - 0.2  # the ruin worked
+    assert_saved_model_is_the_best_epoch(tmp_path, metrics, accuracy)
+
+
+def test_keep_best_keeps_an_epoch_from_before_a_resume(tmp_path):
+    # Run 1 stops after epoch 1; the resumed run's only epoch is ruined, so
+    # the best epoch ran before the resume, in another process.
+    with pytest.raises(KeyboardInterrupt):
+        train("pos_tagger", EWT_DIR, str(tmp_path), callbacks=[RuinValidation(2, interrupt_after=1)],
+              **KEEP_BEST_OPTIONS)
+    assert (tmp_path / "best" / "best.weights.h5").is_file()
+    metrics = train("pos_tagger", EWT_DIR, str(tmp_path), callbacks=[RuinValidation(2)], **KEEP_BEST_OPTIONS)
+    accuracy = epochs_column(tmp_path, "val_accuracy")
+    assert len(accuracy) == 3 and accuracy[2] < max(accuracy[:2]) - 0.2  # the ruin worked
+    assert_saved_model_is_the_best_epoch(tmp_path, metrics, accuracy)
+    assert not (tmp_path / "best").exists()  # the finished run leaves only its model
 
 
 def test_learning_rate_halves_on_a_plateau_and_survives_a_resume(tmp_path):
-    class RuinSecondValidation(keras.callbacks.Callback):
-        # Scrambles the weights before epoch 1's validation: a certain plateau,
-        # so the rate must halve there; then the run is interrupted.
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch = epoch
-
-        def on_test_begin(self, logs=None):
-            if self.epoch == 1:
-                for variable in self.model.trainable_variables:
-                    variable.assign(tf.random.normal(variable.shape, stddev=3.0))
-
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 1:
-                raise KeyboardInterrupt
-
+    # Epoch 1's validation is ruined: a certain plateau, so the rate must
+    # halve there; then the run is interrupted.
     options = dict(
         builder_options={"units": 16, "embedding_dim": 16, "learning_rate": 0.004},
         epochs=3, max_examples=300, verbose=0, learning_rate_patience=1,
     )
     with pytest.raises(KeyboardInterrupt):
-        train("pos_tagger", EWT_DIR, str(tmp_path), callbacks=[RuinSecondValidation()], **options)
+        train("pos_tagger", EWT_DIR, str(tmp_path), callbacks=[RuinValidation(1, interrupt_after=1)], **options)
     train("pos_tagger", EWT_DIR, str(tmp_path), **options)
-    rows = (tmp_path / "epochs.csv").read_text().splitlines()
-    header = rows[0].split(",")
-    rates = [float(row.split(",")[header.index("learning_rate")]) for row in rows[1:]]
+    rates = epochs_column(tmp_path, "learning_rate")
     # Each row logs the rate its epoch ran with. Epoch 1 halved it; the
     # resumed epoch 2 ran with the halved rate, read back from the checkpoint.
     assert rates == pytest.approx([0.004, 0.004, 0.002])
