@@ -275,9 +275,11 @@ def write_report(results, path):
             "| optimisation | task | before | after | ratio (after/before) |", "|---|---|---|---|---|"]
     # Only what users can choose; the batched input projection (FastLSTM) and XLA rows are gone (see Notes).
     # The names of benchmarks/training_speed.py's variants.
-    pairs = [("char_lm", "kerasrnn charlm-shakespeare-lstm recipe, fused kernel off (Keras loop, as without a compiler)",
-              "kerasrnn charlm-shakespeare-lstm recipe (fused LSTM kernel)",
-              "fused C++ LSTM op (kerasrnn.kernels), the default where a compiler is present"),
+    keras_loop = "kerasrnn charlm-shakespeare-lstm recipe, fused kernels off (Keras loop, as without a compiler)"
+    eigen = "kerasrnn charlm-shakespeare-lstm recipe, oneDNN off (Eigen fused op, as without oneDNN)"
+    pairs = [("char_lm", keras_loop, eigen, "fused C++ LSTM op (kerasrnn.kernels, Eigen), where a compiler is present"),
+             ("char_lm", eigen, "kerasrnn charlm-shakespeare-lstm recipe (oneDNN LSTM op)",
+              "oneDNN LSTM op for unmasked sequences (kerasrnn.kernels), the default where oneDNN is installed"),
              ("sentiment", "kerasrnn train sentiment defaults, batches of 32 (not the default)",
               "kerasrnn train sentiment defaults", "batches of 128 (the default), not 32, same reviews")]
     for task, before, after, what in pairs:

@@ -44,20 +44,32 @@ class KerasVariant:
 
 def _without_fused_kernel(model):
     """`model` with every FastLSTM on its pure-Keras path, as on a machine with no C++ compiler."""
+    return _with_layer_attribute(model, "use_fused_kernel", False)
+
+
+def _without_onednn(model):
+    """`model` with every FastLSTM on the Eigen fused op for unmasked sequences, as where oneDNN is not installed."""
+    return _with_layer_attribute(model, "use_onednn", False)
+
+
+def _with_layer_attribute(model, attribute, value):
     from kerasrnn.keras_adapter import nested_layers
 
     for layer in nested_layers(model):
-        if hasattr(layer, "use_fused_kernel"):
-            layer.use_fused_kernel = False
+        if hasattr(layer, attribute):
+            setattr(layer, attribute, value)
     return model
 
 
-CHAR_LM_RECIPE_VARIANT = "kerasrnn charlm-shakespeare-lstm recipe (fused LSTM kernel)"
-CHAR_LM_KERAS_LOOP_VARIANT = "kerasrnn charlm-shakespeare-lstm recipe, fused kernel off (Keras loop, as without a compiler)"
+CHAR_LM_RECIPE_VARIANT = "kerasrnn charlm-shakespeare-lstm recipe (oneDNN LSTM op)"
+CHAR_LM_EIGEN_VARIANT = "kerasrnn charlm-shakespeare-lstm recipe, oneDNN off (Eigen fused op, as without oneDNN)"
+CHAR_LM_KERAS_LOOP_VARIANT = "kerasrnn charlm-shakespeare-lstm recipe, fused kernels off (Keras loop, as without a compiler)"
 # The char LM's kerasrnn rows. Add a variant here (and nowhere else): each
 # trains on the same batches as PyTorch and is reported and compared by name.
 CHAR_LM_KERASRNN_VARIANTS = {
     CHAR_LM_RECIPE_VARIANT: KerasVariant(build=lambda reference: reference.keras_model(), users_get=True),
+    CHAR_LM_EIGEN_VARIANT: KerasVariant(
+        build=lambda reference: _without_onednn(reference.keras_model()), users_get=False),
     CHAR_LM_KERAS_LOOP_VARIANT: KerasVariant(
         build=lambda reference: _without_fused_kernel(reference.keras_model()), users_get=False),
 }
@@ -108,10 +120,11 @@ def char_lm(settings):
     data = reference.data
     batches = [(x.numpy(), y.numpy()) for x, y in data.train.take(settings["batches"])]
 
-    from kerasrnn.kernels import load_lstm_ops, unavailable_reason
+    from kerasrnn.kernels import load_lstm_ops, load_onednn_lstm_ops, onednn_unavailable_reason, unavailable_reason
 
-    # The recipe's layers use the fused op only where it builds; say which ran.
-    print(f"[benchmarks]   fused LSTM kernel: {'loaded' if load_lstm_ops() else unavailable_reason()}", flush=True)
+    # The recipe's layers use the fused ops only where they build; say which ran.
+    print(f"[benchmarks]   fused LSTM kernel: {'loaded' if load_lstm_ops() else unavailable_reason()}; "
+          f"oneDNN LSTM op: {'loaded' if load_onednn_lstm_ops() else onednn_unavailable_reason()}", flush=True)
     torch.manual_seed(0)
     variants = {name: _keras_variant(variant.build(reference), batches)
                 for name, variant in CHAR_LM_KERASRNN_VARIANTS.items()}

@@ -333,7 +333,9 @@ def test_exported_char_lm_with_fast_lstm_has_no_fused_op(tmp_path):
         traced = tf.function(lambda ids: network(ids)).get_concrete_function(tf.TensorSpec([None, None], tf.int32))
         graph = traced.graph.as_graph_def()
         traced_ops = {node.op for node in graph.node} | {n.op for f in graph.library.function for n in f.node_def}
-        assert "KerasrnnLstmForward" in traced_ops, "control: a plain CPU trace of FastLSTM uses the fused op"
+        # KerasrnnOnednnLstmForward where oneDNN is installed, else KerasrnnLstmForward.
+        assert {"KerasrnnLstmForward", "KerasrnnOnednnLstmForward"} & traced_ops, \
+            "control: a plain CPU trace of FastLSTM uses a fused op"
     exported = export_for_serving(model, tmp_path / "charlm")
     assert not [op for op in _graph_ops(tmp_path / "charlm" / "1") if op.startswith("Kerasrnn")]
     # The switch is restored after the export.

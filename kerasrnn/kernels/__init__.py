@@ -8,5 +8,7 @@ True
 """
 
 from kerasrnn.kernels.lstm_op import fused_lstm, load_lstm_ops, unavailable_reason
+from kerasrnn.kernels.lstm_onednn_op import load_onednn_lstm_ops, onednn_lstm, onednn_unavailable_reason
 
-__all__ = ["fused_lstm", "load_lstm_ops", "unavailable_reason"]
+__all__ = ["fused_lstm", "load_lstm_ops", "load_onednn_lstm_ops", "onednn_lstm", "onednn_unavailable_reason",
+           "unavailable_reason"]

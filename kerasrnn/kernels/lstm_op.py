@@ -42,8 +42,6 @@ OPTIMIZATION_FLAGS = ["-O3", "-march=native", "-fPIC", "-shared", "-Wno-deprecat
 BUILD_TIMEOUT_S = 600
 
 _log = logging.getLogger(__name__)
-_lock = threading.Lock()
-_state = {"loaded": False, "module": None, "reason": None, "logged": False}
 
 
 def _cpu_tag():
@@ -59,17 +57,18 @@ def _cpu_tag():
     return f"{platform.machine()}-{hashlib.sha256(flags.encode()).hexdigest()[:8]}"
 
 
-def _compile_command(source, output):
+def _compile_command(source, output, extra_flags=()):
     compiler = os.environ.get(COMPILER_ENV) or "g++"
     return [compiler, "-std=c++17", source, "-o", output, *OPTIMIZATION_FLAGS,
-            *tf.sysconfig.get_compile_flags(), *tf.sysconfig.get_link_flags()]
+            *tf.sysconfig.get_compile_flags(), *tf.sysconfig.get_link_flags(), *extra_flags]
 
 
-def library_path(source=SOURCE):
+def library_path(source=SOURCE, extra_flags=()):
     """Where the compiled library for `source` is (or will be) cached.
 
     Args:
         source: path of the C++ source.
+        extra_flags: more compiler flags (include and library folders); part of the cache key.
 
     Returns:
         The `.so` path: cache folder / `tf-VERSION-CPU` / `lstm_ops-SHA.so`.
@@ -81,13 +80,13 @@ def library_path(source=SOURCE):
     """
     with open(source, "rb") as file:
         digest = hashlib.sha256(file.read())
-    digest.update(" ".join(_compile_command("SRC", "OUT")).encode())
+    digest.update(" ".join(_compile_command("SRC", "OUT", extra_flags)).encode())
     cache = os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "kerasrnn", "kernels")
     folder = os.path.join(cache, f"tf-{tf.__version__}-{_cpu_tag()}")
     return os.path.join(folder, f"{os.path.splitext(os.path.basename(source))[0]}-{digest.hexdigest()[:16]}.so")
 
 
-def build(source=SOURCE):
+def build(source=SOURCE, extra_flags=()):
     """Compile `source` into the cache unless it is there already; return the `.so` path.
 
     The library is written to a temporary file in the cache folder and then
@@ -95,6 +94,7 @@ def build(source=SOURCE):
 
     Args:
         source: path of the C++ source.
+        extra_flags: more compiler flags (include and library folders).
 
     Returns:
         The path of the compiled library.
@@ -107,10 +107,10 @@ def build(source=SOURCE):
     >>> build().endswith(".so")  # doctest: +SKIP
     True
     """
-    path = library_path(source)
+    path = library_path(source, extra_flags)
     if os.path.exists(path):
         return path
-    compiler = _compile_command(source, path)[0]
+    compiler = _compile_command(source, path, extra_flags)[0]
     if shutil.which(compiler) is None:
         raise RuntimeError(f"no C++ compiler: {compiler!r} is not on PATH (set {COMPILER_ENV} to choose one)")
     folder = os.path.dirname(path)
@@ -118,7 +118,7 @@ def build(source=SOURCE):
     handle, temporary = tempfile.mkstemp(suffix=".so.tmp", dir=folder)
     os.close(handle)
     try:
-        result = subprocess.run(_compile_command(source, temporary), capture_output=True, text=True,
+        result = subprocess.run(_compile_command(source, temporary, extra_flags), capture_output=True, text=True,
                                 timeout=BUILD_TIMEOUT_S, check=False)
         if result.returncode != 0:
             tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
@@ -160,6 +160,85 @@ def _register_gradient(module):
         return backward(op, dh, dc, module.kerasrnn_lstm_masked_backward, [mask]) + [None]
 
 
+def switched_off(names=(ENABLE_ENV,)):
+    """The first of the environment variables `names` set to 0/false/no/off, as `NAME=VALUE`, else None.
+
+    Args:
+        names: environment variable names, each of which switches ops off.
+
+    Returns:
+        `"NAME=VALUE"` for the first one that switches off, or None.
+
+    Example:
+
+    >>> switched_off(["KERASRNN_EXAMPLE_UNSET_VARIABLE"]) is None
+    True
+    """
+    for name in names:
+        if os.environ.get(name, "1").strip().lower() in ("0", "false", "no", "off"):
+            return f"{name}={os.environ[name]}"
+    return None
+
+
+class OpLibrary:
+    """A C++ op library built (see `build`) and loaded once per process, or the reason it cannot be.
+
+    Args:
+        source: path of the C++ source.
+        register_gradients: called with the loaded module once, to register its gradients.
+        description: what the library is, for the log line when it is unavailable.
+        extra_flags: a callable returning more compiler flags; it may raise
+            (e.g. a library is not installed), which makes the ops unavailable.
+        switches: environment variables that switch the library off (`NAME=0`).
+
+    Example:
+
+    >>> library = OpLibrary(SOURCE, lambda module: None, "the fused LSTM kernel")
+    >>> library.load() is None or hasattr(library.load(), "kerasrnn_lstm_forward")
+    True
+    """
+
+    def __init__(self, source, register_gradients, description, extra_flags=tuple, switches=(ENABLE_ENV,)):
+        self.source, self.description, self.switches = source, description, tuple(switches)
+        self._register_gradients, self._extra_flags = register_gradients, extra_flags
+        self._lock = threading.Lock()
+        self._loaded, self._module, self._reason, self._last_logged = False, None, None, None
+
+    def load(self):
+        """The loaded op module, or None (then `unavailable_reason()` says why)."""
+        switch = switched_off(self.switches)
+        if switch:
+            self._report(f"switched off by {switch}")
+            return None
+        with self._lock:
+            if not self._loaded:
+                self._loaded = True
+                try:
+                    module = tf.load_op_library(build(self.source, tuple(self._extra_flags())))
+                    self._register_gradients(module)
+                    self._module, self._reason = module, None
+                except Exception as error:  # any failure means: use the fallback
+                    self._module, self._reason = None, f"{type(error).__name__}: {error}"
+            if self._module is None:
+                self._report(self._reason)
+            return self._module
+
+    def unavailable_reason(self):
+        """Why `load()` returned None the last time it was asked (or would now), else None."""
+        switch = switched_off(self.switches)
+        if switch:
+            return f"switched off by {switch}"
+        return self._reason
+
+    def _report(self, reason):
+        if self._last_logged != reason:
+            _log.info("kerasrnn: %s unavailable, using the fallback: %s", self.description, reason)
+            self._last_logged = reason
+
+
+_LIBRARY = OpLibrary(SOURCE, _register_gradient, "the fused LSTM kernel")
+
+
 def load_lstm_ops():
     """The loaded op module, or None when the fused kernel is unavailable or switched off.
 
@@ -178,27 +257,7 @@ def load_lstm_ops():
     (True, 'switched off by KERASRNN_FUSED_KERNELS=0')
     >>> del os.environ["KERASRNN_FUSED_KERNELS"]
     """
-    if os.environ.get(ENABLE_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
-        _report(f"switched off by {ENABLE_ENV}={os.environ[ENABLE_ENV]}")
-        return None
-    with _lock:
-        if not _state["loaded"]:
-            _state["loaded"] = True
-            try:
-                module = tf.load_op_library(build())
-                _register_gradient(module)
-                _state["module"], _state["reason"] = module, None
-            except Exception as error:  # any failure means: use the Keras loop
-                _state["module"], _state["reason"] = None, f"{type(error).__name__}: {error}"
-        if _state["module"] is None:
-            _report(_state["reason"])
-        return _state["module"]
-
-
-def _report(reason):
-    if not _state["logged"] or _state.get("last") != reason:
-        _log.info("kerasrnn fused LSTM kernel unavailable, using the Keras loop: %s", reason)
-        _state["logged"], _state["last"] = True, reason
+    return _LIBRARY.load()
 
 
 def unavailable_reason():
@@ -213,9 +272,7 @@ def unavailable_reason():
     >>> unavailable_reason() is None or isinstance(unavailable_reason(), str)
     True
     """
-    if os.environ.get(ENABLE_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
-        return f"switched off by {ENABLE_ENV}={os.environ[ENABLE_ENV]}"
-    return _state["reason"]
+    return _LIBRARY.unavailable_reason()
 
 
 def fused_lstm(projected, h0, c0, recurrent_kernel, parallel=True, mask=None):

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 import kerasrnn.kernels
 from kerasrnn.data.conllu import read_conllu
-from kerasrnn.kernels import lstm_op
+from kerasrnn.kernels import lstm_onednn_op, lstm_op
 from kerasrnn.layers.fast_rnn import FastLSTM, with_keras_lstm
 from kerasrnn.shared_data import EWT_DIR
 from kerasrnn.tasks import build_char_lm, build_pos_tagger
@@ -25,16 +25,27 @@ MASK = np.array([[1] * 7, [1] * 4 + [0] * 3, [0] * 3 + [1] * 4, [1, 0, 1, 1, 0, 
 
 @pytest.fixture
 def fused_calls(monkeypatch):
-    """Counts the calls FastLSTM makes to the fused op (so a test knows which path ran)."""
+    """Counts the calls FastLSTM makes to the fused ops, by name: "eigen" (lstm_op) or "onednn"."""
     calls = []
-    original = kerasrnn.kernels.fused_lstm
+    for name, attribute in (("eigen", "fused_lstm"), ("onednn", "onednn_lstm")):
+        original = getattr(kerasrnn.kernels, attribute)
 
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return original(*args, **kwargs)
+        def counting(*args, _name=name, _original=original, **kwargs):
+            calls.append(_name)
+            return _original(*args, **kwargs)
 
-    monkeypatch.setattr(kerasrnn.kernels, "fused_lstm", counting)
+        monkeypatch.setattr(kerasrnn.kernels, attribute, counting)
     return calls
+
+
+@pytest.fixture(params=["onednn", "eigen"])
+def unmasked_kernel(request, monkeypatch):
+    """The op unmasked sequences run on: oneDNN's where it builds, else (KERASRNN_ONEDNN=0) the Eigen op."""
+    if request.param == "eigen":
+        monkeypatch.setenv("KERASRNN_ONEDNN", "0")
+    elif lstm_onednn_op.load_onednn_lstm_ops() is None:
+        pytest.skip(f"the oneDNN LSTM op is unavailable: {lstm_onednn_op.onednn_unavailable_reason()}")
+    return request.param
 
 
 def twins(units=5, **options):
@@ -76,18 +87,18 @@ def assert_same_as_keras(reference, fast, call, watched, watched_names):
 @pytest.mark.parametrize("return_sequences", [True, False])
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("shape", [(3, 7, 4), (1, 5, 4), (3, 1, 4)])
-def test_outputs_equal_keras(fused_calls, return_sequences, go_backwards, shape):
+def test_outputs_equal_keras(fused_calls, unmasked_kernel, return_sequences, go_backwards, shape):
     x = RNG.normal(size=shape).astype("float32")
     reference, fast = twins(return_sequences=return_sequences, go_backwards=go_backwards, return_state=True)
     same_weights(reference, fast, x)
     fused_calls.clear()
     for got, expected in zip(fast(x), reference(x)):
         np.testing.assert_allclose(got, expected, atol=1e-5)
-    assert fused_calls, "FastLSTM should have run the fused op"
+    assert fused_calls and set(fused_calls) == {unmasked_kernel}, fused_calls
 
 
 @needs_op
-def test_initial_state_and_bidirectional_equal_keras(fused_calls):
+def test_initial_state_and_bidirectional_equal_keras(fused_calls, unmasked_kernel):
     x = RNG.normal(size=(2, 6, 3)).astype("float32")
     h0, c0 = (RNG.normal(size=(2, 5)).astype("float32") for _ in range(2))
     reference, fast = twins(return_sequences=True)
@@ -100,19 +111,19 @@ def test_initial_state_and_bidirectional_equal_keras(fused_calls):
     wrapped_fast.set_weights(wrapped_reference.get_weights())
     fused_calls.clear()
     np.testing.assert_allclose(wrapped_fast(x), wrapped_reference(x), atol=1e-5)
-    assert len(fused_calls) == 2  # both directions
+    assert fused_calls == [unmasked_kernel] * 2  # both directions
 
 
 @needs_op
 @pytest.mark.parametrize("return_sequences", [True, False])
-def test_gradients_equal_keras(fused_calls, return_sequences):
+def test_gradients_equal_keras(fused_calls, unmasked_kernel, return_sequences):
     x = tf.constant(RNG.normal(size=(3, 6, 4)).astype("float32"))
     h0, c0 = (tf.constant(RNG.normal(size=(3, 5)).astype("float32")) for _ in range(2))
     reference, fast = twins(return_sequences=return_sequences, return_state=True)
     same_weights(reference, fast, x, initial_state=[h0, c0])
     assert_same_as_keras(reference, fast, lambda layer: layer(x, initial_state=[h0, c0]), [x, h0, c0],
                          ["inputs", "h0", "c0"])
-    assert fused_calls
+    assert fused_calls and set(fused_calls) == {unmasked_kernel}, fused_calls
 
 
 @needs_op
@@ -201,7 +212,7 @@ def test_pos_tagger_train_step_on_real_sentences_equals_keras(fused_calls):
 
 
 @needs_op
-def test_stateful_two_layer_char_lm_trains_like_keras(fused_calls):
+def test_stateful_two_layer_char_lm_trains_like_keras(fused_calls, unmasked_kernel):
     fast = build_char_lm(vocab_size=11, units=8, num_layers=2, embedding_dim=4, stateful=True, batch_size=2)
     reference = with_keras_lstm(fast)  # Keras' own LSTM layers, the same weights
     ids = RNG.integers(1, 11, size=(3, 2, 6)).astype("int32")
@@ -209,7 +220,7 @@ def test_stateful_two_layer_char_lm_trains_like_keras(fused_calls):
         expected = reference.train_on_batch(x, y, return_dict=True)["loss"]
         got = fast.train_on_batch(x, y, return_dict=True)["loss"]
         np.testing.assert_allclose(got, expected, rtol=1e-5)
-    assert fused_calls
+    assert fused_calls and set(fused_calls) == {unmasked_kernel}, fused_calls
     for expected, got in zip(reference.get_weights(), fast.get_weights()):
         np.testing.assert_allclose(got, expected, atol=1e-5)
     for expected, got in zip(reference.get_layer("lstm_2").states, fast.get_layer("lstm_2").states):

@@ -13,12 +13,16 @@ loop, which handles it per step. (The same batched projection for GRU and
 SimpleRNN was measured at 1.02x and dropped: benchmarks/RESULTS.md.)
 
 `FastLSTM` goes one step further on a CPU when it can: the whole recurrence
-(forward and backward) runs in kerasrnn's fused C++ op
-(`kerasrnn.kernels`), compiled on first use, masked sequences included (a
-`(batch, time)` mask, e.g. from `Embedding(mask_zero=True)`): the op
-carries the state over masked steps and the layer gives those steps Keras'
-outputs (zeros with `zero_output_for_mask`, as `Bidirectional` sets it for
-sequences; else the last unmasked output, zeros before the first one).
+(forward and backward) runs in one of kerasrnn's C++ ops (`kerasrnn.kernels`),
+compiled on first use. Unmasked sequences (the char LM) run oneDNN's LSTM
+primitive, the one PyTorch's CPU `nn.LSTM` runs, where the oneDNN wheels
+that pip installs with kerasrnn on Linux x86-64 are present (per layer,
+`layer.use_onednn = False` keeps it off). Masked sequences (a `(batch,
+time)` mask, e.g. from `Embedding(mask_zero=True)`), and unmasked ones
+without oneDNN, run kerasrnn's Eigen op: it carries the state over masked
+steps and the layer gives those steps Keras' outputs (zeros with
+`zero_output_for_mask`, as `Bidirectional` sets it for sequences; else the
+last unmasked output, zeros before the first one).
 Without a compiler, with `KERASRNN_FUSED_KERNELS=0`, a mask of another
 rank, non-default activations, a dtype other than float32, or
 `layer.use_fused_kernel = False` (as SavedModel exports set it, so TF
@@ -55,14 +59,18 @@ class _BatchedInputProjection:
         # On a GPU the parent tries cuDNN first, which is faster still.
         return self.use_cudnn in ("auto", True) and _gpu_present()
 
-    def _project_inputs(self, sequences, training):
+    def _dropped_inputs(self, sequences, training):
         cell = self.cell
         if training and 0.0 < cell.dropout < 1.0:
             # One mask per sequence, shared by all steps, as the Keras cell
             # and the cuDNN path draw it.
             dp_mask = cell.get_dropout_mask(sequences[:, 0, :])
             sequences = sequences * ops.expand_dims(dp_mask, axis=1)
-        projected = ops.matmul(sequences, cell.kernel)
+        return sequences
+
+    def _project_inputs(self, sequences, training):
+        cell = self.cell
+        projected = ops.matmul(self._dropped_inputs(sequences, training), cell.kernel)
         input_bias = self._input_bias()
         if input_bias is not None:
             projected = projected + input_bias
@@ -98,6 +106,12 @@ def _load_lstm_ops():
     return load_lstm_ops()
 
 
+def _load_onednn_lstm_ops():
+    from kerasrnn.kernels import load_onednn_lstm_ops
+
+    return load_onednn_lstm_ops()
+
+
 def _backend_rnn(*args, **kwargs):
     from kerasrnn.keras_adapter import backend_rnn
 
@@ -110,12 +124,12 @@ class FastLSTM(_BatchedInputProjection, keras.layers.LSTM):
 
     On a CPU (TensorFlow backend, float32, no mask or a `(batch, time)`
     one, sigmoid/tanh, no recurrent dropout in training) the recurrence runs
-    in the fused C++ op of `kerasrnn.kernels` when it is available;
-    otherwise in Keras' loop. Masked steps get Keras' outputs and states
-    either way.
+    in a fused C++ op of `kerasrnn.kernels` when one is available (oneDNN's
+    LSTM for unmasked sequences, else kerasrnn's Eigen op); otherwise in
+    Keras' loop. Masked steps get Keras' outputs and states either way.
     Set the instance attribute `use_fused_kernel = False` to keep a layer on
     the Keras loop (`kerasrnn.export.portable_rnn.without_cudnn` does so
-    while exports trace).
+    while exports trace), or `use_onednn = False` to keep it off oneDNN.
 
     Args:
         units: hidden units; every other argument is `keras.layers.LSTM`'s.
@@ -135,9 +149,10 @@ class FastLSTM(_BatchedInputProjection, keras.layers.LSTM):
     True
     """
 
-    # Instance attribute, not part of the config: it changes the traced ops,
-    # never the outputs (the fused op equals the Keras loop to ~1e-7).
+    # Instance attributes, not part of the config: they change the traced ops,
+    # never the outputs (the fused ops equal the Keras loop to ~1e-7).
     use_fused_kernel = True
+    use_onednn = True
 
     def _fused_kernel_applies(self, mask):
         cell = self.cell
@@ -165,9 +180,11 @@ class FastLSTM(_BatchedInputProjection, keras.layers.LSTM):
         bare_mask = mask[0] if isinstance(mask, (list, tuple)) else mask
         if self._use_keras_loop(training) or not self._fused_kernel_applies(bare_mask):
             return super().inner_loop(sequences, initial_state, mask, training=training)
+        h0, c0 = initial_state
+        if bare_mask is None and self.use_onednn and _load_onednn_lstm_ops() is not None:
+            return self._onednn_loop(sequences, h0, c0, training)
         from kerasrnn.kernels import fused_lstm
 
-        h0, c0 = initial_state
         projected = self._project_inputs(sequences, training)
         mask = None if bare_mask is None else tf.cast(bare_mask, tf.bool)
         if self.go_backwards:
@@ -177,6 +194,18 @@ class FastLSTM(_BatchedInputProjection, keras.layers.LSTM):
         h, c = fused_lstm(projected, h0, c0, self.cell.recurrent_kernel, mask=mask)
         outputs = h if mask is None else _masked_outputs(h, mask, self.zero_output_for_mask)
         return outputs[:, -1], outputs if self.return_sequences else outputs[:, -1:], [h[:, -1], c[:, -1]]
+
+    def _onednn_loop(self, sequences, h0, c0, training):
+        from kerasrnn.kernels import onednn_lstm
+
+        cell = self.cell
+        inputs = self._dropped_inputs(sequences, training)
+        if self.go_backwards:
+            # Keras' loop reads the steps last to first and returns the outputs in that order.
+            inputs = tf.reverse(inputs, axis=[1])
+        bias = cell.bias if cell.use_bias else tf.zeros([4 * self.units], inputs.dtype)
+        h, h_last, c_last = onednn_lstm(inputs, h0, c0, cell.kernel, cell.recurrent_kernel, bias)
+        return h_last, h if self.return_sequences else h[:, -1:], [h_last, c_last]
 
     def _step(self, projected, states):
         h_tm1, c_tm1 = states
