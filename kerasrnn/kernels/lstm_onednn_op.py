@@ -50,7 +50,7 @@ def onednn_flags():
     """Compiler flags for oneDNN's headers and library: `$DNNLROOT`, else the pip wheels.
 
     Returns:
-        A list of flags: `-I<include>`, `-L<lib>`, `-ldnnl` and an rpath to `<lib>`.
+        A list of flags: `-fopenmp`, `-I<include>`, `-L<lib>`, `-ldnnl` and an rpath to `<lib>`.
 
     Raises:
         RuntimeError: oneDNN is not found (the message says what to install).
@@ -78,7 +78,8 @@ def onednn_flags():
             raise RuntimeError(f"oneDNN is not installed: pip install {' '.join(missing)} (or set {ROOT_ENV})")
         include = os.path.dirname(os.path.dirname(os.path.dirname(header)))  # .../include/oneapi/dnnl/dnnl.hpp
         lib = os.path.dirname(library)
-    return [f"-I{include}", f"-L{lib}", "-ldnnl", f"-Wl,-rpath,{lib}"]
+    # -fopenmp: the op sets up oneDNN's OpenMP threads (the same libgomp oneDNN links).
+    return ["-fopenmp", f"-I{include}", f"-L{lib}", "-ldnnl", f"-Wl,-rpath,{lib}"]
 
 
 def _register_gradient(module):

@@ -21,6 +21,10 @@
 #include <cstring>
 #include <string>
 
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
 #include "oneapi/dnnl/dnnl.hpp"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
@@ -114,6 +118,18 @@ struct Descriptors {
       recurrent_kernel_any, bias;
 };
 
+// oneDNN computes on its OpenMP worker threads, which TensorFlow never
+// sets up: give them the floating-point mode TensorFlow runs this op in
+// (it flushes subnormal numbers to zero, which this CPU otherwise handles
+// in slow microcode, as an LSTM's backward pass meets them).
+void ShareFloatingPointMode() {
+#if defined(__SSE__) && defined(_OPENMP)
+  const unsigned int mode = _mm_getcsr();
+#pragma omp parallel
+  _mm_setcsr(mode);
+#endif
+}
+
 dnnl::memory Wrap(const dnnl::memory::desc& desc, const Tensor& tensor) {
   // oneDNN takes non-const handles; the forward pass only reads its inputs.
   return dnnl::memory(desc, Engine(), const_cast<char*>(tensor.tensor_data().data()));
@@ -146,6 +162,7 @@ class OnednnLstmForwardOp : public OpKernel {
       OP_REQUIRES_OK(context, context->allocate_output(3, TensorShape({0}), &workspace));
       return;
     }
+    ShareFloatingPointMode();
     try {
       Descriptors d(s);
       auto forward = d.Forward();
@@ -201,6 +218,7 @@ class OnednnLstmBackwardOp : public OpKernel {
       }
       return;
     }
+    ShareFloatingPointMode();
     try {
       Descriptors d(s);
       auto forward = d.Forward();
