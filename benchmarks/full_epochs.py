@@ -18,10 +18,28 @@ from benchmarks.torch_models import torch_training_pass
 
 
 def _dataset_of(batches):
-    spec = tuple(tf.TensorSpec([None, None], part.dtype) for part in batches[0])
-    dataset = tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=spec)
-    # A known length lets `fit` end the epoch without an "ran out of data" warning.
-    return dataset.apply(tf.data.experimental.assert_cardinality(len(batches)))
+    """A `tf.data` dataset of `batches` (tuples of 1-D or 2-D arrays, shapes differing by batch), in order.
+
+    The batches are held in memory as ragged tensors and made dense again in
+    the pipeline, as a task's own pipeline yields them: no Python generator,
+    whose per-batch calls slowed the char LM's oneDNN steps by ~30% in `fit`.
+
+    Example:
+
+    >>> batches = [(np.array([[1, 2], [3, 0]]), np.array([1, 0])), (np.array([[4, 5, 6]]), np.array([1]))]
+    >>> [x.numpy().tolist() for x, _ in _dataset_of(batches)]
+    [[[1, 2], [3, 0]], [[4, 5, 6]]]
+    """
+    parts = []
+    for k in range(len(batches[0])):
+        arrays = [batch[k] for batch in batches]
+        lengths = [[len(a) for a in arrays]]
+        if arrays[0].ndim == 2:
+            lengths.append([a.shape[1] for a in arrays for _ in range(len(a))])
+        flat = np.concatenate([a.ravel() for a in arrays])
+        parts.append(tf.RaggedTensor.from_nested_row_lengths(flat, lengths))
+    return tf.data.Dataset.from_tensor_slices(tuple(parts)).map(
+        lambda *ragged: tuple(part.to_tensor() if isinstance(part, tf.RaggedTensor) else part for part in ragged))
 
 
 def full_epochs(settings):
