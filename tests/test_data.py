@@ -17,6 +17,7 @@ from kerasrnn.data import (
     bucketed_batches,
     download_imdb,
     download_tiny_shakespeare,
+    geometric_boundaries,
     load_imdb,
     read_conllu,
     read_text,
@@ -189,6 +190,51 @@ def test_bucketing_groups_by_length_and_keeps_every_sentence():
     assert sorted(seen) == sorted(lengths)
     # Padding to the longest sentence of the whole set would waste far more.
     assert padding < 0.25 * (len(lengths) * max(lengths) - sum(lengths))
+
+
+def _real_share_of_padded_steps(lengths, boundaries, batch_size):
+    dataset = tf.data.Dataset.from_generator(
+        lambda: ((np.ones(n, "int32"), 0) for n in lengths),
+        output_signature=(tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32)),
+    )
+    real = padded = 0
+    for ids, _ in bucketed_batches(dataset, batch_size, boundaries=boundaries, shuffle_buffer=len(lengths), seed=0):
+        real += int(ids.numpy().sum())
+        padded += ids.numpy().size
+    assert real == sum(lengths)  # every review is batched once
+    return real / padded
+
+
+def test_default_buckets_keep_imdb_padding_small(imdb):
+    """Real reviews cut to 400 tokens, as the sentiment defaults cut them."""
+    lengths = [min(len(text.split()), 400) for text in imdb["train"][0][:4000]]
+    default = _real_share_of_padded_steps(lengths, geometric_boundaries(), batch_size=128)
+    power_of_two = _real_share_of_padded_steps(lengths, (16, 32, 64, 128, 256, 512), batch_size=128)
+    assert default > 0.9 > 0.85 > power_of_two
+
+
+def test_geometric_boundaries_grow_by_the_asked_fraction():
+    edges = geometric_boundaries(smallest=10, largest=3000, growth=1.25, multiple=4)
+    assert edges[0] == 12 and edges[-1] >= 3000 and edges[-2] < 3000
+    assert all(edge % 4 == 0 for edge in edges)
+    for before, after in zip(edges, edges[1:]):
+        assert after >= before * 1.25 and after - before >= 4
+        assert after < before * 1.25 + 4  # the smallest multiple of 4 that grows enough
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"growth": 1.0}, "`growth` must be a number above 1"),
+        ({"growth": "fast"}, "`growth` must be a number above 1"),
+        ({"smallest": 0}, "smallest"),
+        ({"multiple": -8}, "multiple"),
+        ({"smallest": 64, "largest": 8}, "`largest` \\(8\\) must be at least `smallest` \\(64\\)"),
+    ],
+)
+def test_geometric_boundaries_name_the_bad_argument(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        geometric_boundaries(**arguments)
 
 
 def test_download_tiny_shakespeare_through_keras_get_file(tmp_path):
