@@ -22,6 +22,7 @@ import torch
 from benchmarks.measure import PeakRss, interleaved, median, seconds
 from benchmarks.references import DATA, keras_io_reference, reference_for
 from benchmarks.torch_models import torch_training_pass
+from kerasrnn.tasks.registry import get_task
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,6 +199,32 @@ def _rebatched_by_length(batches, batch_size):
     return rebatched
 
 
+# The bucket edges `bucketed_batches` used before its geometric default.
+POWER_OF_TWO_EDGES = (16, 32, 64, 128, 256, 512)
+
+
+def _epoch_padding(data, batch_size):
+    """Real tokens, and padded tokens per epoch with the default and with power-of-two bucket edges.
+
+    The same examples (their lengths: every id but padding is non-zero) go
+    through `bucketed_batches` twice. A padded step costs what a real one
+    does, so at one padded-token throughput the epoch time is proportional
+    to the padded tokens.
+    """
+    from kerasrnn.data import bucketed_batches
+
+    lengths = np.concatenate([tf.math.count_nonzero(x, axis=1).numpy() for x, _ in data.train])
+    padded = {}
+    for name, edges in (("default", None), ("power_of_two", POWER_OF_TWO_EDGES)):
+        examples = tf.data.Dataset.from_tensor_slices(tf.RaggedTensor.from_row_lengths(tf.ones(int(lengths.sum()), "int32"), lengths))
+        examples = examples.map(lambda ids: (ids, 0))
+        options = {} if edges is None else {"boundaries": edges}
+        batched = bucketed_batches(examples, batch_size, shuffle_buffer=len(lengths), seed=0, **options)
+        padded[name] = sum(int(tf.size(x)) for x, _ in batched)
+    return {"real_tokens": int(lengths.sum()), "padded_tokens_default_edges": padded["default"],
+            "padded_tokens_power_of_two_edges": padded["power_of_two"]}
+
+
 def sentiment(settings):
     """IMDB: `kerasrnn train sentiment` defaults vs the same in PyTorch vs the keras-io recipe."""
     reference = reference_for("sentiment", settings)
@@ -207,6 +234,7 @@ def sentiment(settings):
     padded = real = reviews = 0
     for x, _ in data.train:
         padded, real, reviews = padded + int(tf.size(x)), real + int(tf.math.count_nonzero(x)), reviews + int(x.shape[0])
+    epoch_padding = _epoch_padding(data, get_task("sentiment").batch_size)
     naive_batches, naive_reviews = _naive_recipe_batches(settings)
     small_batches = _rebatched_by_length(batches, SMALL_BATCH)
 
@@ -257,6 +285,7 @@ def sentiment(settings):
                                  f"(mean over {reviews} bucketed training reviews)")
             row["epoch_tokens_kind"] = "padded"
             row["architecture"] = reference.architecture
+            row["epoch_padding"] = epoch_padding
     return rows
 
 
@@ -283,4 +312,8 @@ def pos(settings):
         row["epoch_tokens"] = padded
         row["epoch_tokens_kind"] = "padded"
         row["architecture"] = reference.architecture
+    epoch_padding = _epoch_padding(data, get_task("pos_tagger").batch_size)
+    for row in rows:
+        if row["users_get"]:
+            row["epoch_padding"] = epoch_padding
     return rows

@@ -213,6 +213,13 @@ def test_default_buckets_keep_imdb_padding_small(imdb):
     assert default > 0.9 > 0.85 > power_of_two
 
 
+def test_default_buckets_keep_ewt_padding_small():
+    lengths = [len(words) for words, _ in read_conllu(os.path.join(EWT_DIR, "en_ewt-ud-dev.conllu"))]
+    default = _real_share_of_padded_steps(lengths, geometric_boundaries(), batch_size=32)
+    power_of_two = _real_share_of_padded_steps(lengths, (16, 32, 64, 128, 256, 512), batch_size=32)
+    assert default > 0.85 > 0.75 > power_of_two
+
+
 def test_geometric_boundaries_grow_by_the_asked_fraction():
     edges = geometric_boundaries(smallest=10, largest=3000, growth=1.25, multiple=4)
     assert edges[0] == 12 and edges[-1] >= 3000 and edges[-2] < 3000

@@ -7,15 +7,17 @@ import tensorflow as tf
 from kerasrnn.validation import check_positive_int
 
 
-def geometric_boundaries(smallest=8, largest=4096, growth=1.1, multiple=8):
+def geometric_boundaries(smallest=4, largest=4096, growth=1.1, multiple=1):
     """Bucket edges that grow by `growth` at a time, each a multiple of `multiple`.
 
     A padded step costs a recurrent layer as much as a real one, so the
     padding a bucket allows should be a small fraction of its length at every
-    scale: edges `growth` apart pad a batch by at most that fraction. On the
-    22,500 IMDB training reviews (cut to 400 tokens, batches of 128) the
-    default edges keep 96% of the padded steps real, against 80% for the
-    power-of-two edges (16, 32, ..., 512) they replaced.
+    scale: edges `growth` apart pad a batch by at most that fraction. With
+    the default edges 97% of the padded steps are real, against 80% with the
+    power-of-two edges (16, 32, ..., 512) they replaced, on the 22,500 IMDB
+    training reviews cut to 400 tokens in batches of 128; and 96% against 65%
+    on EWT's training sentences in batches of 32, at 3% more batches (more
+    buckets end an epoch with a partial batch).
 
     Args:
         smallest: the first edge, in tokens.
@@ -30,8 +32,10 @@ def geometric_boundaries(smallest=8, largest=4096, growth=1.1, multiple=8):
 
     Example:
 
-    >>> geometric_boundaries(largest=128)
+    >>> geometric_boundaries(smallest=8, largest=128, multiple=8)
     (8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 104, 120, 136)
+    >>> geometric_boundaries(largest=30)
+    (4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 21, 24, 27, 30)
     """
     multiple = check_positive_int("multiple", multiple)
     smallest = check_positive_int("smallest", smallest)
