@@ -285,7 +285,8 @@ def sentiment(settings):
                                  f"(mean over {reviews} bucketed training reviews)")
             row["epoch_tokens_kind"] = "padded"
             row["architecture"] = reference.architecture
-            row["epoch_padding"] = epoch_padding
+            if row["variant"] == SENTIMENT_DEFAULTS:
+                row["epoch_padding"] = epoch_padding
     return rows
 
 
