@@ -10,6 +10,7 @@ The public API:
   `CharLanguageModelPreprocessor`: their vocabularies and label names.
 - `build_char_lm`, `build_sentiment_classifier`, `build_pos_tagger`: compiled
   `keras.Model`s over integer ids with SimpleRNN, LSTM or GRU cells.
+- `average_of`: one task model averaging the probabilities of several.
 - `zoo`: the pretrained models, listed and loaded by name.
 - `build_optimizer`: an optimizer by name with Keras' gradient clipping.
 - `build_from_spec`, `load_spec`, `save_spec`: architectures as plain JSON.
@@ -31,6 +32,7 @@ _PUBLIC = {
     "PosTaggerPreprocessor": "kerasrnn.tasks",
     "SentimentClassifier": "kerasrnn.tasks",
     "SentimentPreprocessor": "kerasrnn.tasks",
+    "average_of": "kerasrnn.tasks",
     "recurrent_stack": "kerasrnn.layers",
     "build_optimizer": "kerasrnn.optimizers",
     "build_from_spec": "kerasrnn.spec",

@@ -14,6 +14,7 @@ _PUBLIC = {
     "SentimentClassifier": "kerasrnn.tasks.sentiment",
     "SentimentPreprocessor": "kerasrnn.tasks.sentiment",
     "TaskModel": "kerasrnn.tasks.task_model",
+    "average_of": "kerasrnn.tasks.ensemble",
     "build_char_lm": "kerasrnn.tasks.char_lm",
     "build_pos_tagger": "kerasrnn.tasks.pos_tagger",
     "build_sentiment_classifier": "kerasrnn.tasks.sentiment",

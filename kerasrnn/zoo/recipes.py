@@ -42,7 +42,7 @@ def recipe(name, path=RECIPES_FILE):
     return recipes[name]
 
 
-def train_recipe(name, shared_data, runs_dir=RUNS_DIR, epochs=None, strategy=None):
+def train_recipe(name, shared_data, runs_dir=RUNS_DIR, epochs=None, strategy=None, zoo_dir=DEFAULT_ZOO_DIR):
     """Train (or resume training) the zoo model `name` into `runs_dir/name`.
 
     Args:
@@ -51,15 +51,23 @@ def train_recipe(name, shared_data, runs_dir=RUNS_DIR, epochs=None, strategy=Non
         runs_dir: where runs are written (resumable, not committed).
         epochs: override the recipe's epoch count.
         strategy: passed to `kerasrnn.training.train` (a name or a `tf.distribute.Strategy`).
+        zoo_dir: where an averaging recipe's members are published.
 
     Example:
 
     >>> train_recipe("pos-ewt-bilstm", "../shared/data")  # doctest: +SKIP
+
+    A recipe with `average_of` trains nothing: it averages published models
+    (see `kerasrnn.zoo.ensembles`) and returns its validation metrics.
     """
     from kerasrnn.training import train
 
     plan = recipe(name)
     out_dir = os.path.join(runs_dir, name)
+    if "average_of" in plan:
+        from kerasrnn.zoo.ensembles import build_average
+
+        return build_average(name, plan, shared_data, out_dir, zoo_dir)["validation"]
     started = time.time()
     metrics = train(
         plan["task"],
@@ -139,7 +147,16 @@ def publish(name, shared_data, runs_dir=RUNS_DIR, zoo_dir=DEFAULT_ZOO_DIR, updat
 
     plan = recipe(name)
     run_dir = os.path.join(runs_dir, name)
-    _, spec = load_trained(run_dir)
+    averaged = None
+    if "average_of" in plan:
+        from kerasrnn.zoo.ensembles import read_average
+
+        averaged = read_average(run_dir)
+        # Not a builder's spec: the spec of each averaged model.
+        spec, cell = {"task": averaged["task"], "average_of": averaged["member_specs"]}, averaged["cell"]
+    else:
+        _, spec = load_trained(run_dir)
+        cell = spec.get("cell", "lstm")
     file_name = f"{name}.keras"
     target = os.path.join(zoo_dir, file_name)
     os.makedirs(zoo_dir, exist_ok=True)
@@ -153,7 +170,7 @@ def publish(name, shared_data, runs_dir=RUNS_DIR, zoo_dir=DEFAULT_ZOO_DIR, updat
     entry = {
         "name": name,
         "task": spec["task"],
-        "cell": spec.get("cell", "lstm"),
+        "cell": cell,
         "spec": spec,
         "dataset": plan["dataset"],
         "split": plan["split"],
@@ -163,6 +180,8 @@ def publish(name, shared_data, runs_dir=RUNS_DIR, zoo_dir=DEFAULT_ZOO_DIR, updat
         "training_recipe": plan,
         "training_seconds": training_seconds(run_dir),
         **({"validation_curve": curve} if curve else {}),
+        **({"validation": averaged["validation"], "member_validation": averaged["member_validation"]}
+           if averaged else {}),
         "cpu_latency_seconds": measure_latency(model),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "kerasrnn_version": __version__,
