@@ -15,9 +15,11 @@ def test_the_python_examples_run(tmp_path, monkeypatch):
     data = os.path.abspath(os.path.join(ROOT, "..", "shared", "data"))
     monkeypatch.chdir(tmp_path)  # the examples save files; keep them out of the repository
     namespace = {}
-    for block in blocks[:3]:  # building, task models, the zoo (the diagnostics sketch needs your data)
+    # Building, task models, the zoo, averaging zoo models (the diagnostics sketch needs your data).
+    for block in blocks[:4]:
         exec(block.replace("../shared/data", data), namespace)
     assert namespace["model"].output_shape == (None, 2)
     loaded = keras.saving.load_model(tmp_path / "sentiment.keras", safe_mode=True)
     assert type(loaded).__name__ == "SentimentClassifier"
+    assert type(keras.saving.load_model(tmp_path / "tagger.keras", safe_mode=True)).__name__ == "PosTagger"
     assert 0.0 <= namespace["classifier"].evaluate(["A fine film."], [1], return_dict=True, verbose=0)["accuracy"] <= 1
