@@ -71,3 +71,16 @@ def test_members_must_share_class_and_preprocessor_and_end_in_probabilities(data
                        for _ in range(2)]
     with pytest.raises(ValueError, match=r"`models\[0\]` does not end in probabilities"):
         average_of(language_models)
+
+
+def test_the_average_exports_for_serving_with_the_members_mean(data, sentences, tmp_path):
+    import tensorflow as tf
+
+    from kerasrnn.export import export_for_serving
+
+    members = [tagger(data, "lstm"), tagger(data, "gru")]
+    exported = tf.saved_model.load(export_for_serving(average_of(members), str(tmp_path)).path)
+    words = [sentences[0]]
+    scores = exported.signatures["serving_default"](tokens=tf.constant(words))["scores"].numpy()
+    np.testing.assert_allclose(scores, np.mean([member.predict(words, verbose=0) for member in members], axis=0),
+                               atol=1e-6)
