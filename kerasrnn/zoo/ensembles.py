@@ -82,7 +82,8 @@ def build_average(name, plan, shared_data, run_dir, zoo_dir):
     description = {
         "task": plan["task"],
         "average_of": members,
-        "cell": " + ".join(published[member]["cell"] for member in members),
+        # One token ("lstm+gru"), as `kerasrnn zoo list` prints a column per field.
+        "cell": "+".join(published[member]["cell"] for member in members),
         "member_specs": {member: published[member]["spec"] for member in members},
         "validation": validation(average),
         "member_validation": {member: validation(model) for member, model in zip(members, models)},

@@ -46,7 +46,7 @@ def test_an_averaging_recipe_is_scored_on_validation_then_published_with_test_sc
     run_dir = str(tmp_path / "runs" / "pos-test-average")
     description = build_average("pos-test-average", PLAN, SHARED_DATA, run_dir, str(zoo_dir))
     assert description == read_average(run_dir)
-    assert description["cell"] == "lstm + gru" and description["average_of"] == PLAN["average_of"]
+    assert description["cell"] == "lstm+gru" and description["average_of"] == PLAN["average_of"]
     members = description["member_validation"]
     assert sorted(members) == sorted(PLAN["average_of"])
     # EWT dev: 2,001 sentences; taggers of 200 sentences and 3 epochs are far above always-NOUN (0.17), but weak.
@@ -55,7 +55,7 @@ def test_an_averaging_recipe_is_scored_on_validation_then_published_with_test_sc
     monkeypatch.setattr(recipes, "recipe", lambda name: PLAN)
     entry = recipes.publish("pos-test-average", SHARED_DATA, runs_dir=str(tmp_path / "runs"), zoo_dir=str(zoo_dir),
                             update_presets=False)
-    assert entry["cell"] == "lstm + gru" and entry["training_seconds"] == 30.0
+    assert entry["cell"] == "lstm+gru" and entry["training_seconds"] == 30.0
     assert entry["spec"]["average_of"]["pos-test-bigru"]["cell"] == "gru"
     assert entry["metrics"]["tokens"] == 25094 and 0.4 < entry["metrics"]["accuracy"] < 0.95
     assert entry["validation"] == description["validation"]
