@@ -203,17 +203,17 @@ def _rebatched_by_length(batches, batch_size):
 POWER_OF_TWO_EDGES = (16, 32, 64, 128, 256, 512)
 
 
-def _epoch_padding(data, batch_size):
+def _epoch_padding(lengths, batch_size):
     """Real tokens, and padded tokens per epoch with the default and with power-of-two bucket edges.
 
-    The same examples (their lengths: every id but padding is non-zero) go
+    Examples of the given lengths (of one epoch's training examples) go
     through `bucketed_batches` twice. A padded step costs what a real one
     does, so at one padded-token throughput the epoch time is proportional
     to the padded tokens.
     """
     from kerasrnn.data import bucketed_batches
 
-    lengths = np.concatenate([tf.math.count_nonzero(x, axis=1).numpy() for x, _ in data.train])
+    lengths = np.asarray(lengths)
     padded = {}
     for name, edges in (("default", None), ("power_of_two", POWER_OF_TWO_EDGES)):
         examples = tf.data.Dataset.from_tensor_slices(tf.RaggedTensor.from_row_lengths(tf.ones(int(lengths.sum()), "int32"), lengths))
@@ -231,10 +231,12 @@ def sentiment(settings):
     data = reference.data
     batches = [(x.numpy(), y.numpy()) for x, y in data.train.take(settings["batches"])]
     # Padded and real tokens of one whole epoch of the default bucketed batches.
-    padded = real = reviews = 0
+    padded, lengths = 0, []
     for x, _ in data.train:
-        padded, real, reviews = padded + int(tf.size(x)), real + int(tf.math.count_nonzero(x)), reviews + int(x.shape[0])
-    epoch_padding = _epoch_padding(data, get_task("sentiment").batch_size)
+        padded += int(tf.size(x))
+        lengths.extend(tf.math.count_nonzero(x, axis=1).numpy())  # every id but padding is non-zero
+    real, reviews = int(sum(lengths)), len(lengths)
+    epoch_padding = _epoch_padding(lengths, get_task("sentiment").batch_size)
     naive_batches, naive_reviews = _naive_recipe_batches(settings)
     small_batches = _rebatched_by_length(batches, SMALL_BATCH)
 
@@ -285,8 +287,8 @@ def sentiment(settings):
                                  f"(mean over {reviews} bucketed training reviews)")
             row["epoch_tokens_kind"] = "padded"
             row["architecture"] = reference.architecture
-            if row["variant"] == SENTIMENT_DEFAULTS:
-                row["epoch_padding"] = epoch_padding
+        if row["users_get"]:
+            row["epoch_padding"] = epoch_padding
     return rows
 
 
@@ -295,9 +297,10 @@ def pos(settings):
     reference = reference_for("pos", settings)
     data = reference.data
     batches = [(x.numpy(), y.numpy()) for x, y in data.train.take(settings["batches"])]
-    padded = 0
+    padded, lengths = 0, []
     for x, _ in data.train:
         padded += int(tf.size(x))
+        lengths.extend(tf.math.count_nonzero(x, axis=1).numpy())  # every id but padding is non-zero
 
     torch.manual_seed(0)
     same = "PyTorch BiLSTM-128 tagger, same batches (packed)"
@@ -313,8 +316,6 @@ def pos(settings):
         row["epoch_tokens"] = padded
         row["epoch_tokens_kind"] = "padded"
         row["architecture"] = reference.architecture
-    epoch_padding = _epoch_padding(data, get_task("pos_tagger").batch_size)
-    for row in rows:
         if row["users_get"]:
-            row["epoch_padding"] = epoch_padding
+            row["epoch_padding"] = _epoch_padding(lengths, get_task("pos_tagger").batch_size)
     return rows
