@@ -48,3 +48,10 @@ def test_training_seconds_falls_back_to_the_finished_processes_wall_time(tmp_pat
     assert training_seconds(str(tmp_path)) == 350.5
     (tmp_path / "epochs.csv").write_text("epoch,loss,epoch_seconds\n0,1.0,30.2\n1,0.9,12.5\n")
     assert training_seconds(str(tmp_path)) == 42.7  # every epoch timed: their sum, killed processes included
+
+
+def test_training_seconds_counts_a_pretraining_step(tmp_path):
+    (tmp_path / "epochs.csv").write_text("epoch,loss,epoch_seconds\n0,1.0,30.2\n1,0.9,12.5\n")
+    (tmp_path / "pretraining").mkdir()
+    (tmp_path / "pretraining" / "epochs.csv").write_text("epoch,loss,val_loss,epoch_seconds\n0,5.1,5.0,600.3\n")
+    assert training_seconds(str(tmp_path)) == 643.0

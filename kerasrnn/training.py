@@ -71,6 +71,7 @@ def train(
     learning_rate_factor=0.5,
     strategy=None,
     peer_timeout=DEFAULT_PEER_TIMEOUT,
+    initial_weights=None,
 ):
     """Train a model for `task` on real data and write it to `out_dir`.
 
@@ -117,6 +118,10 @@ def train(
             (`is_chief`) writes `out_dir`; the others keep their resumable
             backup in `out_dir/workertemp_<index>` and delete it at the end.
         peer_timeout: with `"multi-worker"`, seconds to wait for the peers.
+        initial_weights: a `.weights.h5` file of the same network to start
+            from instead of a random initialization (e.g. an encoder
+            pretrained as a language model); a resumed run continues from
+            its checkpoint instead.
 
     Returns:
         The metrics dict written to `metrics.json`.
@@ -158,7 +163,10 @@ def train(
         os.makedirs(out_dir, exist_ok=True)
         save_spec(spec, os.path.join(out_dir, SPEC_FILE))
     with strategy.scope():
-        model = description.model_class()(build_from_spec(network_spec), data.preprocessor)
+        network = build_from_spec(network_spec)
+        if initial_weights is not None:
+            network.load_weights(initial_weights)
+        model = description.model_class()(network, data.preprocessor)
     monitor, mode = description.monitor
     fit_callbacks = []
     if learning_rate_patience is not None:

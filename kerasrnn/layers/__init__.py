@@ -9,6 +9,7 @@ from kerasrnn.layers.character_ids import CharacterIds
 from kerasrnn.layers.fast_rnn import FastLSTM, with_fast_lstm, with_keras_lstm
 from kerasrnn.layers.masked_max_pooling import MaskedGlobalMaxPooling1D
 from kerasrnn.layers.recurrent_stack import CELLS, recurrent_stack, resolve_initializer
+from kerasrnn.layers.sampled_language_model_loss import SampledLanguageModelLoss
 from kerasrnn.layers.standardize import standardize_review
 from kerasrnn.layers.word_dropout import WordDropout
 
@@ -19,6 +20,7 @@ __all__ = [
     "FastLSTM",
     "MaskedGlobalMaxPooling1D",
     "recurrent_stack",
+    "SampledLanguageModelLoss",
     "resolve_initializer",
     "standardize_review",
     "WordDropout",

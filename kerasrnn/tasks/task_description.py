@@ -2,6 +2,7 @@
 
 import dataclasses
 import importlib
+import importlib.util
 import os
 
 
@@ -87,6 +88,16 @@ class TaskDescription:
     def data(self):
         """The task's data module: `prepare` and `evaluation_data` (imports TensorFlow)."""
         return importlib.import_module(f"{self.package}.data")
+
+    def pretraining(self):
+        """The task's pretraining module: `pretrain(data_path, out_dir, ...)` → a weights file.
+
+        Only tasks whose folder has a `pretraining` module can pretrain;
+        asking another is an error naming the task.
+        """
+        if importlib.util.find_spec(f"{self.package}.pretraining") is None:
+            raise ValueError(f"Task {self.name!r} has no pretraining (only the sentiment classifier has).")
+        return importlib.import_module(f"{self.package}.pretraining")
 
     def baseline(self):
         """The task's baseline module: `measure_baseline(shared_data)` → name, metric, value, seconds."""

@@ -69,6 +69,9 @@ def train_recipe(name, shared_data, runs_dir=RUNS_DIR, epochs=None, strategy=Non
 
         return build_average(name, plan, shared_data, out_dir, zoo_dir)["validation"]
     started = time.time()
+    initial_weights = None
+    if "pretrain" in plan:
+        initial_weights = pretrain_recipe(plan, shared_data, out_dir)
     metrics = train(
         plan["task"],
         os.path.join(shared_data, plan["data"]),
@@ -84,6 +87,7 @@ def train_recipe(name, shared_data, runs_dir=RUNS_DIR, epochs=None, strategy=Non
         learning_rate_patience=plan.get("learning_rate_patience"),
         learning_rate_factor=plan.get("learning_rate_factor", 0.5),
         strategy=strategy,
+        initial_weights=initial_weights,
     )
     from kerasrnn.distribute import is_chief, make_strategy
 
@@ -95,6 +99,33 @@ def train_recipe(name, shared_data, runs_dir=RUNS_DIR, epochs=None, strategy=Non
     with open(timing_path, "w") as file:
         json.dump(previous + [round(time.time() - started, 1)], file)
     return metrics
+
+
+def pretrain_recipe(plan, shared_data, run_dir):
+    """Run a recipe's `pretrain` step (resumable) into `run_dir/pretraining`; return its weights file.
+
+    The step's options are the task's `pretrain` arguments (for the
+    sentiment classifier: a language model on the training reviews, see
+    `kerasrnn.tasks.sentiment.pretraining`). Its time is counted in
+    `pretraining/epochs.csv` and added to the recipe's training time.
+
+    Example:
+
+    >>> pretrain_recipe(recipe("sentiment-imdb-pretrained-bigru"), "../shared/data",
+    ...                 "models/runs/sentiment-imdb-pretrained-bigru")  # doctest: +SKIP
+    """
+    from kerasrnn.tasks.registry import get_task
+
+    return get_task(plan["task"]).pretraining().pretrain(
+        os.path.join(shared_data, plan["data"]),
+        os.path.join(run_dir, "pretraining"),
+        builder_options=plan.get("builder_options", {}),
+        data_options=plan.get("data_options", {}),
+        batch_size=plan.get("batch_size", 32),
+        seed=plan.get("seed", 1337),
+        verbose=2,
+        **plan["pretrain"],
+    )
 
 
 def measure_latency(model, repeats=21):
@@ -232,7 +263,9 @@ def training_seconds(run_dir):
     >>> training_seconds("models/runs/pos-ewt-bilstm")  # doctest: +SKIP
     7066.1
     """
-    seconds = [row.get("epoch_seconds") for row in _epoch_rows(run_dir)]
+    # A recipe with a `pretrain` step spent time in run_dir/pretraining too.
+    rows = _epoch_rows(run_dir) + _epoch_rows(os.path.join(run_dir, "pretraining"))
+    seconds = [row.get("epoch_seconds") for row in rows]
     if seconds and all(seconds):
         return round(sum(float(value) for value in seconds), 1)
     timing_path = os.path.join(run_dir, "training_seconds.json")

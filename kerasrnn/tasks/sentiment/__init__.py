@@ -3,7 +3,8 @@
 Everything about the task lives in this folder: the integer-id builder
 (`builder.py`), the preprocessor (`preprocessor.py`), the task model
 (`classifier.py`), IMDB data (`data.py`), serving signatures
-(`signatures.py`), the registry entry (`task.py`) and the zoo presets
+(`signatures.py`), language-model pretraining of the encoder
+(`pretraining.py`), the registry entry (`task.py`) and the zoo presets
 (`presets.json`).
 """
 
