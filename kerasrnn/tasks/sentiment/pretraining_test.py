@@ -22,39 +22,54 @@ def pretrained(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("pretraining"))
     # What `pretrain` starts from: the same data, seed and network, for the untrained loss.
     keras.utils.set_random_seed(1337)
-    data = prepare(IMDB_TARBALL, batch_size=32, max_examples=600, **DATA_OPTIONS)
+    data = prepare(IMDB_TARBALL, batch_size=32, max_examples=400, **DATA_OPTIONS)
     network = build_sentiment_classifier(**data.spec_arguments, **OPTIONS)
     untrained = language_model_of(network, num_sampled=100, seed=1)
     untrained.compile()
     untrained_loss = untrained.evaluate(data.validation.map(lambda ids, labels: ids), verbose=0)
-    path = pretrain(IMDB_TARBALL, out, OPTIONS, DATA_OPTIONS, batch_size=32, max_examples=600,
+    initial = [weights.copy() for weights in network.get_weights()]
+    path = pretrain(IMDB_TARBALL, out, OPTIONS, DATA_OPTIONS, batch_size=32, max_examples=400,
                     verbose=0, epochs=2, num_sampled=100, learning_rate=5e-3)
-    return out, path, untrained_loss
+    return out, path, untrained_loss, initial, data.spec_arguments
 
 
 def test_the_language_model_learns_the_real_reviews(pretrained):
-    out, path, untrained_loss = pretrained
+    out, path, untrained_loss, *_ = pretrained
     assert path == os.path.join(out, ENCODER_WEIGHTS_FILE) and os.path.isfile(path)
     with open(os.path.join(out, "epochs.csv"), newline="") as file:
         rows = list(csv.DictReader(file))
     assert [row["epoch"] for row in rows] == ["0", "1"]
     losses = [float(row["val_loss"]) for row in rows]
-    # Untrained, the held-out reviews' sampled loss is about log(101) = 4.6 nats (a
-    # uniform guess among the target and 100 sampled words); word statistics learned
-    # from 600 training reviews bring it well below that.
-    assert untrained_loss > 4.4 and min(losses) < untrained_loss - 0.4, (untrained_loss, losses)
+    # Sampled softmax scores the target against 100 words drawn by frequency; untrained
+    # (6.5 nats when measured), the held-out reviews' loss is far above what word
+    # statistics learned from 400 training reviews reach (4.1 to 4.3 nats measured).
+    assert min(losses) < untrained_loss - 1.0, (untrained_loss, losses)
+
+
+def test_the_encoder_learns_and_the_classifier_head_does_not(pretrained):
+    _, path, _, initial, spec_arguments = pretrained
+    # The same network `pretrain` built (same seed), before and after the language model trained.
+    network = build_sentiment_classifier(**spec_arguments, **OPTIONS)
+    network.load_weights(path)
+    changed = {
+        variable.path: not np.array_equal(before, variable.numpy())
+        for variable, before in zip(network.weights, initial)
+    }
+    assert changed["embedding/embeddings"] and changed["bidirectional_gru_1/forward_gru_1/gru_cell/kernel"]
+    assert changed["bidirectional_gru_1/backward_gru_1/gru_cell/recurrent_kernel"]
+    assert not changed["probabilities/kernel"]  # the language model never reads the classifier's head
 
 
 def test_a_finished_pretraining_is_loaded_not_repeated(pretrained):
-    out, path, _ = pretrained
+    out, path, *_ = pretrained
     stamp = os.path.getmtime(path)
-    again = pretrain(IMDB_TARBALL, out, OPTIONS, DATA_OPTIONS, batch_size=32, max_examples=600, verbose=0,
+    again = pretrain(IMDB_TARBALL, out, OPTIONS, DATA_OPTIONS, batch_size=32, max_examples=400, verbose=0,
                      epochs=2, num_sampled=100)
     assert again == path and os.path.getmtime(path) == stamp
 
 
 def test_train_starts_from_the_pretrained_weights(pretrained, tmp_path):
-    _, path, _ = pretrained
+    _, path, *_ = pretrained
     seen = {}
 
     class FirstWeights(keras.callbacks.Callback):
