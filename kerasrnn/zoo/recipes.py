@@ -111,8 +111,8 @@ def pretrain_recipe(plan, shared_data, run_dir):
 
     Example:
 
-    >>> pretrain_recipe(recipe("sentiment-imdb-pretrained-bigru"), "../shared/data",
-    ...                 "models/runs/sentiment-imdb-pretrained-bigru")  # doctest: +SKIP
+    >>> plan = {**recipe("sentiment-imdb-bigru"), "pretrain": {"epochs": 3, "num_sampled": 512}}
+    >>> pretrain_recipe(plan, "../shared/data", "/tmp/runs/pretrained-bigru")  # doctest: +SKIP
     """
     from kerasrnn.tasks.registry import get_task
 
