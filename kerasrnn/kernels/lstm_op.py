@@ -10,6 +10,7 @@ system C++ compiler against the installed TensorFlow's headers, into a
 per-user cache folder keyed by the TensorFlow version, the source's sha256,
 the compiler flags and the CPU (the build uses `-march=native`):
 `~/.cache/kerasrnn/kernels/` unless `KERASRNN_KERNEL_CACHE` names another.
+Where the native build fails, the next of `TARGET_FLAGS` is tried.
 
 When the op cannot be had (no compiler, the build or the load failed, or
 `KERASRNN_FUSED_KERNELS=0`), `load_lstm_ops()` returns None and
@@ -38,7 +39,13 @@ SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lstm_ops.cc")
 ENABLE_ENV = "KERASRNN_FUSED_KERNELS"
 CACHE_ENV = "KERASRNN_KERNEL_CACHE"
 COMPILER_ENV = "CXX"
-OPTIMIZATION_FLAGS = ["-O3", "-march=native", "-fPIC", "-shared", "-Wno-deprecated-declarations"]
+OPTIMIZATION_FLAGS = ["-O3", "-fPIC", "-shared", "-Wno-deprecated-declarations"]
+# Tried in order until one builds. TensorFlow's bundled Eigen does not compile
+# its AVX512-FP16 packet math with GCC 12 ("PacketMathFP16.h: expected
+# initializer before '<'"), which `-march=native` turns on for CPUs that have
+# AVX512-FP16 (Sapphire Rapids): those build natively without it. The empty
+# set is the portable last resort.
+TARGET_FLAGS = (("-march=native",), ("-march=native", "-mno-avx512fp16"), ())
 BUILD_TIMEOUT_S = 600
 
 _log = logging.getLogger(__name__)
@@ -57,18 +64,19 @@ def _cpu_tag():
     return f"{platform.machine()}-{hashlib.sha256(flags.encode()).hexdigest()[:8]}"
 
 
-def _compile_command(source, output, extra_flags=()):
+def _compile_command(source, output, extra_flags=(), target_flags=TARGET_FLAGS[0]):
     compiler = os.environ.get(COMPILER_ENV) or "g++"
-    return [compiler, "-std=c++17", source, "-o", output, *OPTIMIZATION_FLAGS,
+    return [compiler, "-std=c++17", source, "-o", output, *OPTIMIZATION_FLAGS, *target_flags,
             *tf.sysconfig.get_compile_flags(), *tf.sysconfig.get_link_flags(), *extra_flags]
 
 
-def library_path(source=SOURCE, extra_flags=()):
+def library_path(source=SOURCE, extra_flags=(), target_flags=TARGET_FLAGS[0]):
     """Where the compiled library for `source` is (or will be) cached.
 
     Args:
         source: path of the C++ source.
         extra_flags: more compiler flags (include and library folders); part of the cache key.
+        target_flags: the instruction-set flags, one of `TARGET_FLAGS`; part of the cache key.
 
     Returns:
         The `.so` path: cache folder / `tf-VERSION-CPU` / `lstm_ops-SHA.so`.
@@ -80,17 +88,46 @@ def library_path(source=SOURCE, extra_flags=()):
     """
     with open(source, "rb") as file:
         digest = hashlib.sha256(file.read())
-    digest.update(" ".join(_compile_command("SRC", "OUT", extra_flags)).encode())
+    digest.update(" ".join(_compile_command("SRC", "OUT", extra_flags, target_flags)).encode())
     cache = os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "kerasrnn", "kernels")
     folder = os.path.join(cache, f"tf-{tf.__version__}-{_cpu_tag()}")
     return os.path.join(folder, f"{os.path.splitext(os.path.basename(source))[0]}-{digest.hexdigest()[:16]}.so")
 
 
+def _error_lines(output, limit=15):
+    # The compiler's "error:" lines say what failed; its last lines are often
+    # only the notes that follow them.
+    lines = output.strip().splitlines()
+    errors = [line for line in lines if "error" in line.lower()]
+    return "\n".join((errors or lines[-limit:])[:limit])
+
+
+def _compile(source, path, extra_flags, target_flags):
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(suffix=".so.tmp", dir=folder)
+    os.close(handle)
+    try:
+        result = subprocess.run(_compile_command(source, temporary, extra_flags, target_flags), capture_output=True,
+                                text=True, timeout=BUILD_TIMEOUT_S, check=False)
+        if result.returncode != 0:
+            flags = " ".join(target_flags) or "no target flags"
+            raise RuntimeError(f"building {source} with {flags} failed (exit {result.returncode}):\n"
+                               f"{_error_lines(result.stderr or result.stdout)}")
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return path
+
+
 def build(source=SOURCE, extra_flags=()):
     """Compile `source` into the cache unless it is there already; return the `.so` path.
 
-    The library is written to a temporary file in the cache folder and then
-    renamed into place, so a process loading it never sees a half-written one.
+    The targets of `TARGET_FLAGS` are tried in order (native first); a library
+    built for any of them in an earlier process is used as it is. The library
+    is written to a temporary file in the cache folder and then renamed into
+    place, so a process loading it never sees a half-written one.
 
     Args:
         source: path of the C++ source.
@@ -100,34 +137,27 @@ def build(source=SOURCE, extra_flags=()):
         The path of the compiled library.
 
     Raises:
-        RuntimeError: no compiler, or the compiler failed (its last output lines are in the message).
+        RuntimeError: no compiler, or every target failed (the compiler's error lines are in the message).
 
     Example:
 
     >>> build().endswith(".so")  # doctest: +SKIP
     True
     """
-    path = library_path(source, extra_flags)
-    if os.path.exists(path):
-        return path
-    compiler = _compile_command(source, path, extra_flags)[0]
+    paths = [library_path(source, extra_flags, target_flags) for target_flags in TARGET_FLAGS]
+    for path in paths:
+        if os.path.exists(path):
+            return path
+    compiler = _compile_command(source, paths[0], extra_flags)[0]
     if shutil.which(compiler) is None:
         raise RuntimeError(f"no C++ compiler: {compiler!r} is not on PATH (set {COMPILER_ENV} to choose one)")
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(suffix=".so.tmp", dir=folder)
-    os.close(handle)
-    try:
-        result = subprocess.run(_compile_command(source, temporary, extra_flags), capture_output=True, text=True,
-                                timeout=BUILD_TIMEOUT_S, check=False)
-        if result.returncode != 0:
-            tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
-            raise RuntimeError(f"building {source} failed (exit {result.returncode}):\n{tail}")
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-    return path
+    failures = []
+    for target_flags, path in zip(TARGET_FLAGS, paths):
+        try:
+            return _compile(source, path, extra_flags, target_flags)
+        except RuntimeError as error:  # a timeout is not retried: the next target would take as long
+            failures.append(str(error))
+    raise RuntimeError("\n".join(failures))
 
 
 def _register_gradient(module):

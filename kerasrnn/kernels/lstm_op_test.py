@@ -272,6 +272,42 @@ def test_a_failed_build_names_the_error(tmp_path, monkeypatch):
     assert not list((tmp_path / "cache").rglob("*.so*"))
 
 
+@pytest.fixture
+def picky_source(tmp_path, monkeypatch):
+    """A C++ file that builds unless KERASRNN_PICKY is defined, with an empty kernel cache."""
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setenv("KERASRNN_KERNEL_CACHE", str(tmp_path / "cache"))
+    source = tmp_path / "picky.cc"
+    source.write_text(PICKY_SOURCE)
+    return source
+
+
+PICKY_SOURCE = '#ifdef KERASRNN_PICKY\n#error this target is refused on purpose\n#endif\nextern "C" int picky() { return 1; }\n'
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+def test_a_target_that_fails_to_build_falls_back_to_the_next(picky_source, tmp_path, monkeypatch):
+    monkeypatch.setattr(lstm_op, "TARGET_FLAGS", (("-DKERASRNN_PICKY",), ()))
+    path = lstm_op.build(str(picky_source))
+    assert path == lstm_op.library_path(str(picky_source), (), ())
+    assert [p.name for p in (tmp_path / "cache").rglob("*.so*")] == [os.path.basename(path)]
+    compiles = []
+    monkeypatch.setattr(lstm_op.subprocess, "run", lambda *args, **kwargs: compiles.append(args))
+    assert lstm_op.build(str(picky_source)) == path
+    assert not compiles, "a later process must find the fallback's library, not build again"
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+def test_when_every_target_fails_the_message_has_each_compiler_error(picky_source, tmp_path, monkeypatch):
+    monkeypatch.setattr(lstm_op, "TARGET_FLAGS", (("-DKERASRNN_PICKY",), ("-DKERASRNN_PICKY", "-O0")))
+    with pytest.raises(RuntimeError) as raised:
+        lstm_op.build(str(picky_source))
+    message = str(raised.value)
+    assert message.count("error: #error this target is refused on purpose") == 2
+    assert "with -DKERASRNN_PICKY failed" in message and "with -DKERASRNN_PICKY -O0 failed" in message
+    assert not list((tmp_path / "cache").rglob("*.so*"))
+
+
 @needs_op
 def test_mismatched_shapes_give_clear_errors():
     projected, state, kernel = np.zeros((2, 3, 8), "float32"), np.zeros((2, 2), "float32"), np.zeros((2, 8), "float32")
