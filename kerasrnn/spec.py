@@ -60,6 +60,35 @@ def build_from_spec(spec):
     return get_task(spec["task"]).builder()(**arguments)
 
 
+def check_builder_options(task, builder_options):
+    """Build `task`'s network once from `builder_options`, with stand-ins for what the data decides.
+
+    `kerasrnn train` calls this before it reads the data, so that a bad option
+    (`dropout=1.5`, a bidirectional language model) is refused at once, not
+    after the data set has been loaded. The arguments the data fixes
+    (`vocab_size`, `num_tags`, ...) are the builder's required ones; each gets
+    the stand-in 2 unless `builder_options` names it.
+
+    Args:
+        task: a task name.
+        builder_options: the builder arguments a training run will use.
+
+    Raises:
+        ValueError: naming the option that is wrong, as the builder does.
+
+    Example:
+
+    >>> check_builder_options("sentiment", {"cell": "gru", "dropout": 0.5})
+    >>> check_builder_options("sentiment", {"dropout": 1.5})
+    Traceback (most recent call last):
+    ...
+    ValueError: `dropout` must be a number in [0, 1). Received: dropout=1.5
+    """
+    parameters = inspect.signature(get_task(task).builder()).parameters
+    stand_ins = {name: 2 for name, parameter in parameters.items() if parameter.default is inspect.Parameter.empty}
+    build_from_spec({"task": task, **stand_ins, **(builder_options or {})})
+
+
 def save_spec(spec, path):
     """Write a validated spec to `path` as indented JSON.
 

@@ -17,7 +17,7 @@ from kerasrnn.distribute import (
     worker_identity,
 )
 from kerasrnn.epoch_log import EpochLog
-from kerasrnn.spec import build_from_spec, load_spec, save_spec
+from kerasrnn.spec import build_from_spec, check_builder_options, load_spec, save_spec
 from kerasrnn.tasks.model_parts import reset_states, stateful_copy
 from kerasrnn.tasks.registry import get_task, task_names
 from kerasrnn.tasks.task_model import length_bucketed_input
@@ -142,6 +142,7 @@ def train(
     strategy = make_strategy(strategy, peer_timeout)
     chief = is_chief(strategy)
     replicas = strategy.num_replicas_in_sync
+    check_builder_options(task, builder_options)  # before the data is read; the seed is set after it
     keras.utils.set_random_seed(seed)
     data = description.data().prepare(
         data_path, batch_size=batch_size, max_examples=max_examples, seed=seed, **(data_options or {})

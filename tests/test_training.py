@@ -286,6 +286,19 @@ def test_cli_user_errors_are_one_line_and_exit_2(tmp_path, capsys, arguments, me
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("task, data", [("sentiment", IMDB_TARBALL), ("pos_tagger", EWT_DIR), ("char_lm", SHAKESPEARE)])
+def test_a_bad_builder_option_is_refused_before_the_data_is_read(tmp_path, monkeypatch, task, data):
+    from kerasrnn.tasks.registry import get_task
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the data was read before the builder options were checked")
+
+    monkeypatch.setattr(get_task(task).data(), "prepare", refuse)
+    with pytest.raises(ValueError, match="`recurrent_dropout` must be a number in \\[0, 1\\)"):
+        train(task, data, str(tmp_path / "run"), {"recurrent_dropout": 1.5})
+    assert not os.path.exists(tmp_path / "run"), "a refused run must leave no folder behind"
+
+
 @pytest.mark.parametrize("task", ["sentiment", "pos_tagger"])
 def test_cli_option_shared_by_two_tasks_reaches_each_builder(tmp_path, capsys, monkeypatch, task):
     received = {}
