@@ -34,6 +34,32 @@ def bigram_tfidf_classifier(train_texts, max_tokens=200_000):
     return vectorizer, model
 
 
+def tfidf_batches(vectorizer, texts, labels=None, shuffle=False, seed=1337):
+    """Batches of 32 `(tf-idf rows, labels)` for the baseline's `fit`, `evaluate` or `predict`.
+
+    Rows are vectorized batch by batch: dense tf-idf rows are too large to cache.
+
+    Args:
+        vectorizer: the adapted `TextVectorization` of `bigram_tfidf_classifier`.
+        texts: the reviews.
+        labels: their 0/1 labels (default: zeros, for `predict`).
+        shuffle: shuffle the reviews (for training).
+        seed: the shuffle seed.
+
+    Example:
+
+    >>> vectorizer, model = bigram_tfidf_classifier(["a good film", "a bad film"], max_tokens=20)
+    >>> rows, labels = next(iter(tfidf_batches(vectorizer, ["a good film"], [1])))
+    >>> rows.shape[0], labels.numpy().tolist()
+    (1, [1.0])
+    """
+    labels = np.zeros(len(texts), "float32") if labels is None else np.asarray(labels, "float32")
+    dataset = tf.data.Dataset.from_tensor_slices((list(texts), labels))
+    if shuffle:
+        dataset = dataset.shuffle(len(texts), seed=seed)
+    return dataset.batch(32).map(lambda text, label: (vectorizer(text), label)).prefetch(tf.data.AUTOTUNE)
+
+
 def measure_baseline(shared_data, epochs=5, seed=1337):
     """Train the bag-of-bigrams baseline on IMDB train (validation carved as for the zoo) and score the test reviews.
 
@@ -52,11 +78,7 @@ def measure_baseline(shared_data, epochs=5, seed=1337):
     vectorizer, model = bigram_tfidf_classifier(train_texts)
 
     def batches(texts, labels, shuffle=False):
-        dataset = tf.data.Dataset.from_tensor_slices((list(texts), np.asarray(labels, "float32")))
-        if shuffle:
-            dataset = dataset.shuffle(len(texts), seed=seed)
-        # Vectorized batch by batch (dense tf-idf rows are too large to cache).
-        return dataset.batch(32).map(lambda text, label: (vectorizer(text), label)).prefetch(tf.data.AUTOTUNE)
+        return tfidf_batches(vectorizer, texts, labels, shuffle, seed)
 
     best = keras.callbacks.EarlyStopping("val_accuracy", mode="max", patience=epochs, restore_best_weights=True)
     model.fit(batches(train_texts, train_labels, shuffle=True), validation_data=batches(val_texts, val_labels),
