@@ -76,12 +76,8 @@ def train_recipe(name, shared_data, runs_dir=RUNS_DIR, epochs=None, strategy=Non
         plan["task"],
         os.path.join(shared_data, plan["data"]),
         out_dir,
-        builder_options=plan.get("builder_options", {}),
-        data_options=plan.get("data_options", {}),
         epochs=epochs or plan["epochs"],
-        batch_size=plan.get("batch_size", 32),
-        seed=plan.get("seed", 1337),
-        verbose=2,
+        **_data_and_builder_arguments(plan),
         keep_best=plan.get("keep_best", False),
         patience=plan.get("patience"),
         learning_rate_patience=plan.get("learning_rate_patience"),
@@ -119,13 +115,21 @@ def pretrain_recipe(plan, shared_data, run_dir):
     return get_task(plan["task"]).pretraining().pretrain(
         os.path.join(shared_data, plan["data"]),
         os.path.join(run_dir, "pretraining"),
-        builder_options=plan.get("builder_options", {}),
-        data_options=plan.get("data_options", {}),
-        batch_size=plan.get("batch_size", 32),
-        seed=plan.get("seed", 1337),
-        verbose=2,
+        **_data_and_builder_arguments(plan),
         **plan["pretrain"],
     )
+
+
+def _data_and_builder_arguments(plan):
+    # One reading of the recipe for both steps: the pretraining must build the
+    # same network from the same prepared data as the training it starts.
+    return {
+        "builder_options": plan.get("builder_options", {}),
+        "data_options": plan.get("data_options", {}),
+        "batch_size": plan.get("batch_size", 32),
+        "seed": plan.get("seed", 1337),
+        "verbose": 2,
+    }
 
 
 def measure_latency(model, repeats=21):

@@ -182,9 +182,10 @@ def pretrain(data_path, out_dir, builder_options=None, data_options=None, batch_
     >>> pretrain("../shared/data/aclImdb_v1_labeled.tar.gz", "/tmp/pretrain",
     ...          {"cell": "gru", "units": 16}, {"vocab_size": 5000}, max_examples=200)  # doctest: +SKIP
     """
-    from kerasrnn.spec import build_from_spec
+    from kerasrnn.spec import build_from_spec, check_builder_options
     from kerasrnn.tasks.sentiment.data import prepare
 
+    check_builder_options("sentiment", builder_options)  # before the reviews are read, as in `train`
     keras.utils.set_random_seed(seed)
     data = prepare(data_path, batch_size=batch_size, max_examples=max_examples, seed=seed, **(data_options or {}))
     network = build_from_spec({"task": "sentiment", **(builder_options or {}), **data.spec_arguments})

@@ -102,3 +102,13 @@ def test_tasks_without_pretraining_say_so():
     assert get_task("sentiment").pretraining().pretrain is pretrain
     with pytest.raises(ValueError, match="Task 'pos_tagger' has no pretraining"):
         get_task("pos_tagger").pretraining()
+
+
+def test_a_bad_builder_option_is_refused_before_the_reviews_are_read(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the reviews were read before the builder options were checked")
+
+    monkeypatch.setattr("kerasrnn.tasks.sentiment.data.prepare", refuse)
+    with pytest.raises(ValueError, match="`dropout` must be a number in \\[0, 1\\)"):
+        pretrain(IMDB_TARBALL, str(tmp_path / "pretraining"), {"dropout": 1.5})
+    assert not os.path.exists(tmp_path / "pretraining")
