@@ -17,10 +17,24 @@ The public API:
 - `train`, `load_trained`: the training run behind `kerasrnn train` and its output.
 - `export_for_serving`: a versioned SavedModel for TF Serving (`kerasrnn export`).
 
+- `zoo`, `data`, `layers`, `diagnostics`: the subpackages, also as attributes.
+
 Attributes are imported on first use, so `import kerasrnn` (and the CLI's
-`--help`) does not pay for importing TensorFlow.
+`--help`) does not pay for importing TensorFlow. Every kerasrnn Keras class is
+registered with Keras as soon as Keras is imported (before or after
+kerasrnn), so `keras.saving.load_model("model.keras")` loads a saved task
+model as its class after a plain `import kerasrnn`.
+
+Example:
+
+>>> import keras, kerasrnn
+>>> keras.saving.get_registered_object("kerasrnn>PosTagger") is kerasrnn.PosTagger
+True
+>>> kerasrnn.zoo.list_models()[0]
+'charlm-shakespeare-gru'
 """
 
+from kerasrnn.keras_registration import register_when_keras_is_imported
 from kerasrnn.lazy_attributes import lazy_attributes
 
 __version__ = "0.1.0"
@@ -45,9 +59,14 @@ _PUBLIC = {
     "export_for_serving": "kerasrnn.export",
     "load_trained": "kerasrnn.training",
     "train": "kerasrnn.training",
+    "data": "kerasrnn.data",
+    "diagnostics": "kerasrnn.diagnostics",
+    "layers": "kerasrnn.layers",
+    "zoo": "kerasrnn.zoo",
 }
 
 __all__ = sorted(_PUBLIC)
 
 
 __getattr__, __dir__ = lazy_attributes(__name__, _PUBLIC, globals())
+register_when_keras_is_imported()

@@ -8,7 +8,9 @@ def lazy_attributes(package_name, table, package_globals):
 
     Args:
         package_name: the module's `__name__`, for error messages.
-        table: a dict from attribute name to the module that defines it.
+        table: a dict from attribute name to the module that defines it; a
+            name mapped to `f"{package_name}.{name}"` is that submodule itself
+            (so `kerasrnn.zoo` works without `from kerasrnn import zoo`).
         package_globals: the module's `globals()`, listed by `__dir__`.
 
     Example:
@@ -16,11 +18,17 @@ def lazy_attributes(package_name, table, package_globals):
     >>> getattr_, dir_ = lazy_attributes("example", {"sqrt": "math"}, {})
     >>> getattr_("sqrt")(9.0)
     3.0
+    >>> getattr_, _ = lazy_attributes("os", {"path": "os.path"}, {})
+    >>> getattr_("path").__name__ in ("posixpath", "ntpath")
+    True
     """
 
     def __getattr__(name):
         if name in table:
-            return getattr(importlib.import_module(table[name]), name)
+            module = importlib.import_module(table[name])
+            if table[name] == f"{package_name}.{name}":
+                return module
+            return getattr(module, name)
         raise AttributeError(f"module {package_name!r} has no attribute {name!r}")
 
     def __dir__():

@@ -81,6 +81,10 @@ class TaskDescription:
         """The task model class (imports TensorFlow)."""
         return getattr(importlib.import_module(self.package), self.model_class_name)
 
+    def register_keras_classes(self):
+        """Import the task's Keras classes (model, preprocessor, metrics), registering them with Keras."""
+        self.model_class()
+
     def builder(self):
         """The integer-id network builder (imports TensorFlow)."""
         return getattr(importlib.import_module(self.package), self.builder_name)
