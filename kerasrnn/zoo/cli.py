@@ -1,4 +1,4 @@
-"""The `kerasrnn zoo` verb: list, info, download, evaluate, baselines, table, train and publish."""
+"""The `kerasrnn zoo` verb: list, info, download, evaluate, package, baselines, table, train and publish."""
 
 import json
 import os
@@ -20,6 +20,13 @@ def add_zoo_verb(verbs):
     baselines = actions.add_parser("baselines", help="measure each task's simple baseline (models/baselines.json)")
     baselines.add_argument("--shared-data", default=DEFAULT_SHARED_DATA, help="folder of the real data sets")
     baselines.add_argument("--task", action="append", help="only this task (repeatable)")
+    package = actions.add_parser(
+        "package", help="build pip-installable model wheels, one per task (one JSON line per wheel)",
+        description="Build the model wheels (kerasrnn-zoo-TASK) that `pip install \"kerasrnn[zoo]\"` installs.",
+    )
+    package.add_argument("names", nargs="*", metavar="NAME", help="only the wheels holding these models (default: all)")
+    package.add_argument("--out", required=True, help="the folder for the wheels")
+    package.add_argument("--zoo-dir", help="the published zoo folder with the .keras files (default: the clone's models/)")
     table = actions.add_parser("table", help="print the zoo table (Markdown), or write it into a README")
     table.add_argument("--update-readme", metavar="PATH", help="replace the table between the zoo markers of PATH")
     for action, text in (("train", "train or resume a recipe (long)"), ("publish", "measure and index a trained recipe")):
@@ -62,6 +69,11 @@ def run_zoo(arguments):
         if not os.path.exists(arguments.data):
             raise FileNotFoundError(f"--data: {arguments.data!r} does not exist.")
         print(json.dumps(zoo.evaluate(arguments.name, arguments.data), sort_keys=True))
+    elif action == "package":
+        from kerasrnn.zoo.packaging import build_model_wheels
+
+        for wheel in build_model_wheels(arguments.out, arguments.names or None, zoo_dir=arguments.zoo_dir):
+            print(json.dumps(wheel, sort_keys=True))
     elif action == "baselines":
         from kerasrnn.zoo.baselines import measure_baselines
 
