@@ -28,7 +28,13 @@ def info(name):
 
 
 def download(name):
-    """Make sure a model is in the local cache (verified by sha256) and return its path.
+    """Make sure a model is on this machine (verified by sha256) and return its path.
+
+    The path is in an installed model wheel, in a local zoo folder (a
+    clone's `models/`), or in the cache after a download; see `fetch`.
+
+    Args:
+        name: a zoo model name (`kerasrnn zoo list`).
 
     Example:
 

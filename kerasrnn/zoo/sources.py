@@ -88,7 +88,9 @@ def model_file(source):
 
     Sources:
         - a zoo name (`sentiment-imdb-bigru`): the packaged index says its
-          sha256; the artifact comes from `KERASRNN_ZOO_URL` (see `zoo_url`);
+          sha256; the artifact comes from an installed model wheel
+          (`pip install "kerasrnn[zoo]"`), else the cache, else
+          `KERASRNN_ZOO_URL` or a clone's `models/` (see `fetch`);
         - a `.keras` file, or a folder written by `kerasrnn train`;
         - a published zoo folder holding one model (`index.json` + artifact),
           local, at an `https://`/`file://` URL, or `hf://OWNER/REPO`;
