@@ -135,7 +135,7 @@ def char_lm(settings):
     rows = _measure("char_lm", variants, {name: batches for name in variants}, settings["repetitions"],
                     {name: reference.forward_flops_per_token for name in variants}, users_get)
     for row in rows:
-        row["epoch_tokens"] = data.train_examples
+        row["epoch_tokens"] = data.train_examples * batches[0][0].shape[1]  # windows x characters per window
         row["architecture"] = reference.architecture
     return rows
 

@@ -8,6 +8,7 @@ not a traceback. Wherever a verb takes a model it accepts a zoo name, a
 
 import argparse
 import contextlib
+import copy
 import json
 import os
 import sys
@@ -33,6 +34,65 @@ BUILDER_OPTIONS = (
     "global_clipnorm",
 )
 MODEL_HELP = "a zoo name, a .keras file, a `kerasrnn train` folder, a zoo folder or URL, or hf://OWNER/REPO"
+# The exit status of a process stopped by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED_STATUS = 130
+# The exit status of a process whose output pipe closed early (128 + SIGPIPE), as `yes | head` reports it.
+BROKEN_PIPE_STATUS = 141
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Help that ends each option's text with its default, when it has a real one.
+
+    Unlike `argparse.ArgumentDefaultsHelpFormatter` it leaves out
+    `(default: None)` and `(default: False)` (an option that is off unless
+    given), shows the default of an option without help text too, and keeps
+    a help text that already says its default as written.
+
+    Example:
+
+    >>> parser = argparse.ArgumentParser(prog="demo", formatter_class=DefaultsHelpFormatter)
+    >>> _ = parser.add_argument("--epochs", type=int, default=1, help="passes over the data")
+    >>> _ = parser.add_argument("--seed", type=int, default=1337)
+    >>> _ = parser.add_argument("--out")
+    >>> print(parser.format_help())  # doctest: +NORMALIZE_WHITESPACE
+    usage: demo [-h] [--epochs EPOCHS] [--seed SEED] [--out OUT]
+    <BLANKLINE>
+    options:
+      -h, --help       show this help message and exit
+      --epochs EPOCHS  passes over the data (default: 1)
+      --seed SEED      (default: 1337)
+      --out OUT
+    """
+
+    def _format_action(self, action):
+        if not action.help and _has_default(action):
+            action = copy.copy(action)
+            action.help = "(default: %(default)s)"
+        return super()._format_action(action)
+
+    def _get_help_string(self, action):
+        help_text = action.help or ""
+        if _has_default(action) and "default" not in help_text.lower():
+            help_text += " (default: %(default)s)"
+        return help_text
+
+
+def _has_default(action):
+    return (action.option_strings and action.default not in (None, False, argparse.SUPPRESS)
+            and not isinstance(action, argparse._HelpAction))
+
+
+class CommandParser(argparse.ArgumentParser):
+    """`argparse.ArgumentParser` with `DefaultsHelpFormatter`, which every verb's parser inherits.
+
+    Example:
+
+    >>> CommandParser(prog="demo").formatter_class.__name__
+    'DefaultsHelpFormatter'
+    """
+
+    def __init__(self, *args, formatter_class=DefaultsHelpFormatter, **kwargs):
+        super().__init__(*args, formatter_class=formatter_class, **kwargs)
 
 
 def _add_builder_options(parser):
@@ -82,7 +142,7 @@ def build_parser():
     >>> build_parser().parse_args(["evaluate", "runs/pos", "--data", "test.conllu"]).command
     'evaluate'
     """
-    parser = argparse.ArgumentParser(prog="kerasrnn", description=__doc__.splitlines()[0])
+    parser = CommandParser(prog="kerasrnn", description=__doc__.splitlines()[0])
     parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's own log lines")
     verbs = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -94,14 +154,26 @@ def build_parser():
     train.add_argument(
         "--data", required=True, help="; ".join(f"{task.name}: {task.data_help}" for task in all_tasks())
     )
-    train.add_argument("--out", required=True, help="output folder (rerun to resume)")
-    train.add_argument("--epochs", type=int, default=1)
+    train.add_argument(
+        "--out", required=True,
+        help="the run's folder: the same command resumes an interrupted run there; another run, or a finished "
+        "one, is refused",
+    )
+    train.add_argument(
+        "--overwrite", action="store_true",
+        help="replace the run --out holds (its model, checkpoint and logs; other files stay)",
+    )
+    train.add_argument("--epochs", type=int, default=1, metavar="N", help="passes over the training data")
     train.add_argument(
         "--batch-size", type=int,
         help="default: the task's (" + ", ".join(f"{task.name} {task.batch_size}" for task in all_tasks()) + ")",
     )
-    train.add_argument("--max-examples", type=int, help="train on a subset (reviews, sentences, or text windows)")
-    train.add_argument("--seed", type=int, default=1337)
+    train.add_argument(
+        "--max-examples", type=int,
+        help="train on a subset: reviews, sentences, or char_lm windows of --seq-len characters (rounded down to "
+        "whole batches)",
+    )
+    train.add_argument("--seed", type=int, default=1337, help="seeds the weights, dropout and shuffling")
     train.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard logs to DIR")
     train.add_argument(
         "--keep-best", action="store_true", help="save the epoch with the best validation score, not the last"
@@ -113,7 +185,7 @@ def build_parser():
     )
     train.add_argument(
         "--learning-rate-factor", type=float, default=0.5, metavar="F",
-        help="with --learning-rate-patience: the factor, in (0, 1) (default 0.5)",
+        help="with --learning-rate-patience: the factor, in (0, 1)",
     )
     train.add_argument(
         "--strategy", choices=["default", "mirrored", "multi-worker"], default="default",
@@ -122,7 +194,7 @@ def build_parser():
     )
     train.add_argument(
         "--peer-timeout", type=float, default=120.0, metavar="SECONDS",
-        help="multi-worker: how long to wait for the other workers to come up (default 120)",
+        help="multi-worker: how long to wait for the other workers to come up",
     )
     _add_builder_options(train)
     _add_task_options(train)
@@ -142,7 +214,7 @@ def build_parser():
     generate = verbs.add_parser("generate", help="sample text from a char LM", description="Sample text.")
     generate.add_argument("model", help=MODEL_HELP)
     generate.add_argument("--prompt", required=True)
-    generate.add_argument("--length", type=int, default=300)
+    generate.add_argument("--length", type=int, default=300, help="characters to sample after the prompt")
     generate.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
     generate.add_argument("--seed", type=int, help="the same seed gives the same text (here, in Python, served)")
     _add_serving_verbs(verbs)
@@ -248,6 +320,7 @@ def run_train(arguments):
         learning_rate_factor=arguments.learning_rate_factor,
         strategy=arguments.strategy,
         peer_timeout=arguments.peer_timeout,
+        overwrite=arguments.overwrite,
         # Progress bars only where someone watches; one line per epoch in logs.
         verbose="auto" if sys.stdout.isatty() else 2,
     )
@@ -384,6 +457,14 @@ def quiet_tensorflow_import():
 def main(argv=None):
     """Run the `kerasrnn` command; returns the exit status.
 
+    0 on success; 2 for a user mistake (one line on stderr); 130 when
+    stopped by Ctrl-C (one line: for `train`, how to resume); 141 when the
+    reader of the output went away early (`kerasrnn zoo info NAME | head -1`),
+    quietly, as Python's documentation on SIGPIPE recommends.
+
+    Args:
+        argv: the arguments after `kerasrnn` (default: `sys.argv[1:]`).
+
     Example:
 
     >>> main(["evaluate", "no/such/dir", "--data", "x"])
@@ -392,12 +473,20 @@ def main(argv=None):
     arguments = build_parser().parse_args(argv)
     if not arguments.verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        light = arguments.command == "zoo" and arguments.zoo_action in ("list", "info", "table", "package")
+        light = arguments.command == "zoo" and arguments.zoo_action in ("list", "info", "table")
         if not light and "tensorflow" not in sys.modules:
             with quiet_tensorflow_import():
                 pass
     try:
         COMMANDS[arguments.command](arguments)
+        # Inside the try: a closed pipe shows up when the buffered output is written.
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        return BROKEN_PIPE_STATUS
+    except KeyboardInterrupt:
+        print(interrupted_message(arguments), file=sys.stderr)
+        return INTERRUPTED_STATUS
     except (ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as error:
         print(f"kerasrnn {arguments.command}: error: {error}", file=sys.stderr)
         return 2
@@ -406,6 +495,49 @@ def main(argv=None):
               "use a smaller subset, e.g. --max-examples)", file=sys.stderr)
         return 2
     return 0
+
+
+def interrupted_message(arguments):
+    """The one line `kerasrnn` prints when Ctrl-C stops a command: for a training, where it stopped and how to resume.
+
+    Args:
+        arguments: the parsed command line.
+
+    Example:
+
+    >>> interrupted_message(build_parser().parse_args(["evaluate", "runs/pos", "--data", "dev.conllu"]))
+    'kerasrnn evaluate: interrupted'
+    >>> interrupted_message(build_parser().parse_args(["train", "char_lm", "--data", "x", "--out", "no/such/run"]))
+    'kerasrnn train: interrupted before the first epoch ended; run the same command to start again'
+    """
+    command = f"kerasrnn {arguments.command}"
+    if arguments.command == "train":
+        out_dir = arguments.out
+    elif arguments.command == "zoo" and arguments.zoo_action == "train":
+        from kerasrnn.zoo.recipes import RUNS_DIR
+
+        command, out_dir = "kerasrnn zoo train", os.path.join(RUNS_DIR, arguments.name)
+    else:
+        return f"{command}: interrupted"
+    from kerasrnn.training import BACKUP_DIR, checkpointed_epochs
+
+    epochs = checkpointed_epochs(out_dir)
+    if not epochs and arguments.command == "zoo":
+        return f"{command}: interrupted; run the same command to resume"  # a recipe's pretraining keeps its own
+    if not epochs:
+        return f"{command}: interrupted before the first epoch ended; run the same command to start again"
+    return (f"{command}: interrupted after epoch {epochs}; run the same command to resume "
+            f"(checkpoint in {os.path.join(out_dir, BACKUP_DIR)})")
+
+
+def _silence_stdout():
+    # Python's advice (docs.python.org/3/library/signal.html#note-on-sigpipe): point
+    # stdout at /dev/null, so the flush at exit does not fail a second time.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is no file descriptor (e.g. captured in-process): nothing is flushed at exit
 
 
 if __name__ == "__main__":

@@ -24,6 +24,10 @@ class EpochLog(keras.callbacks.Callback):
     keeps the time of every finished epoch, where a process's own clock dies
     with it.
 
+    An epoch that runs again (the run was stopped after its row was written
+    but before its checkpoint) replaces its row and any later one, so each
+    epoch appears once.
+
     Args:
         path: the CSV file; created with its folder if missing.
 
@@ -38,6 +42,11 @@ class EpochLog(keras.callbacks.Callback):
     epoch,loss,learning_rate
     0,0.9,
     1,0.7,0.001
+    >>> log.on_epoch_end(1, {"loss": 0.6, "learning_rate": 0.001})  # epoch 1 ran again after a resume
+    >>> print(open(path).read().strip())
+    epoch,loss,learning_rate
+    0,0.9,
+    1,0.6,0.001
     """
 
     def __init__(self, path):
@@ -53,9 +62,10 @@ class EpochLog(keras.callbacks.Callback):
         if started is not None:
             row["epoch_seconds"] = round(time.perf_counter() - started, 1)
         header, rows = self._read()
+        earlier = [old for old in rows if not _epoch_number(old.get("epoch")) >= epoch]
         new_columns = [key for key in row if key not in header]
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        if header and not new_columns:
+        if header and not new_columns and len(earlier) == len(rows):
             with open(self.path, "a", newline="", encoding="utf-8") as file:
                 csv.DictWriter(file, header, restval="").writerow(row)
             return
@@ -65,7 +75,7 @@ class EpochLog(keras.callbacks.Callback):
         with open(partial, "w", newline="", encoding="utf-8") as file:
             writer = csv.DictWriter(file, header, restval="")
             writer.writeheader()
-            writer.writerows(rows + [row])
+            writer.writerows(earlier + [row])
         os.replace(partial, self.path)
 
     def _read(self):
@@ -82,6 +92,14 @@ class EpochLog(keras.callbacks.Callback):
                     "the file is not one this callback wrote (move it away to start a new one)."
                 )
         return header, rows
+
+
+def _epoch_number(text):
+    # The epoch column as a number; a row without one is never replaced.
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return -1
 
 
 def _plain(value):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 
 import keras
@@ -26,6 +27,20 @@ from kerasrnn.validation import check_open_unit_interval, check_positive_int
 MODEL_FILE = "model.keras"
 SPEC_FILE = "spec.json"
 EPOCHS_FILE = "epochs.csv"
+HISTORY_FILE = "history.json"
+METRICS_FILE = "metrics.json"
+RUN_FILE = "run.json"
+BACKUP_DIR = "backup"
+BEST_DIR = "best"
+# Everything `train` writes in a run folder, and only that: `overwrite=True`
+# removes these and leaves any other file (TensorBoard logs, a recipe's
+# pretraining, the user's own notes) where it is.
+RUN_FILES = (MODEL_FILE, SPEC_FILE, EPOCHS_FILE, HISTORY_FILE, METRICS_FILE, RUN_FILE)
+RUN_FOLDERS = (BACKUP_DIR, BEST_DIR)
+# Half-written files an interrupted write leaves beside them, and the other workers' backups.
+_LEFTOVER_NAME = re.compile(
+    r"^(partial\.model\.keras|(history|metrics|run|spec)\.json\.tmp|epochs\.csv\.partial|workertemp_\d+(_best)?)$"
+)
 
 
 def write_json(data, path):
@@ -35,6 +50,180 @@ def write_json(data, path):
         json.dump(data, file, indent=2, sort_keys=True)
         file.write("\n")
     os.replace(temporary, path)
+
+
+def run_identity(task, data_path, builder_options=None, data_options=None, initial_weights=None, **training_options):
+    """What makes two trainings the same run: the dict `train` records in `run.json`.
+
+    A run folder is resumed only by a call with the same identity: the same
+    task, data, builder and data options, starting weights and training
+    options (epochs, batch size, subset, seed, best-epoch and learning-rate
+    settings). Paths are made absolute, so the same command resumes from
+    another working directory. How the run is carried out (verbosity,
+    callbacks, TensorBoard, distribution strategy) is not part of it.
+
+    Args:
+        task: the task name.
+        data_path: the data file or folder.
+        builder_options: builder arguments (a dict, or None).
+        data_options: the task's `prepare` arguments (a dict, or None).
+        initial_weights: the weights file training starts from, or None.
+        **training_options: `epochs`, `batch_size`, `max_examples`, `seed`,
+            `keep_best`, `patience`, `learning_rate_patience`, `learning_rate_factor`.
+
+    Returns:
+        A JSON-ready dict.
+
+    Example:
+
+    >>> identity = run_identity("char_lm", "input.txt", {"units": 32}, epochs=2, seed=1)
+    >>> identity["task"], identity["builder_options"], identity["training"]
+    ('char_lm', {'units': 32}, {'epochs': 2, 'seed': 1})
+    >>> os.path.isabs(identity["data"])
+    True
+    """
+
+    def absolute(path):
+        return None if path is None else os.path.abspath(os.fspath(path))
+
+    identity = {
+        "task": task,
+        "data": absolute(data_path),
+        "builder_options": dict(builder_options or {}),
+        "data_options": dict(data_options or {}),
+        "initial_weights": absolute(initial_weights),
+        "training": dict(training_options),
+    }
+    # As read back from run.json (tuples become lists, numpy scalars plain numbers), so that equal means equal.
+    return json.loads(json.dumps(identity, default=str))
+
+
+def check_run_folder(out_dir, identity, overwrite=False):
+    """Refuse to train into a folder that holds another run, or a finished one; say whether training resumes.
+
+    A folder may hold nothing of kerasrnn's (training starts afresh), an
+    interrupted run with the same `run_identity` (training resumes from its
+    checkpoint in `out_dir/backup`), an interrupted run with another identity,
+    or a finished run (`model.keras`). The last two are refused, so a new run
+    never mixes its epochs, checkpoint or model with an earlier one's; with
+    `overwrite` anything goes (`clear_run_folder` then removes the old run).
+    A folder from before `run.json` existed that holds no model resumes as it did then.
+
+    Args:
+        out_dir: the run folder (it need not exist).
+        identity: this run's `run_identity`.
+        overwrite: accept any folder: the caller replaces the old run.
+
+    Returns:
+        True when `out_dir` holds an interrupted run of this identity, else False.
+
+    Raises:
+        ValueError: the folder holds a finished run or another run (one line
+            naming the remedy); `out_dir` is a file.
+
+    Example:
+
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> check_run_folder(folder, run_identity("char_lm", "input.txt"))
+    False
+    >>> open(os.path.join(folder, "model.keras"), "w").close()
+    >>> check_run_folder(folder, run_identity("char_lm", "input.txt"))
+    Traceback (most recent call last):
+    ...
+    ValueError: ... already holds a finished run (model.keras); give another --out folder, or --overwrite to replace it.
+    >>> check_run_folder(folder, run_identity("char_lm", "input.txt"), overwrite=True)
+    False
+    """
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(f"--out: {out_dir} is a file; give a folder for the run's files.")
+    if overwrite or not os.path.isdir(out_dir):
+        return False
+    remedy = "give another --out folder, or --overwrite to replace it"
+    if os.path.exists(os.path.join(out_dir, MODEL_FILE)):
+        raise ValueError(f"{out_dir} already holds a finished run ({MODEL_FILE}); {remedy}.")
+    recorded = _read_run_file(out_dir)
+    if recorded is not None and recorded != identity:
+        changes = "; ".join(
+            f"{name}: {there} there, {here} here" for name, there, here in _differences(recorded, identity)
+        )
+        raise ValueError(
+            f"{out_dir} holds an unfinished run with other settings ({changes}); "
+            f"run its own command again to resume it, or {remedy}."
+        )
+    return os.path.isdir(os.path.join(out_dir, BACKUP_DIR))
+
+
+def clear_run_folder(out_dir):
+    """Delete the files `train` wrote in `out_dir` (model, JSON files, epochs.csv, checkpoints), nothing else.
+
+    The folder itself and any file kerasrnn did not write stay.
+
+    Args:
+        out_dir: a run folder (it need not exist).
+
+    Example:
+
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> for name in ("model.keras", "metrics.json", "notes.txt"):
+    ...     open(os.path.join(folder, name), "w").close()
+    >>> os.makedirs(os.path.join(folder, "backup"))
+    >>> clear_run_folder(folder)
+    >>> os.listdir(folder)
+    ['notes.txt']
+    """
+    if not os.path.isdir(out_dir):
+        return
+    for name in os.listdir(out_dir):
+        if name not in RUN_FILES + RUN_FOLDERS and not _LEFTOVER_NAME.match(name):
+            continue
+        path = os.path.join(out_dir, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+
+
+def checkpointed_epochs(out_dir):
+    """How many epochs the checkpoint in `out_dir/backup` holds: where a resumed run starts (0 without one).
+
+    Example:
+
+    >>> import tempfile
+    >>> checkpointed_epochs(tempfile.mkdtemp())
+    0
+    """
+    path = os.path.join(out_dir, BACKUP_DIR, "training_metadata.json")
+    try:
+        with open(path, encoding="utf-8") as file:
+            return int(json.load(file)["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def _read_run_file(out_dir):
+    path = os.path.join(out_dir, RUN_FILE)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as file:
+            return json.load(file)
+    except (OSError, ValueError) as error:
+        raise ValueError(
+            f"{path} is unreadable ({error}); give another --out folder, or --overwrite to replace the run."
+        ) from error
+
+
+def _differences(there, here, prefix=""):
+    # (dotted name, value there, value here) for every setting that differs; nested dicts by key.
+    for key in sorted(set(there) | set(here), key=str):
+        name = f"{prefix}{key}"
+        old, new = there.get(key, "unset"), here.get(key, "unset")
+        if isinstance(old, dict) and isinstance(new, dict):
+            yield from _differences(old, new, f"{name}.")
+        elif old != new:
+            yield name, json.dumps(old) if old != "unset" else old, json.dumps(new) if new != "unset" else new
 
 
 class ResetStatesEachEpoch(keras.callbacks.Callback):
@@ -72,6 +261,7 @@ def train(
     strategy=None,
     peer_timeout=DEFAULT_PEER_TIMEOUT,
     initial_weights=None,
+    overwrite=False,
 ):
     """Train a model for `task` on real data and write it to `out_dir`.
 
@@ -79,6 +269,12 @@ def train(
     or `CharLanguageModel`, vocabulary and labels inside), `spec.json` (the builder's arguments), `history.json`,
     `metrics.json` and `epochs.csv` (every epoch's metrics, kept across resumes). A checkpoint is kept in `out_dir/backup` after every
     epoch; running the same command again resumes from it.
+
+    `run.json`, written when the run starts, records what identifies the run
+    (`run_identity`: task, data, options). A folder is never reused silently:
+    an interrupted run resumes only with the same identity, and a finished
+    run (`model.keras`) or another run's folder is refused with a
+    `ValueError`, before anything is read or written, unless `overwrite`.
 
     Args:
         task: a task name from `kerasrnn.tasks.registry` (`"char_lm"`,
@@ -122,6 +318,9 @@ def train(
             from instead of a random initialization (e.g. an encoder
             pretrained as a language model); a resumed run continues from
             its checkpoint instead.
+        overwrite: replace whatever run `out_dir` holds: its files
+            (`clear_run_folder`) are deleted once the data is read, and
+            training starts afresh. Other files in the folder stay.
 
     Returns:
         The metrics dict written to `metrics.json`.
@@ -134,6 +333,7 @@ def train(
     description = get_task(task)
     epochs = check_positive_int("epochs", epochs)
     batch_size = check_positive_int("batch_size", description.batch_size if batch_size is None else batch_size)
+    requested_patience = patience  # the run's identity records what was asked, not the default it stands for
     patience = check_positive_int("patience", epochs if patience is None else patience)
     if learning_rate_patience is not None:
         learning_rate_patience = check_positive_int("learning_rate_patience", learning_rate_patience)
@@ -143,6 +343,15 @@ def train(
     chief = is_chief(strategy)
     replicas = strategy.num_replicas_in_sync
     check_builder_options(task, builder_options)  # before the data is read; the seed is set after it
+    identity = run_identity(
+        task, data_path, builder_options, data_options, initial_weights, epochs=epochs, batch_size=batch_size,
+        max_examples=max_examples, seed=seed, keep_best=keep_best, patience=requested_patience,
+        learning_rate_patience=learning_rate_patience, learning_rate_factor=learning_rate_factor,
+    )
+    if chief:
+        # Before the data is read: a refused run touches nothing. The other
+        # workers follow the chief's decision (their folder may be local and empty).
+        check_run_folder(out_dir, identity, overwrite)
     keras.utils.set_random_seed(seed)
     data = description.data().prepare(
         data_path, batch_size=batch_size, max_examples=max_examples, seed=seed, **(data_options or {})
@@ -159,9 +368,17 @@ def train(
         network_spec["batch_size"] = batch_size // replicas
     task_type, task_index = worker_identity(strategy)
     # Only the chief writes `out_dir`; another worker keeps just its backup, in its own folder.
-    backup_dir = os.path.join(out_dir, "backup" if chief else f"workertemp_{task_index}")
+    backup_dir = os.path.join(out_dir, BACKUP_DIR if chief else f"workertemp_{task_index}")
+    if overwrite:
+        # Only now, with the data read and the options checked: a mistake in them keeps the old run.
+        if chief:
+            clear_run_folder(out_dir)
+        else:
+            for name in (f"workertemp_{task_index}", f"workertemp_{task_index}_best"):
+                shutil.rmtree(os.path.join(out_dir, name), ignore_errors=True)
     if chief:
         os.makedirs(out_dir, exist_ok=True)
+        write_json(identity, os.path.join(out_dir, RUN_FILE))
         save_spec(spec, os.path.join(out_dir, SPEC_FILE))
     with strategy.scope():
         network = build_from_spec(network_spec)
@@ -177,7 +394,6 @@ def train(
                 monitor, factor=learning_rate_factor, patience=learning_rate_patience, mode=mode, verbose=1
             )
         )
-    fit_callbacks.append(keras.callbacks.BackupAndRestore(backup_dir))
     stateful = any(getattr(layer, "stateful", False) for layer in model.network.layers)
     if stateful:
         fit_callbacks.append(ResetStatesEachEpoch())
@@ -189,11 +405,15 @@ def train(
         fit_callbacks.append(keras.callbacks.TensorBoard(tensorboard_dir))
     best = None
     if keep_best:
-        best_dir = os.path.join(out_dir, "best" if chief else f"workertemp_{task_index}_best")
+        best_dir = os.path.join(out_dir, BEST_DIR if chief else f"workertemp_{task_index}_best")
         if not os.path.isdir(backup_dir):
             shutil.rmtree(best_dir, ignore_errors=True)  # not a resume: no earlier best counts
         best = KeepBestWeights(best_dir, monitor, mode, patience)
         fit_callbacks.append(best)
+    # Last: the checkpoint says an epoch is done only once its row and best
+    # weights are written, so a Ctrl-C between them never loses an epoch's
+    # record (at worst the epoch runs again and EpochLog replaces its row).
+    fit_callbacks.append(keras.callbacks.BackupAndRestore(backup_dir))
     train_data, validation_data = data.train, data.validation
     if task_type is not None:
         train_data, validation_data = shard_by_data(train_data), shard_by_data(validation_data)
@@ -222,9 +442,12 @@ def train(
         if best is not None:
             best.remove_files()
         return metrics
-    inference_model(model).save(os.path.join(out_dir, MODEL_FILE))
-    write_json(history_data, os.path.join(out_dir, "history.json"))
-    write_json(metrics, os.path.join(out_dir, "metrics.json"))
+    write_json(history_data, os.path.join(out_dir, HISTORY_FILE))
+    write_json(metrics, os.path.join(out_dir, METRICS_FILE))
+    # Last, saved beside and renamed over: model.keras marks a finished run, so it is never half written.
+    partial_model = os.path.join(out_dir, "partial." + MODEL_FILE)
+    inference_model(model).save(partial_model)
+    os.replace(partial_model, os.path.join(out_dir, MODEL_FILE))
     if best is not None:
         best.remove_files()  # the run is over: its best weights are model.keras
     return metrics

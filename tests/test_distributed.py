@@ -232,7 +232,8 @@ def test_two_workers_train_like_one_and_only_the_chief_writes(task, tmp_path):
     assert codes == [0, 0], logs
     metrics = [last_json_line(tmp_path / f"w{index}.log") for index in range(2)]
     assert metrics[0] == metrics[1] and metrics[0]["replicas"] == 2
-    assert files_under(chief_out) == ["epochs.csv", "history.json", "metrics.json", "model.keras", "spec.json"]
+    assert files_under(chief_out) == ["epochs.csv", "history.json", "metrics.json", "model.keras", "run.json",
+                                      "spec.json"]
     assert files_under(other_out) == []  # its backup folder was removed at the end
 
     single_out = tmp_path / "single"
@@ -286,4 +287,4 @@ def test_a_killed_worker_resumes_from_the_backup(tmp_path):
     # Only the epochs after the backup ran again.
     assert len(history["loss"]) == 6 - interrupted_at, (interrupted_at, history)
     assert json.loads((out / "metrics.json").read_text())["epochs"] == 6
-    assert files_under(out) == ["history.json", "metrics.json", "model.keras", "spec.json"]
+    assert files_under(out) == ["epochs.csv", "history.json", "metrics.json", "model.keras", "run.json", "spec.json"]

@@ -10,26 +10,48 @@ from kerasrnn.tasks.model_parts import PreparedData
 def prepare(data_path, batch_size=64, max_examples=None, seed=1337, seq_len=100, stateful=False):
     """Read a text file, split it 90/10 by position and cut it into TBPTT windows.
 
+    An example of the char LM is one window: `seq_len` characters of the text
+    and, as targets, the `seq_len` characters that follow each of them. The
+    text is cut into `batch_size` contiguous streams and every batch holds
+    the next window of each stream (see `tbptt_dataset`), so an epoch trains
+    on a whole number of batches; the characters after the last whole
+    window of a stream are not trained on.
+
     Args:
         data_path: a UTF-8 text file such as Tiny Shakespeare's `input.txt`.
         batch_size: the number of parallel streams.
-        max_examples: train on at most this many windows of `seq_len` characters.
+        max_examples: train on at most this many windows (rounded down to a
+            multiple of `batch_size`; at least `batch_size`), and validate on
+            as many.
         seed: the shuffle seed (windows are shuffled only when not stateful).
         seq_len: characters per window (the truncation length of BPTT).
         stateful: carry the state across windows; the spec then fixes `batch_size`.
 
+    Returns:
+        A `PreparedData` whose `train_examples` is the number of training
+        windows in an epoch.
+
     Example:
 
     >>> data = prepare("../shared/data/tinyshakespeare/input.txt")
-    >>> data.spec_arguments
-    {'vocab_size': 66}
+    >>> data.spec_arguments, data.train_examples
+    ({'vocab_size': 66}, 9984)
+    >>> prepare("../shared/data/tinyshakespeare/input.txt", max_examples=200).train_examples
+    192
     """
+    if max_examples is not None and max_examples < batch_size:
+        raise ValueError(
+            f"`max_examples` must be at least `batch_size` for the char LM (each batch holds one window of each "
+            f"of the batch_size text streams). Received: max_examples={max_examples}, batch_size={batch_size}"
+        )
     train_text, val_text = split_text(read_text(data_path))
     if max_examples:
+        # Just enough text for max_examples windows and the target of the last character.
         train_text = train_text[: max_examples * seq_len + 1]
         val_text = val_text[: max_examples * seq_len + 1]
     preprocessor = CharLanguageModelPreprocessor(sorted(set(train_text)), seq_len)
     train = tbptt_dataset(preprocessor.encode(train_text), batch_size, seq_len)
+    train_windows = int(train.cardinality()) * batch_size  # each element is a batch: one window per stream
     if not stateful:
         # Without carried state the windows are independent, so their order may change.
         train = train.shuffle(len(train), seed=seed, reshuffle_each_iteration=True)
@@ -42,7 +64,7 @@ def prepare(data_path, batch_size=64, max_examples=None, seed=1337, seq_len=100,
         validation=validation.prefetch(tf.data.AUTOTUNE),
         spec_arguments=spec_arguments,
         preprocessor=preprocessor,
-        train_examples=len(train_text),
+        train_examples=train_windows,
     )
 
 
