@@ -473,7 +473,7 @@ def main(argv=None):
     arguments = build_parser().parse_args(argv)
     if not arguments.verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        light = arguments.command == "zoo" and arguments.zoo_action in ("list", "info", "table")
+        light = arguments.command == "zoo" and arguments.zoo_action in ("list", "info", "table", "package")
         if not light and "tensorflow" not in sys.modules:
             with quiet_tensorflow_import():
                 pass
