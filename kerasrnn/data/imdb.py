@@ -1,8 +1,10 @@
 """IMDB movie reviews (Maas et al., 2011) in their native aclImdb layout.
 
-Reads `aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt` from an extracted
-folder or straight from the `.tar.gz` (members are read, never extracted, so
-a hostile archive cannot write outside anywhere). Labels: 0 = neg, 1 = pos.
+Reads `aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt` and the 50,000
+unlabeled `aclImdb/train/unsup/<id>_0.txt` from an extracted folder or
+straight from the `.tar.gz` (members are read, never extracted, so a hostile
+archive cannot write outside anywhere). Labels: 0 = neg, 1 = pos, and
+`UNLABELED` (-1) for the unlabeled reviews.
 """
 
 import os
@@ -14,50 +16,82 @@ import numpy as np
 
 IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 LABELS = ("neg", "pos")
-SPLITS = ("train", "test")
+UNLABELED = -1  # the label of the reviews of the "unsup" split
+SPLITS = ("train", "test")  # the labeled splits, read by default
+ALL_SPLITS = SPLITS + ("unsup",)
 MAX_MEMBER_BYTES = 10 * 1024 * 1024  # the longest aclImdb review is ~14 KB
-_MEMBER = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
+_MEMBER = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg|unsup)/(\d+)_(\d+)\.txt$")
 
 
-def load_imdb(path, splits=SPLITS, max_member_bytes=MAX_MEMBER_BYTES):
+def _split_of(match):
+    # The unlabeled reviews sit in train/unsup/ but are a split of their own:
+    # they are never mixed into the labeled training reviews.
+    if match.group(2) == "unsup":
+        return "unsup" if match.group(1) == "train" else None
+    return match.group(1)
+
+
+def load_imdb(path, splits=SPLITS, max_member_bytes=MAX_MEMBER_BYTES, seed=None):
     """Read IMDB reviews and labels from an aclImdb folder or tarball.
 
     Args:
         path: the `aclImdb_v1.tar.gz` file (or the shared
             `aclImdb_v1_labeled.tar.gz`), the extracted `aclImdb` folder, or
             a folder that contains `aclImdb/`.
-        splits: which of `"train"` and `"test"` to read.
+            For the unlabeled reviews: the shared `aclImdb_v1_unsup.tar.gz`,
+            the official full tarball or an extracted folder.
+        splits: which of `"train"`, `"test"` and `"unsup"` (the 50,000
+            unlabeled reviews of `train/unsup/`) to read.
         max_member_bytes: a review file (or archive member) larger than
             this is refused with a `ValueError` naming it, before it is read:
             a small hostile archive cannot expand into gigabytes.
+        seed: `None` (the default) orders each split by label, then review
+            id, so all negative reviews come before the positive ones; an
+            integer shuffles each split with that seed instead, as
+            `model.fit(..., validation_split=...)` needs (it takes the last
+            rows, unshuffled).
 
     Returns:
         A dict from split name to `(texts, labels)`: a list of str and an
-        int32 array, ordered by label then review id so runs are reproducible.
+        int32 array (`UNLABELED`, -1, for every "unsup" review).
 
     Example:
 
     >>> data = load_imdb("../shared/data/aclImdb_v1_labeled.tar.gz", splits=("test",))
-    >>> len(data["test"][0])
-    25000
+    >>> len(data["test"][0]), data["test"][1][:3].tolist(), data["test"][1][-3:].tolist()
+    (25000, [0, 0, 0], [1, 1, 1])
+    >>> shuffled = load_imdb("../shared/data/aclImdb_v1_labeled.tar.gz", splits=("test",), seed=0)
+    >>> sorted(shuffled["test"][0]) == sorted(data["test"][0]), shuffled["test"][1][:6].tolist()
+    (True, [1, 1, 0, 1, 0, 1])
+    >>> texts, labels = load_imdb("../shared/data/aclImdb_v1_unsup.tar.gz", splits=("unsup",))["unsup"]
+    >>> len(texts), set(labels.tolist())
+    (50000, {-1})
     """
+    if isinstance(splits, str):
+        raise ValueError(f"`splits` must be a tuple of split names, e.g. ({splits!r},). Received: {splits!r}")
     for split in splits:
-        if split not in SPLITS:
-            raise ValueError(f"`splits` may contain only 'train' and 'test'. Received: {split!r}")
+        if split not in ALL_SPLITS:
+            raise ValueError(f"`splits` may contain only 'train', 'test' and 'unsup'. Received: {split!r}")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise ValueError(f"`seed` must be None or an integer. Received: {seed!r}")
     if not os.path.exists(path):
         raise FileNotFoundError(f"IMDB data not found at {path!r}: give the aclImdb folder or tarball.")
     if not isinstance(max_member_bytes, int) or isinstance(max_member_bytes, bool) or max_member_bytes < 1:
         raise ValueError(f"`max_member_bytes` must be a positive integer. Received: {max_member_bytes!r}")
     reviews = {split: [] for split in splits}
-    wanted = lambda match: match.group(1) in reviews  # noqa: E731
+    wanted = lambda match: _split_of(match) in reviews  # noqa: E731
     for match, data in _review_files(path, wanted, max_member_bytes):
-        split, label, review_id = match.group(1), match.group(2), int(match.group(3))
-        reviews[split].append((LABELS.index(label), review_id, data.decode("utf-8")))
+        split, label, review_id = _split_of(match), match.group(2), int(match.group(3))
+        label = UNLABELED if label == "unsup" else LABELS.index(label)
+        reviews[split].append((label, review_id, data.decode("utf-8")))
     result = {}
     for split, rows in reviews.items():
         if not rows:
-            raise ValueError(f"{path}: no reviews found under aclImdb/{split}/pos or aclImdb/{split}/neg.")
+            where = "aclImdb/train/unsup" if split == "unsup" else f"aclImdb/{split}/pos or aclImdb/{split}/neg"
+            raise ValueError(f"{path}: no reviews found under {where}.")
         rows.sort()
+        if seed is not None:
+            rows = [rows[i] for i in np.random.default_rng(seed).permutation(len(rows))]
         result[split] = ([text for _, _, text in rows], np.array([row[0] for row in rows], "int32"))
     return result
 
@@ -140,10 +174,15 @@ def download_imdb(cache_dir=None, origin=IMDB_URL, file_hash=None):
     )
 
 
+# tensorflow-datasets' names of the aclImdb splits.
+TFDS_SPLITS = {"train": "train", "test": "test", "unsup": "unsupervised"}
+
+
 def load_imdb_from_tfds(splits=SPLITS, data_dir=None):
     """Read IMDB through `tensorflow-datasets` (`imdb_reviews`), for users with internet.
 
-    Returns the same dict as `load_imdb`.
+    Returns the same dict as `load_imdb` (in tfds' order); "unsup" is tfds'
+    `unsupervised` split, whose labels tfds gives as -1 (`UNLABELED`).
 
     Example:
 
@@ -151,9 +190,12 @@ def load_imdb_from_tfds(splits=SPLITS, data_dir=None):
     """
     import tensorflow_datasets as tfds
 
+    for split in splits:
+        if split not in TFDS_SPLITS:
+            raise ValueError(f"`splits` may contain only 'train', 'test' and 'unsup'. Received: {split!r}")
     result = {}
     for split in splits:
-        rows = tfds.as_numpy(tfds.load("imdb_reviews", split=split, as_supervised=True, data_dir=data_dir))
+        rows = tfds.as_numpy(tfds.load("imdb_reviews", split=TFDS_SPLITS[split], as_supervised=True, data_dir=data_dir))
         texts, labels = [], []
         for text, label in rows:
             texts.append(text.decode("utf-8"))
