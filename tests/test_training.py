@@ -55,6 +55,22 @@ class CountBatches(keras.callbacks.Callback):
         self.batches += 1
 
 
+def test_char_lm_train_examples_are_the_windows_trained(tmp_path):
+    # --max-examples 200 on the char LM trains 3 batches of 64 windows of 100
+    # characters (200 rounded down to whole batches); it reported 20001, the
+    # characters of text it had kept.
+    counter = CountBatches()
+    metrics = train("char_lm", SHAKESPEARE, str(tmp_path), {"cell": "gru", "units": 4, "num_layers": 1},
+                    max_examples=200, callbacks=[counter], verbose=0)
+    assert metrics["train_examples"] == 192 == counter.batches * 64
+    assert json.loads((tmp_path / "metrics.json").read_text())["train_examples"] == 192
+    # Without --max-examples: every whole window of the 64 streams of the training text.
+    train_text = split_text(read_text(SHAKESPEARE))[0]
+    from kerasrnn.tasks.char_lm.data import prepare
+
+    assert prepare(SHAKESPEARE, seq_len=50).train_examples == (len(train_text) - 1) // 64 // 50 * 64
+
+
 def test_train_batches_by_the_tasks_default_batch_size(tmp_path):
     # `kerasrnn train sentiment` without --batch-size trains on batches of 128
     # reviews (the benchmarked default): 300 reviews are 3 batches, not 10.
@@ -272,6 +288,8 @@ def test_learning_rate_halves_on_a_plateau_and_survives_a_resume(tmp_path):
          "--max-length, --pooling: not an option of the pos_tagger task"),
         (["train", "char_lm", "--data", SHAKESPEARE, "--out", "{tmp}", "--word-dropout", "0.2"],
          "--word-dropout: not an option of the char_lm task"),
+        (["train", "char_lm", "--data", SHAKESPEARE, "--out", "{tmp}", "--max-examples", "10"],
+         "`max_examples` must be at least `batch_size` for the char LM"),
         (["train", "pos_tagger", "--data", EWT_DIR, "--out", "{tmp}", "--keep-best", "--patience", "0"],
          "`patience` must be a positive integer"),
         (["train", "pos_tagger", "--data", EWT_DIR, "--out", "{tmp}", "--learning-rate-patience", "1",
