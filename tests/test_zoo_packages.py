@@ -21,6 +21,7 @@ from kerasrnn.cli import main
 from kerasrnn.zoo.download import NO_ORIGIN
 from kerasrnn.zoo.index import DEFAULT_ZOO_DIR, find_entry, read_index
 from kerasrnn.zoo.model_packages import model_package_name, model_package_requirements, packaged_model_file
+from kerasrnn.zoo import packaging
 from kerasrnn.zoo.packaging import PYPI_FILE_LIMIT_BYTES, build_model_wheels
 from kerasrnn.zoo.sources import model_file
 
@@ -138,7 +139,8 @@ def test_models_no_installed_package_lists_go_on_to_the_cache_and_the_origin(mon
 
 def test_an_unknown_name_is_a_clear_error_and_builds_nothing(tmp_path, capsys):
     out = tmp_path / "out"
-    with pytest.raises(ValueError, match=r"Unknown zoo model 'charlm-shakespeare-rn'\. Did you mean .*'charlm-shakespeare-rnn'"):
+    near = r"Unknown zoo model 'charlm-shakespeare-rn'\. Did you mean .*'charlm-shakespeare-rnn'"
+    with pytest.raises(ValueError, match=near):
         build_model_wheels(str(out), names=["charlm-shakespeare-rn"])
     assert main(["zoo", "package", "nope", "--out", str(out)]) == 2
     captured = capsys.readouterr()
@@ -152,6 +154,16 @@ def test_a_wheel_over_the_size_limit_is_refused_before_building(tmp_path):
                                          r"limit of 1000000 bytes \(PyPI's default is 100 MiB\).*nothing was built"):
         build_model_wheels(str(out), names=[NAME], max_wheel_bytes=1_000_000)
     assert not out.exists()
+
+
+def test_a_built_wheel_over_the_size_limit_is_deleted(tmp_path, monkeypatch):
+    """The check after pip: the wheel itself, whatever the files' sizes promised."""
+    monkeypatch.setattr(packaging, "_check_files", lambda *args: None)
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=r"kerasrnn_zoo_char_lm-.*\.whl is \d+ bytes, over the per-file limit of "
+                                         r"1000000 bytes; it was deleted\."):
+        build_model_wheels(str(out), names=[NAME], max_wheel_bytes=1_000_000)
+    assert os.listdir(out) == []
 
 
 def test_every_tasks_wheel_fits_pypis_file_limit():

@@ -26,7 +26,7 @@ def add_zoo_verb(verbs):
     )
     package.add_argument("names", nargs="*", metavar="NAME", help="only the wheels holding these models (default: all)")
     package.add_argument("--out", required=True, help="the folder for the wheels")
-    package.add_argument("--zoo-dir", help="the published zoo folder with the .keras files (default: the clone's models/)")
+    package.add_argument("--zoo-dir", help="the zoo folder with the .keras files (default: the clone's models/)")
     table = actions.add_parser("table", help="print the zoo table (Markdown), or write it into a README")
     table.add_argument("--update-readme", metavar="PATH", help="replace the table between the zoo markers of PATH")
     for action, text in (("train", "train or resume a recipe (long)"), ("publish", "measure and index a trained recipe")):

@@ -217,6 +217,7 @@ def build_model_wheels(out_dir, names=None, zoo_dir=None, max_wheel_bytes=PYPI_F
         raise ValueError(f"max_wheel_bytes must be a positive number of bytes. Received: {max_wheel_bytes!r}")
     for task, task_entries in plans:
         _check_files(task, task_entries, zoo_dir, max_wheel_bytes)
+    out_dir = os.path.abspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     built = []
     for task, task_entries in plans:
