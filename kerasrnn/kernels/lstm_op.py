@@ -10,7 +10,11 @@ system C++ compiler against the installed TensorFlow's headers, into a
 per-user cache folder keyed by the TensorFlow version, the source's sha256,
 the compiler flags and the CPU (the build uses `-march=native`):
 `~/.cache/kerasrnn/kernels/` unless `KERASRNN_KERNEL_CACHE` names another.
-Where the native build fails, the next of `TARGET_FLAGS` is tried.
+Where the native build fails, the next of `TARGET_FLAGS` is tried. A build
+says so on stderr before it starts (what, about how long, where it is
+cached) and again when it ends, with the time it took: the first LSTM call
+on a fresh machine otherwise looks like a hang. stdout stays clean for the
+command line's JSON.
 
 When the op cannot be had (no compiler, the build or the load failed, or
 `KERASRNN_FUSED_KERNELS=0`), `load_lstm_ops()` returns None and
@@ -30,8 +34,10 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
+import time
 
 import tensorflow as tf
 
@@ -47,6 +53,11 @@ OPTIMIZATION_FLAGS = ["-O3", "-fPIC", "-shared", "-Wno-deprecated-declarations"]
 # set is the portable last resort.
 TARGET_FLAGS = (("-march=native",), ("-march=native", "-mno-avx512fp16"), ())
 BUILD_TIMEOUT_S = 600
+# What a build of `lstm_ops.cc` took, measured into an empty cache on the
+# 2-core x86-64 development machine (g++ 12, -O3 -march=native): 59 s at load
+# average 0.7-1.7 (the other core mostly idle). Shown before a build as what
+# to expect; it grows with a busier machine.
+BUILD_SECONDS = 60
 
 _log = logging.getLogger(__name__)
 
@@ -121,7 +132,13 @@ def _compile(source, path, extra_flags, target_flags):
     return path
 
 
-def build(source=SOURCE, extra_flags=()):
+def _tell(message):
+    # stderr, not logging: nothing configures logging in `kerasrnn` or in a
+    # user's script, and a silent minute-long wait reads as a hang.
+    print(message, file=sys.stderr, flush=True)
+
+
+def build(source=SOURCE, extra_flags=(), description=None, expected_seconds=BUILD_SECONDS):
     """Compile `source` into the cache unless it is there already; return the `.so` path.
 
     The targets of `TARGET_FLAGS` are tried in order (native first); a library
@@ -129,9 +146,15 @@ def build(source=SOURCE, extra_flags=()):
     is written to a temporary file in the cache folder and then renamed into
     place, so a process loading it never sees a half-written one.
 
+    A build (not a cache hit) prints one line on stderr before it starts,
+    naming what is built, about how long it takes and the cache folder,
+    and one when it ends with the time it took (or that it failed).
+
     Args:
         source: path of the C++ source.
         extra_flags: more compiler flags (include and library folders).
+        description: what the library is, for the stderr lines (default: the source's file name).
+        expected_seconds: about how long a build takes, for the line before it.
 
     Returns:
         The path of the compiled library.
@@ -151,12 +174,22 @@ def build(source=SOURCE, extra_flags=()):
     compiler = _compile_command(source, paths[0], extra_flags)[0]
     if shutil.which(compiler) is None:
         raise RuntimeError(f"no C++ compiler: {compiler!r} is not on PATH (set {COMPILER_ENV} to choose one)")
+    what = f"{description} ({os.path.basename(source)})" if description else os.path.basename(source)
+    _tell(f"kerasrnn: compiling {what} with {compiler}, once per machine and TensorFlow version: "
+          f"about {expected_seconds:.0f} s on 2 idle CPU cores, longer on a busy machine; "
+          f"cached in {os.path.dirname(paths[0])}")
+    started = time.perf_counter()
     failures = []
     for target_flags, path in zip(TARGET_FLAGS, paths):
         try:
-            return _compile(source, path, extra_flags, target_flags)
+            built = _compile(source, path, extra_flags, target_flags)
         except RuntimeError as error:  # a timeout is not retried: the next target would take as long
             failures.append(str(error))
+            continue
+        _tell(f"kerasrnn: built {what} in {time.perf_counter() - started:.0f} s")
+        return built
+    _tell(f"kerasrnn: building {what} failed after {time.perf_counter() - started:.0f} s; "
+          "the pure-Keras fallback runs instead (same outputs, slower)")
     raise RuntimeError("\n".join(failures))
 
 
@@ -216,10 +249,12 @@ class OpLibrary:
     Args:
         source: path of the C++ source.
         register_gradients: called with the loaded module once, to register its gradients.
-        description: what the library is, for the log line when it is unavailable.
+        description: what the library is, for the build's stderr lines and
+            the log line when it is unavailable.
         extra_flags: a callable returning more compiler flags; it may raise
             (e.g. a library is not installed), which makes the ops unavailable.
         switches: environment variables that switch the library off (`NAME=0`).
+        build_seconds: about how long a build takes, for the line before it.
 
     Example:
 
@@ -228,8 +263,10 @@ class OpLibrary:
     True
     """
 
-    def __init__(self, source, register_gradients, description, extra_flags=tuple, switches=(ENABLE_ENV,)):
+    def __init__(self, source, register_gradients, description, extra_flags=tuple, switches=(ENABLE_ENV,),
+                 build_seconds=BUILD_SECONDS):
         self.source, self.description, self.switches = source, description, tuple(switches)
+        self.build_seconds = build_seconds
         self._register_gradients, self._extra_flags = register_gradients, extra_flags
         self._lock = threading.Lock()
         self._loaded, self._module, self._reason, self._last_logged = False, None, None, None
@@ -244,7 +281,8 @@ class OpLibrary:
             if not self._loaded:
                 self._loaded = True
                 try:
-                    module = tf.load_op_library(build(self.source, tuple(self._extra_flags())))
+                    path = build(self.source, tuple(self._extra_flags()), self.description, self.build_seconds)
+                    module = tf.load_op_library(path)
                     self._register_gradients(module)
                     self._module, self._reason = module, None
                 except Exception as error:  # any failure means: use the fallback

@@ -1,7 +1,10 @@
 """The fused LSTM op equals Keras' LSTM (outputs, gradients, training) and fails cleanly."""
 
 import os
+import re
 import shutil
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -344,3 +347,71 @@ def test_zero_time_steps_op_gives_empty_outputs_and_zero_gradients(mask):
     assert tuple(d_projected.shape) == (2, 0, 8)
     assert float(tf.reduce_sum(tf.abs(dh0))) == float(tf.reduce_sum(tf.abs(dc0))) == 0.0
     assert float(tf.reduce_sum(tf.abs(d_kernel))) == 0.0
+
+
+def build_in_a_fresh_process(source, cache, target_flags=None):
+    """Run `lstm_op.build(source)` twice in a new Python process; return its (stdout, stderr)."""
+    code = "import sys\nfrom kerasrnn.kernels import lstm_op\n"
+    if target_flags is not None:
+        code += f"lstm_op.TARGET_FLAGS = {target_flags!r}\n"
+    code += ("for _ in range(2):\n"
+             "    try:\n"
+             f"        lstm_op.build({str(source)!r})\n"
+             "    except RuntimeError:\n"
+             "        pass\n")
+    environment = {**os.environ, "KERASRNN_KERNEL_CACHE": str(cache), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    environment.pop("CXX", None)
+    finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment,
+                              timeout=300, check=True)
+    return finished.stdout, finished.stderr
+
+
+def build_lines(stderr):
+    return [line for line in stderr.splitlines() if line.startswith("kerasrnn: ")]
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+def test_a_build_says_what_how_long_and_where_once_on_stderr(picky_source, tmp_path):
+    stdout, stderr = build_in_a_fresh_process(picky_source, tmp_path / "cache")
+    lines = build_lines(stderr)
+    assert len(lines) == 2, stderr  # before and after the one build; the second call finds the cache
+    assert lines[0].startswith("kerasrnn: compiling picky.cc with g++") and "about 60 s" in lines[0]
+    assert f"cached in {tmp_path / 'cache'}" in lines[0]
+    assert re.fullmatch(r"kerasrnn: built picky\.cc in \d+ s", lines[1]), lines[1]
+    assert stdout == "", "stdout is the command line's JSON; build messages go to stderr"
+    _, stderr = build_in_a_fresh_process(picky_source, tmp_path / "cache")
+    assert not build_lines(stderr), "a cached library is loaded without a word"
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+def test_a_build_whose_first_target_fails_still_says_so_once(picky_source, tmp_path):
+    # The real compiler refuses the first target (#error), then builds the second: one build, one message.
+    _, stderr = build_in_a_fresh_process(picky_source, tmp_path / "cache", (("-DKERASRNN_PICKY",), ()))
+    lines = build_lines(stderr)
+    assert [line.split(" ")[1] for line in lines] == ["compiling", "built"], stderr
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+def test_a_failed_build_says_the_fallback_runs(picky_source, tmp_path):
+    _, stderr = build_in_a_fresh_process(picky_source, tmp_path / "cache", (("-DKERASRNN_PICKY",),))
+    lines = build_lines(stderr)
+    # The second call builds again (nothing was cached), so each attempt says so.
+    assert [line.split(" ")[1] for line in lines] == ["compiling", "building"] * 2, stderr
+    assert "failed after" in lines[1] and "fallback" in lines[1]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+def test_the_first_lstm_call_on_a_fresh_cache_announces_the_real_build(tmp_path):
+    # The real op (about a minute): the message comes before the build, once, with the measured estimate.
+    code = ("import numpy as np\nfrom kerasrnn.layers.fast_rnn import FastLSTM\n"
+            "layer = FastLSTM(2)\nlayer(np.zeros((1, 3, 2), 'float32'))\nlayer(np.zeros((1, 3, 2), 'float32'))\n")
+    environment = {**os.environ, "KERASRNN_KERNEL_CACHE": str(tmp_path), "KERASRNN_ONEDNN": "0",
+                   "TF_CPP_MIN_LOG_LEVEL": "3"}
+    finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment,
+                              timeout=900, check=True)
+    lines = build_lines(finished.stderr)
+    assert len(lines) == 2, finished.stderr
+    assert lines[0].startswith("kerasrnn: compiling the fused LSTM kernel (lstm_ops.cc)")
+    assert f"about {lstm_op.BUILD_SECONDS} s" in lines[0] and str(tmp_path) in lines[0]
+    assert lines[1].startswith("kerasrnn: built the fused LSTM kernel (lstm_ops.cc) in ")
