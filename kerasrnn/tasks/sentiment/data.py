@@ -32,6 +32,35 @@ def review_examples(preprocessor, texts, labels=None):
     return dataset.map(lambda text, label: (preprocessor(text), label), num_parallel_calls=tf.data.AUTOTUNE)
 
 
+def training_reviews(data_path, max_examples=None, seed=1337):
+    """The labeled training reviews `prepare` trains and validates on, split the same way.
+
+    One definition of the split for the classifier and its language-model
+    pretraining, so the pretraining never trains on the reviews that
+    validate the classifier. Only the "train" split is read.
+
+    Args:
+        data_path: the aclImdb folder or tarball.
+        max_examples: keep at most this many reviews of each part.
+        seed: the validation split's seed.
+
+    Returns:
+        `(train_texts, train_labels), (validation_texts, validation_labels)`.
+
+    Example:
+
+    >>> (texts, labels), (held_out, _) = training_reviews("../shared/data/aclImdb_v1_labeled.tar.gz")
+    >>> len(texts), len(held_out)
+    (22500, 2500)
+    """
+    texts, labels = load_imdb(data_path, splits=("train",))["train"]
+    (train_texts, train_labels), (val_texts, val_labels) = split_validation(texts, labels, 0.1, seed)
+    if max_examples:
+        train_texts, train_labels = train_texts[:max_examples], train_labels[:max_examples]
+        val_texts, val_labels = val_texts[:max_examples], val_labels[:max_examples]
+    return (train_texts, train_labels), (val_texts, val_labels)
+
+
 def prepare(data_path, batch_size=128, max_examples=None, seed=1337, vocab_size=20000, max_length=400):
     """Read IMDB train reviews, carve validation, adapt the vocabulary, batch by length.
 
@@ -49,11 +78,7 @@ def prepare(data_path, batch_size=128, max_examples=None, seed=1337, vocab_size=
     >>> data.train_examples, data.preprocessor.labels
     (200, ['neg', 'pos'])
     """
-    texts, labels = load_imdb(data_path, splits=("train",))["train"]
-    (train_texts, train_labels), (val_texts, val_labels) = split_validation(texts, labels, 0.1, seed)
-    if max_examples:
-        train_texts, train_labels = train_texts[:max_examples], train_labels[:max_examples]
-        val_texts, val_labels = val_texts[:max_examples], val_labels[:max_examples]
+    (train_texts, train_labels), (val_texts, val_labels) = training_reviews(data_path, max_examples, seed)
     vectorizer = keras.layers.TextVectorization(max_tokens=vocab_size, standardize=standardize_review)
     vectorizer.adapt(tf.data.Dataset.from_tensor_slices(train_texts).batch(1024))
     preprocessor = SentimentPreprocessor(vectorizer.get_vocabulary(), LABELS, max_length)

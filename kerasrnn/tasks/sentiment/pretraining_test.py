@@ -1,7 +1,9 @@
 """Language-model pretraining of the sentiment encoder on real IMDB reviews, and starting `train` from it."""
 
 import csv
+import json
 import os
+import tarfile
 
 import keras
 import numpy as np
@@ -10,7 +12,13 @@ import pytest
 from kerasrnn.shared_data import IMDB_TARBALL
 from kerasrnn.tasks.sentiment import build_sentiment_classifier
 from kerasrnn.tasks.sentiment.data import prepare
-from kerasrnn.tasks.sentiment.pretraining import ENCODER_WEIGHTS_FILE, language_model_of, pretrain
+from kerasrnn.tasks.sentiment.pretraining import (
+    ENCODER_WEIGHTS_FILE,
+    PretrainingRecord,
+    language_model_of,
+    pretrain,
+    read_record,
+)
 from kerasrnn.training import train
 
 OPTIONS = {"cell": "gru", "units": 16, "embedding_dim": 16, "word_dropout": 0.1}
@@ -40,6 +48,10 @@ def test_the_language_model_learns_the_real_reviews(pretrained):
         rows = list(csv.DictReader(file))
     assert [row["epoch"] for row in rows] == ["0", "1"]
     losses = [float(row["val_loss"]) for row in rows]
+    record = read_record(out)
+    assert record["corpus"]["train"]["labeled_reviews"] == 400 and record["corpus"]["train"]["unlabeled_reviews"] == 0
+    assert [epoch["held_out_sampled_loss"] for epoch in record["epochs"]] == [round(loss, 4) for loss in losses]
+    assert record["finished"] and record["seconds"] > 0 and record["held_out_perplexity"] > 1
     # Sampled softmax scores the target against 100 words drawn by frequency; untrained
     # (6.5 nats when measured), the held-out reviews' loss is far above what word
     # statistics learned from 400 training reviews reach (4.1 to 4.3 nats measured).
@@ -111,4 +123,150 @@ def test_a_bad_builder_option_is_refused_before_the_reviews_are_read(tmp_path, m
     monkeypatch.setattr("kerasrnn.tasks.sentiment.data.prepare", refuse)
     with pytest.raises(ValueError, match="`dropout` must be a number in \\[0, 1\\)"):
         pretrain(IMDB_TARBALL, str(tmp_path / "pretraining"), {"dropout": 1.5})
+    assert not os.path.exists(tmp_path / "pretraining")
+
+
+# A small aclImdb folder: labeled train reviews, unlabeled ones, and test reviews that must never be read.
+WORDS = "the a film movie was good bad great awful plot acting story fun dull and but very not".split()
+SENTINEL = "testreviewsentinel"
+TINY = {"cell": "gru", "units": 4, "embedding_dim": 4}
+TINY_DATA = {"vocab_size": 60, "max_length": 20}
+
+
+def _review(rng, tag):
+    return " ".join([tag] + [WORDS[i] for i in rng.integers(len(WORDS), size=12)])
+
+
+@pytest.fixture(scope="module")
+def imdb_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("imdb")
+    rng = np.random.default_rng(0)
+    reviews = {"train": [], "unsup": []}
+    for split, label, count, rating in [("train", "pos", 40, 8), ("train", "neg", 40, 2), ("train", "unsup", 50, 0)]:
+        folder = root / "aclImdb" / "train" / label
+        folder.mkdir(parents=True)
+        for review_id in range(count):
+            text = _review(rng, f"{label}{review_id}")
+            (folder / f"{review_id}_{rating}.txt").write_text(text)
+            reviews["unsup" if label == "unsup" else "train"].append(text)
+    (root / "aclImdb" / "test" / "pos").mkdir(parents=True)
+    (root / "aclImdb" / "test" / "neg").mkdir(parents=True)
+    for review_id in range(20):
+        # Readable sentinel texts, and links to nowhere that fail any attempt to read them.
+        (root / "aclImdb" / "test" / "pos" / f"{review_id}_9.txt").write_text(f"{SENTINEL} " * 10)
+        os.symlink(root / "nowhere" / f"{review_id}.txt", root / "aclImdb" / "test" / "neg" / f"{review_id}_1.txt")
+    return str(root), reviews
+
+
+def test_the_unlabeled_reviews_join_the_training_reviews_and_the_test_reviews_are_never_read(
+        imdb_folder, tmp_path, monkeypatch):
+    import kerasrnn.data.imdb as imdb
+    import kerasrnn.tasks.sentiment.data as sentiment_data
+
+    root, reviews = imdb_folder
+    splits_read, files_opened, pipelines = [], [], []
+    real_load_imdb, real_review_examples = imdb.load_imdb, sentiment_data.review_examples
+
+    def load_imdb(path, splits=imdb.SPLITS, **options):
+        splits_read.append(tuple(splits))
+        return real_load_imdb(path, splits, **options)
+
+    def spy_open(path, *args, **kwargs):
+        files_opened.append(str(path))
+        return open(path, *args, **kwargs)
+
+    def review_examples(preprocessor, texts, labels=None):
+        pipelines.append((list(texts), labels is not None))
+        return real_review_examples(preprocessor, texts, labels)
+
+    monkeypatch.setattr(imdb, "load_imdb", load_imdb)
+    monkeypatch.setattr(sentiment_data, "load_imdb", load_imdb)
+    monkeypatch.setattr(imdb, "open", spy_open, raising=False)  # the folder reader's `open`
+    monkeypatch.setattr(sentiment_data, "review_examples", review_examples)
+    out = str(tmp_path / "pretraining")
+    pretrain(root, out, TINY, TINY_DATA, batch_size=16, verbose=0, unlabeled=root, epochs=1, num_sampled=8)
+
+    assert splits_read and all("test" not in splits for splits in splits_read) and ("unsup",) in splits_read
+    assert files_opened and not [path for path in files_opened if f"{os.sep}test{os.sep}" in path]
+    assert not [text for texts, _ in pipelines for text in texts if SENTINEL in text]
+    # prepare's two labeled pipelines (the classifier's training and validation reviews), then the LM's corpus.
+    (classifier_train, _), (validation, _), (corpus, labeled) = pipelines
+    assert not labeled and sorted(corpus) == sorted(classifier_train + reviews["unsup"])
+    assert not set(corpus) & set(validation) and sorted(classifier_train + validation) == sorted(reviews["train"])
+    record = read_record(out)
+    assert record["corpus"]["train"] == {"labeled_reviews": 72, "unlabeled_reviews": 50, "reviews": 122,
+                                         "tokens": 122 * 13}
+    assert record["corpus"]["held_out"] == {"reviews": 8, "tokens": 8 * 13}
+    # The vocabulary, and so the classifier's spec, comes from the labeled training reviews alone.
+    plain = prepare(root, batch_size=16, **TINY_DATA)
+    assert record["corpus"]["vocab_size"] == plain.spec_arguments["vocab_size"] == 60
+    assert not [word for word in plain.preprocessor.vocabulary if word.startswith("unsup")]
+    assert len(record["epochs"]) == 1 and record["epochs"][0]["seconds"] > 0 and record["finished"]
+
+
+def test_an_interrupted_pretraining_resumes_at_its_next_epoch(imdb_folder, tmp_path, monkeypatch):
+    root, _ = imdb_folder
+    out = str(tmp_path / "pretraining")
+    began = []
+    monkeypatch.setattr(PretrainingRecord, "on_epoch_begin", lambda self, epoch, logs=None: began.append(epoch),
+                        raising=False)
+    real_end = PretrainingRecord.on_epoch_end
+
+    def stop_after_the_first_epoch(self, epoch, logs=None):
+        real_end(self, epoch, logs)
+        raise KeyboardInterrupt  # as Ctrl-C after the epoch's checkpoint
+
+    monkeypatch.setattr(PretrainingRecord, "on_epoch_end", stop_after_the_first_epoch)
+    arguments = dict(builder_options=TINY, data_options=TINY_DATA, batch_size=16, verbose=0, unlabeled=root,
+                     epochs=2, num_sampled=8)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(root, out, **arguments)
+    assert not read_record(out)["finished"] and len(read_record(out)["epochs"]) == 1
+    monkeypatch.setattr(PretrainingRecord, "on_epoch_end", real_end)
+    pretrain(root, out, **arguments)
+    assert began == [0, 1]  # the second process ran only the second epoch
+    record = read_record(out)
+    assert [epoch["epoch"] for epoch in record["epochs"]] == [1, 2] and record["finished"]
+    assert record["seconds"] == round(sum(epoch["seconds"] for epoch in record["epochs"]), 1)
+
+
+def test_a_pretraining_is_not_resumed_on_another_corpus(imdb_folder, tmp_path):
+    root, _ = imdb_folder
+    out = tmp_path / "pretraining"
+    out.mkdir()
+    (out / "pretraining.json").write_text(json.dumps({"corpus": {"train": {"unlabeled_reviews": 0}}}))
+    with pytest.raises(ValueError, match="holds a pretraining of another corpus"):
+        pretrain(root, str(out), TINY, TINY_DATA, batch_size=16, verbose=0, unlabeled=root, epochs=1, num_sampled=8)
+
+
+@pytest.fixture
+def labeled_only_archive(tmp_path):
+    path = tmp_path / "labeled.tar.gz"
+    review = tmp_path / "review.txt"
+    review.write_text("a good film")
+    with tarfile.open(path, "w:gz") as archive:
+        archive.add(review, "aclImdb/train/pos/0_9.txt")
+        archive.add(review, "aclImdb/test/pos/0_9.txt")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "unlabeled, message",
+    [
+        ("labeled_only_archive", "`unlabeled`: '.*labeled.tar.gz' holds no unlabeled reviews"),
+        ("/nonexistent/aclImdb_v1_unsup.tar.gz", "`unlabeled`: '/nonexistent/aclImdb_v1_unsup.tar.gz' does not exist"),
+        (50000, "`unlabeled` must be the path of IMDB's unlabeled reviews. Received: 50000"),
+    ],
+)
+def test_unlabeled_must_hold_the_unlabeled_reviews(unlabeled, message, request, tmp_path, monkeypatch):
+    if unlabeled == "labeled_only_archive":
+        unlabeled = request.getfixturevalue(unlabeled)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the labeled reviews were read before `unlabeled` was checked")
+
+    monkeypatch.setattr("kerasrnn.tasks.sentiment.data.prepare", refuse)
+    with pytest.raises(ValueError, match=message) as error:
+        pretrain(IMDB_TARBALL, str(tmp_path / "pretraining"), TINY, unlabeled=unlabeled)
+    assert "\n" not in str(error.value)
     assert not os.path.exists(tmp_path / "pretraining")
