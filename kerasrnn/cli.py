@@ -328,11 +328,13 @@ def run_train(arguments):
 
 
 def run_evaluate(arguments):
-    from kerasrnn.evaluation import evaluate_on_data
+    from kerasrnn.evaluation import evaluate_on_data, progress_verbosity
 
     if not os.path.exists(arguments.data):
         raise FileNotFoundError(f"--data: {arguments.data!r} does not exist.")
-    print(json.dumps(evaluate_on_data(load_model_argument(arguments.model), arguments.data), sort_keys=True))
+    model = load_model_argument(arguments.model)
+    # A progress bar on a terminal (stderr); quiet in pipes and logs. stdout is the JSON line alone.
+    print(json.dumps(evaluate_on_data(model, arguments.data, verbose=progress_verbosity()), sort_keys=True))
 
 
 def run_predict(arguments):

@@ -47,8 +47,31 @@ def add_diagnose_verb(verbs):
         )
 
 
+def require_matplotlib():
+    """Refuse to start without matplotlib, which draws the report's plots, in one line saying what to install.
+
+    `kerasrnn diagnose` checks it first: the plots are written last, after
+    minutes of measuring.
+
+    Raises:
+        ValueError: matplotlib cannot be imported.
+
+    Example:
+
+    >>> require_matplotlib()  # matplotlib is installed with kerasrnn[test]
+    """
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ValueError(
+            f'the report\'s plots need matplotlib, which cannot be imported ({reason}): pip install "kerasrnn[diagnostics]"'
+        ) from None
+
+
 def run_diagnose(arguments):
     """Run the comparisons, write the report, print the headline figures as one JSON line."""
+    require_matplotlib()
     from kerasrnn.diagnostics.config import DiagnoseConfig
     from kerasrnn.diagnostics.experiments import run_diagnosis
     from kerasrnn.diagnostics.report import summarize, write_report

@@ -93,7 +93,8 @@ def _register_gradient(module):
             *op.inputs, h, h_last, c_last, workspace, dh, dh_last, dc_last))
 
 
-# Measured as lstm_op.BUILD_SECONDS is: 11 s into an empty cache (right after lstm_ops.cc, at load 1.7).
+# Measured as lstm_op.BUILD_SECONDS is: 11 s into an empty cache right after lstm_ops.cc at load
+# average 1.7, 34 s at load average 4.8.
 BUILD_SECONDS = 15
 _LIBRARY = OpLibrary(SOURCE, _register_gradient, "the oneDNN LSTM op", extra_flags=onednn_flags,
                      switches=(ENABLE_ENV, ONEDNN_ENV), build_seconds=BUILD_SECONDS)

@@ -55,9 +55,11 @@ TARGET_FLAGS = (("-march=native",), ("-march=native", "-mno-avx512fp16"), ())
 BUILD_TIMEOUT_S = 600
 # What a build of `lstm_ops.cc` took, measured into an empty cache on the
 # 2-core x86-64 development machine (g++ 12, -O3 -march=native): 59 s at load
-# average 0.7-1.7 (the other core mostly idle). Shown before a build as what
-# to expect; it grows with a busier machine.
+# average 0.7-1.7 (the other core mostly idle), 159 s at load average 4-5
+# (two other users' test runs). Shown before a build as what to expect.
 BUILD_SECONDS = 60
+# How much longer a build took on the busy machine than on the idle one (159 s / 59 s).
+BUSY_FACTOR = 3
 
 _log = logging.getLogger(__name__)
 
@@ -176,7 +178,7 @@ def build(source=SOURCE, extra_flags=(), description=None, expected_seconds=BUIL
         raise RuntimeError(f"no C++ compiler: {compiler!r} is not on PATH (set {COMPILER_ENV} to choose one)")
     what = f"{description} ({os.path.basename(source)})" if description else os.path.basename(source)
     _tell(f"kerasrnn: compiling {what} with {compiler}, once per machine and TensorFlow version: "
-          f"about {expected_seconds:.0f} s on 2 idle CPU cores, longer on a busy machine; "
+          f"about {expected_seconds:.0f} s on 2 idle CPU cores, {BUSY_FACTOR}x that on busy ones; "
           f"cached in {os.path.dirname(paths[0])}")
     started = time.perf_counter()
     failures = []

@@ -84,6 +84,22 @@ def without_compile_configs(config):
     return config
 
 
+def embedding_input_dims(network):
+    """The `input_dim` (vocab_size) of every word or character embedding named `"embedding"` in `network`.
+
+    The builders name the embedding of their token ids `"embedding"`; an
+    averaged model holds one per member, found at any depth.
+
+    Example:
+
+    >>> from kerasrnn.tasks.char_lm import build_char_lm
+    >>> embedding_input_dims(build_char_lm(vocab_size=7, units=4, num_layers=1))
+    [7]
+    """
+    return [layer.input_dim for layer in network._flatten_layers(include_self=False, recursive=True)
+            if isinstance(layer, keras.layers.Embedding) and layer.name == "embedding"]
+
+
 class TaskModel(keras.Model):
     """Base class of the task models: an integer-id network plus its preprocessor.
 
@@ -97,6 +113,9 @@ class TaskModel(keras.Model):
             returns. Its optimizer (with its clipping settings) becomes the
             task model's default optimizer.
         preprocessor: the task's preprocessing layer (vocabulary and labels).
+            Its `check_network_sizes` refuses a network whose vocab_size or
+            output size does not fit its ids, here rather than in a later
+            `predict` or `generate`.
         compile: compile with the task's loss and metrics (default True).
 
     Example:
@@ -114,6 +133,9 @@ class TaskModel(keras.Model):
     def __init__(self, network, preprocessor, compile=True, **kwargs):
         if not isinstance(network, keras.Model):
             raise ValueError(f"`network` must be a keras.Model over integer ids. Received: {type(network).__name__}")
+        check_sizes = getattr(preprocessor, "check_network_sizes", None)
+        if check_sizes is not None:
+            check_sizes(embedding_input_dims(network), network.outputs[0].shape[-1])
         optimizer = network.optimizer if network.compiled else None
         self.network = network
         self.preprocessor = preprocessor

@@ -66,9 +66,13 @@ def run_zoo(arguments):
     elif action == "download":
         print(zoo.download(arguments.name))
     elif action == "evaluate":
+        from kerasrnn.evaluation import evaluate_on_data, progress_verbosity
+
         if not os.path.exists(arguments.data):
             raise FileNotFoundError(f"--data: {arguments.data!r} does not exist.")
-        print(json.dumps(zoo.evaluate(arguments.name, arguments.data), sort_keys=True))
+        # As `kerasrnn evaluate`: a progress bar on a terminal (stderr), stdout the JSON line alone.
+        metrics = evaluate_on_data(zoo.load(arguments.name), arguments.data, verbose=progress_verbosity())
+        print(json.dumps(metrics, sort_keys=True))
     elif action == "package":
         from kerasrnn.zoo.packaging import build_model_wheels
 

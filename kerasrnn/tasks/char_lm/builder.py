@@ -33,8 +33,16 @@ def build_char_lm(
     batch to the next, which is truncated backpropagation through time over
     `batch_size` contiguous streams of text (as char-rnn trains).
 
+    Character ids are not the word models' (0 = padding, 1 =
+    out-of-vocabulary): a text has no padding, id 0 is any unknown character
+    and ids 1..N the N known characters, so `vocab_size = N + 1`, which is
+    `len(CharLanguageModelPreprocessor(characters).labels)`. The published
+    models use these ids. Embedding inputs and output logits both have
+    `vocab_size` entries.
+
     Args:
-        vocab_size: number of character ids (out-of-vocabulary id 0 included).
+        vocab_size: number of character ids: the known characters plus id 0
+            for an unknown one (`len(characters) + 1`).
         cell: `"simple_rnn"`, `"lstm"` or `"gru"`.
         units: hidden units per recurrent layer.
         num_layers: number of stacked recurrent layers.

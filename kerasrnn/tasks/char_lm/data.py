@@ -2,9 +2,28 @@
 
 import tensorflow as tf
 
+from kerasrnn.data.kinds import check_data_kind
 from kerasrnn.data.text import read_text, split_text, tbptt_dataset
 from kerasrnn.tasks.char_lm.preprocessor import CharLanguageModelPreprocessor
 from kerasrnn.tasks.model_parts import PreparedData
+
+
+def check_data_path(data_path):
+    """Refuse a data set that is not plain text (a CoNLL-U treebank, an archive), in one line.
+
+    The char LM would otherwise learn or score any UTF-8 file as prose.
+
+    Args:
+        data_path: the `--data` path.
+
+    Example:
+
+    >>> check_data_path("../shared/data/ud-english-ewt/en_ewt-ud-test.conllu")
+    Traceback (most recent call last):
+    ...
+    ValueError: --data: '../shared/data/ud-english-ewt/en_ewt-ud-test.conllu' is a CoNLL-U treebank (tab-separated token lines); the char_lm task reads a UTF-8 text file, such as tinyshakespeare/input.txt.
+    """
+    check_data_kind(data_path, ("text",), "char_lm", "a UTF-8 text file, such as tinyshakespeare/input.txt")
 
 
 def prepare(data_path, batch_size=64, max_examples=None, seed=1337, seq_len=100, stateful=False):
@@ -44,6 +63,7 @@ def prepare(data_path, batch_size=64, max_examples=None, seed=1337, seq_len=100,
             f"`max_examples` must be at least `batch_size` for the char LM (each batch holds one window of each "
             f"of the batch_size text streams). Received: max_examples={max_examples}, batch_size={batch_size}"
         )
+    check_data_path(data_path)
     train_text, val_text = split_text(read_text(data_path))
     if max_examples:
         # Just enough text for max_examples windows and the target of the last character.
@@ -82,6 +102,7 @@ def evaluation_data(data_path):
     """
     from kerasrnn.tasks.char_lm.language_model import EVALUATION_STREAMS, EVALUATION_WINDOW
 
+    check_data_path(data_path)
     text = split_text(read_text(data_path))[1]
     # `evaluate` scores whole windows of every stream (see `tbptt_dataset`).
     windows = (len(text) - 1) // EVALUATION_STREAMS // EVALUATION_WINDOW

@@ -15,6 +15,12 @@ UNKNOWN = "[UNK]"
 class CharLanguageModelPreprocessor(Preprocessor):
     """Map single-character strings to ids: a character never seen is 0, the others 1..V.
 
+    The char LM's ids differ from the word models' (0 = padding, 1 =
+    out-of-vocabulary): there is no padding, id 0 is any character not in
+    `characters` (`"[UNK]"`) and ids 1..V are `characters` in order, so the
+    network's `vocab_size` is `len(characters) + 1` (`len(labels)`). The
+    published models depend on these ids.
+
     Input: `(..., time)` strings of one character each (`encode` splits
     whole texts). The output classes of the model are the same ids, so
     `labels` is `["[UNK]"] + characters`.
@@ -52,6 +58,32 @@ class CharLanguageModelPreprocessor(Preprocessor):
     def encode(self, text):
         """A whole string → a 1-D int32 array of character ids."""
         return np.asarray(self(tf.strings.unicode_split(text, "UTF-8")), dtype="int32")
+
+    def check_network_sizes(self, embedding_input_dims, outputs):
+        """Refuse a network whose vocab_size is not `len(characters) + 1`, in one line naming both.
+
+        `CharLanguageModel` calls it when it is made, so a mismatch does not
+        first show up in `generate` as a shape error.
+
+        Args:
+            embedding_input_dims: the network's embedding `input_dim`s.
+            outputs: the network's output size (its logits per step).
+
+        Example:
+
+        >>> CharLanguageModelPreprocessor(["a", "b"]).check_network_sizes([4], 4)
+        Traceback (most recent call last):
+        ...
+        ValueError: The network's vocab_size is 4 but the preprocessor's is 3 (2 characters as ids 1..2, and id 0 for an unknown character; no padding id): build it with vocab_size=len(preprocessor.labels)=3.
+        """
+        expected = len(self.labels)
+        for size in (*embedding_input_dims, outputs):
+            if size != expected:
+                raise ValueError(
+                    f"The network's vocab_size is {size} but the preprocessor's is {expected} "
+                    f"({len(self.characters)} characters as ids 1..{len(self.characters)}, and id 0 for an unknown "
+                    f"character; no padding id): build it with vocab_size=len(preprocessor.labels)={expected}."
+                )
 
     def target_ids(self, characters):
         return self(characters) if isinstance(characters, tf.Tensor) and characters.dtype == tf.string else characters

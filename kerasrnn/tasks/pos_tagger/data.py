@@ -8,8 +8,27 @@ import tensorflow as tf
 
 from kerasrnn.data.batching import bucketed_batches
 from kerasrnn.data.conllu import read_conllu
+from kerasrnn.data.kinds import check_data_kind
 from kerasrnn.tasks.model_parts import PreparedData
 from kerasrnn.tasks.pos_tagger.preprocessor import PADDING, UNKNOWN, PosTaggerPreprocessor
+
+
+def check_data_path(data_path):
+    """Refuse a data set that is not a CoNLL-U treebank (plain text, an archive), in one line.
+
+    Args:
+        data_path: the `--data` path.
+
+    Example:
+
+    >>> check_data_path("../shared/data/tinyshakespeare/input.txt")
+    Traceback (most recent call last):
+    ...
+    ValueError: --data: '../shared/data/tinyshakespeare/input.txt' is a plain text file; the pos_tagger task reads a CoNLL-U treebank: a .conllu file, or a folder of *-train/-dev/-test.conllu files such as ud-english-ewt.
+    """
+    check_data_kind(data_path, ("conllu",), "pos_tagger",
+                    "a CoNLL-U treebank: a .conllu file, or a folder of *-train/-dev/-test.conllu files such as "
+                    "ud-english-ewt")
 
 
 def find_split(data_path, split):
@@ -110,6 +129,7 @@ def prepare(
     >>> data.preprocessor.tags[:3]
     ['ADJ', 'ADP', 'ADV']
     """
+    check_data_path(data_path)
     train_sentences = read_conllu(find_split(data_path, "train"), tag_column)
     if os.path.isdir(data_path):
         val_sentences = read_conllu(find_split(data_path, "dev"), tag_column)
@@ -156,6 +176,7 @@ def evaluation_data(data_path):
     >>> counts
     {'tokens': 25094, 'sentences': 2077}
     """
+    check_data_path(data_path)
     sentences = read_conllu(find_split(data_path, "test"))
     counts = {"tokens": sum(len(words) for words, _ in sentences), "sentences": len(sentences)}
     return [words for words, _ in sentences], [tags for _, tags in sentences], counts

@@ -54,6 +54,35 @@ class PosTaggerPreprocessor(Preprocessor):
             return token_ids
         return {"token_ids": token_ids, "char_ids": self.character_ids(tokens)}
 
+    def check_network_sizes(self, embedding_input_dims, outputs):
+        """Refuse a network too small for the vocabulary, or with another number of tags, in one line.
+
+        A larger word embedding only has rows no id reaches, so it is accepted.
+
+        Args:
+            embedding_input_dims: the network's word embedding `input_dim`s (its vocab_size).
+            outputs: the network's number of tags.
+
+        Example:
+
+        >>> PosTaggerPreprocessor(["", "[UNK]", "the"], ["DET", "NOUN"]).check_network_sizes([3], 3)
+        Traceback (most recent call last):
+        ...
+        ValueError: The network has 3 tags but the preprocessor has 2 ['DET', 'NOUN']: build it with num_tags=len(preprocessor.tags)=2.
+        """
+        for size in embedding_input_dims:
+            if size < len(self.vocabulary):
+                raise ValueError(
+                    f"The network's vocab_size is {size} but the preprocessor's vocabulary has {len(self.vocabulary)} "
+                    f"ids (0 = padding, 1 = out-of-vocabulary, then the words): build it with "
+                    f"vocab_size=len(preprocessor.vocabulary)={len(self.vocabulary)}."
+                )
+        if outputs != len(self.tags):
+            raise ValueError(
+                f"The network has {outputs} tags but the preprocessor has {len(self.tags)} {list(self.tags)}: "
+                f"build it with num_tags=len(preprocessor.tags)={len(self.tags)}."
+            )
+
     def target_ids(self, tags):
         """Tag names (or ids), one list per sentence → tag ids; an unknown tag is an error naming it."""
         return self.names_to_ids(tags, self.tags, "tag")

@@ -6,9 +6,27 @@ import tensorflow as tf
 
 from kerasrnn.data.batching import bucketed_batches
 from kerasrnn.data.imdb import LABELS, load_imdb, split_validation
+from kerasrnn.data.kinds import check_data_kind
 from kerasrnn.layers.standardize import standardize_review
 from kerasrnn.tasks.model_parts import PreparedData
 from kerasrnn.tasks.sentiment.preprocessor import SentimentPreprocessor
+
+
+def check_data_path(data_path):
+    """Refuse a data set that is not IMDB's folder or archive (a text file, a treebank), in one line.
+
+    Args:
+        data_path: the `--data` path.
+
+    Example:
+
+    >>> check_data_path("../shared/data/ud-english-ewt")
+    Traceback (most recent call last):
+    ...
+    ValueError: --data: '../shared/data/ud-english-ewt' is a CoNLL-U treebank (tab-separated token lines); the sentiment task reads IMDB reviews: the aclImdb folder or its tarball, such as aclImdb_v1_labeled.tar.gz.
+    """
+    check_data_kind(data_path, ("archive", "aclimdb"), "sentiment",
+                    "IMDB reviews: the aclImdb folder or its tarball, such as aclImdb_v1_labeled.tar.gz")
 
 
 def review_examples(preprocessor, texts, labels=None):
@@ -53,6 +71,7 @@ def training_reviews(data_path, max_examples=None, seed=1337):
     >>> len(texts), len(held_out)
     (22500, 2500)
     """
+    check_data_path(data_path)
     texts, labels = load_imdb(data_path, splits=("train",))["train"]
     (train_texts, train_labels), (val_texts, val_labels) = split_validation(texts, labels, 0.1, seed)
     if max_examples:
@@ -107,5 +126,6 @@ def evaluation_data(data_path):
     >>> counts, int(labels.sum())
     ({'examples': 25000}, 12500)
     """
+    check_data_path(data_path)
     texts, labels = load_imdb(data_path, splits=("test",))["test"]
     return texts, np.asarray(labels, "int32"), {"examples": len(texts)}

@@ -51,6 +51,35 @@ class SentimentPreprocessor(Preprocessor):
             ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
         return ids
 
+    def check_network_sizes(self, embedding_input_dims, outputs):
+        """Refuse a network too small for the vocabulary, or with another number of classes, in one line.
+
+        A larger embedding only has rows no id reaches, so it is accepted.
+
+        Args:
+            embedding_input_dims: the network's embedding `input_dim`s (its vocab_size).
+            outputs: the network's number of classes.
+
+        Example:
+
+        >>> SentimentPreprocessor(["", "[UNK]", "good", "film"]).check_network_sizes([3], 2)
+        Traceback (most recent call last):
+        ...
+        ValueError: The network's vocab_size is 3 but the preprocessor's vocabulary has 4 ids (0 = padding, 1 = out-of-vocabulary, then the words): build it with vocab_size=len(preprocessor.vocabulary)=4.
+        """
+        for size in embedding_input_dims:
+            if size < len(self.vocabulary):
+                raise ValueError(
+                    f"The network's vocab_size is {size} but the preprocessor's vocabulary has {len(self.vocabulary)} "
+                    f"ids (0 = padding, 1 = out-of-vocabulary, then the words): build it with "
+                    f"vocab_size=len(preprocessor.vocabulary)={len(self.vocabulary)}."
+                )
+        if outputs != len(self.labels):
+            raise ValueError(
+                f"The network has {outputs} classes but the preprocessor has {len(self.labels)} labels "
+                f"{list(self.labels)}: build it with num_classes={len(self.labels)}."
+            )
+
     def target_ids(self, labels):
         """Label names (or ids) → int32 label ids; an unknown name is an error naming it."""
         return self.names_to_ids(labels, self.labels, "label")
