@@ -39,7 +39,7 @@ RUN_FILES = (MODEL_FILE, SPEC_FILE, EPOCHS_FILE, HISTORY_FILE, METRICS_FILE, RUN
 RUN_FOLDERS = (BACKUP_DIR, BEST_DIR)
 # Half-written files an interrupted write leaves beside them, and the other workers' backups.
 _LEFTOVER_NAME = re.compile(
-    r"^(partial\.model\.keras|(history|metrics|run|spec)\.json\.tmp|epochs\.csv\.partial|workertemp_\d+(_best)?)$"
+    r"^(partial\.model\.keras|(history|metrics|run)\.json\.tmp|epochs\.csv\.partial|workertemp_\d+(_best)?)$"
 )
 
 

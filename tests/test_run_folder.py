@@ -170,3 +170,19 @@ def test_ctrl_c_in_kerasrnn_train_is_one_line_and_the_same_command_resumes(tmp_p
     assert len(json.loads((out / "history.json").read_text())["loss"]) == 4 - done  # only the epochs left ran
     assert [row.split(",")[0] for row in (out / "epochs.csv").read_text().splitlines()[1:]] == ["0", "1", "2", "3"]
     assert json.loads(resumed.stdout.strip().splitlines()[-1])["epochs"] == 4
+
+
+def test_ctrl_c_before_the_first_checkpoint_and_in_other_verbs_is_one_line(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("kerasrnn.training.train", interrupted)
+    status, _, err = run_cli(capsys, "train", "char_lm", "--data", SHAKESPEARE, "--out", tmp_path / "run", *TINY)
+    assert status == 130
+    assert err == "kerasrnn train: interrupted before the first epoch ended; run the same command to start again\n"
+    monkeypatch.setattr("kerasrnn.zoo.recipes.train_recipe", interrupted)
+    status, _, err = run_cli(capsys, "zoo", "train", "no-such-recipe")
+    assert status == 130 and err == "kerasrnn zoo train: interrupted; run the same command to resume\n"
+    monkeypatch.setattr("kerasrnn.evaluation.evaluate_on_data", interrupted)
+    status, _, err = run_cli(capsys, "evaluate", "charlm-shakespeare-rnn", "--data", SHAKESPEARE)
+    assert status == 130 and err == "kerasrnn evaluate: interrupted\n"
