@@ -171,3 +171,17 @@ def test_diagnose_without_matplotlib_stops_at_once_saying_what_to_install(tmp_pa
     assert not (tmp_path / "report").exists()
     # Before any measuring: the process starts, imports TensorFlow and stops (was: 2 minutes, then a traceback).
     assert time.monotonic() - started < 60
+
+
+def test_zoo_info_says_which_figures_zoo_evaluate_reproduces(capsys):
+    # The curve's last val_loss (1.6052, training's 64 streams of 100 characters) is not metrics' loss (1.6020,
+    # `zoo evaluate`'s 8 streams of 512): the entry says which is which.
+    assert main(["zoo", "info", "charlm-shakespeare-rnn"]) == 0
+    entry = json.loads(capsys.readouterr().out)
+    assert round(entry["validation_curve"]["values"][-1], 4) == 1.6052 and round(entry["metrics"]["loss"], 4) == 1.6020
+    assert entry["metrics_measured_by"].startswith(
+        "kerasrnn zoo evaluate charlm-shakespeare-rnn --data SHARED_DATA/tinyshakespeare/input.txt: ")
+    assert "reproduces these figures" in entry["metrics_measured_by"]
+    curve_note = entry["validation_curve"]["measured_by"]
+    assert curve_note.startswith("training's validation pass") and "batch_size 64, seq_len 100" in curve_note
+    assert "not the figures of metrics" in curve_note

@@ -6,6 +6,56 @@ import os
 DEFAULT_SHARED_DATA = os.path.join("..", "shared", "data")
 
 
+def with_measurement_notes(entry):
+    """An index entry with notes saying how its figures were measured, as `kerasrnn zoo info` prints it.
+
+    `metrics` come from `model.evaluate` on the task's evaluation data, which
+    `kerasrnn zoo evaluate` reproduces. The figures of `validation_curve`
+    (and an averaged model's `validation`) come from training's validation
+    data and batches: other data (a validation split, the dev set) or other batches (the
+    char LM validates in its 64 training streams of 100-character windows,
+    each from a zero state; `zoo evaluate` reads 8 streams of 512), so they
+    differ from `metrics` (charlm-shakespeare-rnn: its curve ends at 1.6052
+    nats/char, `metrics` and `zoo evaluate` give 1.6020).
+
+    Args:
+        entry: an index entry (`kerasrnn.zoo.info(name)`).
+
+    Returns:
+        A copy with `metrics_measured_by`, and `measured_by` in `validation_curve`
+        (`validation_measured_by` beside `validation`) where present.
+
+    Example:
+
+    >>> from kerasrnn import zoo
+    >>> notes = with_measurement_notes(zoo.info("charlm-shakespeare-rnn"))
+    >>> notes["metrics_measured_by"].split(":")[0]
+    'kerasrnn zoo evaluate charlm-shakespeare-rnn --data SHARED_DATA/tinyshakespeare/input.txt'
+    >>> notes["validation_curve"]["measured_by"].split(",")[0]
+    "training's validation pass after each epoch (model.fit)"
+    """
+    noted = dict(entry)
+    recipe = entry.get("training_recipe") or {}
+    noted["metrics_measured_by"] = (
+        f"kerasrnn zoo evaluate {entry['name']} --data SHARED_DATA/{recipe.get('eval_data', 'EVALUATION_DATA')}: "
+        "model.evaluate with the task's metrics on its evaluation data, dropout off; it reproduces these figures"
+    )
+    options = ", ".join(f"{key} {value}" for key, value in sorted((recipe.get("data_options") or {}).items()))
+    training = (
+        f"training's validation pass after each epoch (model.fit), on the validation part of: {entry.get('split')}; "
+        f"in training's batches (batch_size {recipe.get('batch_size')}{', ' + options if options else ''}). "
+        "Other data or batches than `kerasrnn zoo evaluate` scores, so not the figures of metrics"
+    )
+    if "validation_curve" in entry:
+        noted["validation_curve"] = {**entry["validation_curve"], "measured_by": training}
+    if "validation" in entry:
+        # An averaged model is not trained: the average and each member are evaluated on training's validation batches.
+        noted["validation_measured_by"] = training.replace(
+            "training's validation pass after each epoch (model.fit)",
+            "model.evaluate of the average (and in member_validation, of each member) when it was made")
+    return noted
+
+
 def add_zoo_verb(verbs):
     """Add `zoo` and its actions to the `kerasrnn` subparsers."""
     zoo = verbs.add_parser("zoo", help="pretrained models by name", description="The pretrained model zoo.")
@@ -62,7 +112,7 @@ def run_zoo(arguments):
                 shown = f"{score.format(entry['metrics'][score.key])} {score.label}"
                 print(f"{entry['name']:28s} {entry['task']:11s} {entry['cell']:10s} {shown}")
     elif action == "info":
-        print(json.dumps(zoo.info(arguments.name), indent=2, sort_keys=True))
+        print(json.dumps(with_measurement_notes(zoo.info(arguments.name)), indent=2, sort_keys=True))
     elif action == "download":
         print(zoo.download(arguments.name))
     elif action == "evaluate":
