@@ -9,6 +9,10 @@ from kerasrnn.zoo.download import sha256_of
 from kerasrnn.zoo.index import DEFAULT_ZOO_DIR, read_index, write_index
 
 RECIPES_FILE = os.path.join(DEFAULT_ZOO_DIR, "recipes.json")
+# Recipes not published yet: `zoo train` and `zoo publish` find them, and
+# publishing one moves it into recipes.json, which lists exactly the models
+# of index.json (the count the CI's wheel check and the tests compare).
+UNPUBLISHED_RECIPES_FILE = os.path.join(DEFAULT_ZOO_DIR, "recipes-unpublished.json")
 RUNS_DIR = os.path.join(DEFAULT_ZOO_DIR, "runs")
 
 
@@ -28,18 +32,74 @@ def read_recipes(path=RECIPES_FILE):
             raise ValueError(f"{path}: malformed JSON at line {error.lineno}: {error.msg}") from error
 
 
-def recipe(name, path=RECIPES_FILE):
-    """One recipe by name; an unknown name lists the known ones.
+def read_unpublished_recipes(path=UNPUBLISHED_RECIPES_FILE):
+    """The recipes not published yet (`models/recipes-unpublished.json`); empty without that file.
+
+    Example:
+
+    >>> read_unpublished_recipes()["sentiment-imdb-bilstm-pretrained"]["pretrain"]["unlabeled"]
+    'aclImdb_v1_unsup.tar.gz'
+    """
+    return read_recipes(path) if os.path.exists(path) else {}
+
+
+def recipe(name, path=RECIPES_FILE, unpublished_path=UNPUBLISHED_RECIPES_FILE):
+    """One recipe by name, published or not; an unknown name lists the known ones.
+
+    Args:
+        name: the recipe's (and model's) name.
+        path: the published models' recipes.
+        unpublished_path: the recipes not published yet.
 
     Example:
 
     >>> recipe("pos-ewt-bilstm")["task"]
     'pos_tagger'
+    >>> recipe("sentiment-imdb-bilstm-pretrained")["builder_options"]["cell"]
+    'lstm'
     """
-    recipes = read_recipes(path)
+    recipes = {**read_unpublished_recipes(unpublished_path), **read_recipes(path)}
     if name not in recipes:
         raise ValueError(f"No recipe {name!r}. Known: {', '.join(sorted(recipes))}")
     return recipes[name]
+
+
+def write_recipes(recipes, path):
+    """Write recipes as `models/recipes.json` holds them: one line per recipe, in order.
+
+    Example:
+
+    >>> write_recipes(read_recipes(), RECIPES_FILE)  # doctest: +SKIP
+    """
+    lines = [f"  {json.dumps(name)}: {json.dumps(plan)}" for name, plan in recipes.items()]
+    with open(path + ".partial", "w", encoding="utf-8") as file:
+        file.write("{\n" + ",\n".join(lines) + "\n}\n")
+    os.replace(path + ".partial", path)
+
+
+def promote_recipe(name, zoo_dir=DEFAULT_ZOO_DIR):
+    """Move a just-published recipe from `recipes-unpublished.json` into `recipes.json` of `zoo_dir`.
+
+    Returns:
+        True if it moved; False if it was not an unpublished recipe there.
+
+    Example:
+
+    >>> promote_recipe("sentiment-imdb-bilstm-pretrained")  # doctest: +SKIP
+    True
+    """
+    unpublished_path = os.path.join(zoo_dir, os.path.basename(UNPUBLISHED_RECIPES_FILE))
+    unpublished = read_unpublished_recipes(unpublished_path)
+    if name not in unpublished:
+        return False
+    recipes_path = os.path.join(zoo_dir, os.path.basename(RECIPES_FILE))
+    recipes = read_recipes(recipes_path) if os.path.exists(recipes_path) else {}
+    write_recipes({**recipes, name: unpublished.pop(name)}, recipes_path)
+    if unpublished:
+        write_recipes(unpublished, unpublished_path)
+    else:
+        os.remove(unpublished_path)
+    return True
 
 
 def train_recipe(name, shared_data, runs_dir=RUNS_DIR, epochs=None, strategy=None, zoo_dir=DEFAULT_ZOO_DIR):
@@ -102,8 +162,11 @@ def pretrain_recipe(plan, shared_data, run_dir):
 
     The step's options are the task's `pretrain` arguments (for the
     sentiment classifier: a language model on the training reviews, see
-    `kerasrnn.tasks.sentiment.pretraining`). Its time is counted in
-    `pretraining/epochs.csv` and added to the recipe's training time.
+    `kerasrnn.tasks.sentiment.pretraining`); its `unlabeled` file (IMDB's
+    unlabeled reviews) is found in `shared_data`, as the recipe's `data` is.
+    Its time is counted in `pretraining/epochs.csv` and added to the
+    recipe's training time; `pretraining/pretraining.json` records its
+    corpus, epochs and held-out loss for the index (see `pretraining_summary`).
 
     Example:
 
@@ -112,12 +175,48 @@ def pretrain_recipe(plan, shared_data, run_dir):
     """
     from kerasrnn.tasks.registry import get_task
 
+    step = dict(plan["pretrain"])
+    if "unlabeled" in step:
+        step["unlabeled"] = os.path.join(shared_data, step["unlabeled"])
     return get_task(plan["task"]).pretraining().pretrain(
         os.path.join(shared_data, plan["data"]),
         os.path.join(run_dir, "pretraining"),
         **_data_and_builder_arguments(plan),
-        **plan["pretrain"],
+        **step,
     )
+
+
+def pretraining_summary(run_dir):
+    """What a run's `pretrain` step did, for its index entry; None for a run without one.
+
+    Read from `run_dir/pretraining/pretraining.json` (written by the
+    sentiment pretraining after every epoch).
+
+    Returns:
+        A dict: `corpus` (reviews and tokens trained on and held out),
+        `epochs`, `seconds`, each epoch's `held_out_sampled_loss`, and once
+        finished the full-vocabulary `held_out_loss` and `held_out_perplexity`.
+
+    Example:
+
+    >>> pretraining_summary("models/runs/sentiment-imdb-bilstm-pretrained")  # doctest: +SKIP
+    {'corpus': {...}, 'epochs': 3, 'seconds': 3600.0, 'held_out_perplexity': 180.2, ...}
+    """
+    path = os.path.join(run_dir, "pretraining", "pretraining.json")
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as file:
+        record = json.load(file)
+    summary = {
+        "corpus": record["corpus"],
+        "epochs": len(record["epochs"]),
+        "seconds": record["seconds"],
+        "held_out_sampled_loss": [epoch["held_out_sampled_loss"] for epoch in record["epochs"]],
+    }
+    for key in ("held_out_loss", "held_out_perplexity"):
+        if key in record:
+            summary[key] = record[key]
+    return summary
 
 
 def _data_and_builder_arguments(plan):
@@ -192,6 +291,7 @@ def publish(name, shared_data, runs_dir=RUNS_DIR, zoo_dir=DEFAULT_ZOO_DIR, updat
     else:
         _, spec = load_trained(run_dir)
         cell = spec.get("cell", "lstm")
+    pretraining = pretraining_summary(run_dir)
     file_name = f"{name}.keras"
     target = os.path.join(zoo_dir, file_name)
     os.makedirs(zoo_dir, exist_ok=True)
@@ -215,6 +315,7 @@ def publish(name, shared_data, runs_dir=RUNS_DIR, zoo_dir=DEFAULT_ZOO_DIR, updat
         "training_recipe": plan,
         "training_seconds": training_seconds(run_dir),
         **({"validation_curve": curve} if curve else {}),
+        **({"pretraining": pretraining} if pretraining else {}),
         **({"validation": averaged["validation"], "member_validation": averaged["member_validation"]}
            if averaged else {}),
         "cpu_latency_seconds": measure_latency(model),
@@ -228,6 +329,7 @@ def publish(name, shared_data, runs_dir=RUNS_DIR, zoo_dir=DEFAULT_ZOO_DIR, updat
     _add_entry(entry, os.path.join(zoo_dir, "index.json"))
     if update_presets:
         _add_entry(entry, get_task(spec["task"]).presets_path())
+    promote_recipe(name, zoo_dir)  # recipes.json keeps listing exactly the published models
     return entry
 
 

@@ -1,5 +1,6 @@
 """`train_recipe`'s dispatch: a recipe's `pretrain` step runs first and its weights start the training."""
 
+import json
 import os
 
 import kerasrnn.training
@@ -46,3 +47,71 @@ def test_a_recipe_without_pretrain_trains_from_scratch(tmp_path, monkeypatch):
                         lambda task, data, out_dir, **options: received.update(options) or os.makedirs(out_dir) or {})
     recipes.train_recipe("sentiment-test", "/data", runs_dir=str(tmp_path))
     assert received["initial_weights"] is None
+
+
+def test_the_pretrain_steps_unlabeled_file_is_found_in_the_shared_data(tmp_path, monkeypatch):
+    received = {}
+    plan = {**PLAN, "pretrain": {**PLAN["pretrain"], "unlabeled": "aclImdb_v1_unsup.tar.gz"}}
+    monkeypatch.setattr(get_task("sentiment").pretraining(), "pretrain",
+                        lambda data_path, out_dir, **options: received.update(options) or "weights")
+    assert recipes.pretrain_recipe(plan, "/data", str(tmp_path)) == "weights"
+    assert received["unlabeled"] == "/data/aclImdb_v1_unsup.tar.gz" and received["epochs"] == 1
+    assert plan["pretrain"]["unlabeled"] == "aclImdb_v1_unsup.tar.gz"  # the recipe itself is left as it was
+
+
+def test_the_pretraining_record_passes_into_the_index_summary(tmp_path):
+    assert recipes.pretraining_summary(str(tmp_path)) is None  # a run without a pretrain step
+    (tmp_path / "pretraining").mkdir()
+    record = {
+        "corpus": {"train": {"reviews": 72500, "tokens": 17000000}, "held_out": {"reviews": 2500, "tokens": 600000}},
+        "settings": {"epochs": 2},
+        "epochs": [{"epoch": 1, "held_out_sampled_loss": 4.9, "train_sampled_loss": 5.2, "seconds": 1800.0},
+                   {"epoch": 2, "held_out_sampled_loss": 4.6, "train_sampled_loss": 4.8, "seconds": 1750.5}],
+        "seconds": 3550.5, "finished": True, "held_out_loss": 5.3, "held_out_perplexity": 200.34,
+    }
+    (tmp_path / "pretraining" / "pretraining.json").write_text(json.dumps(record))
+    assert recipes.pretraining_summary(str(tmp_path)) == {
+        "corpus": record["corpus"], "epochs": 2, "seconds": 3550.5, "held_out_sampled_loss": [4.9, 4.6],
+        "held_out_loss": 5.3, "held_out_perplexity": 200.34,
+    }
+
+
+def test_an_unpublished_recipe_trains_by_name_without_counting_as_published():
+    from kerasrnn.zoo.index import read_index
+
+    published, unpublished = recipes.read_recipes(), recipes.read_unpublished_recipes()
+    assert not set(published) & set(unpublished)
+    # recipes.json lists exactly the published models: what .ci/run and tests/test_zoo.py count.
+    assert sorted(published) == sorted(entry["name"] for entry in read_index(recipes.os.path.join(
+        recipes.DEFAULT_ZOO_DIR, "index.json")))
+    plan = recipes.recipe("sentiment-imdb-bilstm-pretrained")
+    assert plan["pretrain"]["unlabeled"] == "aclImdb_v1_unsup.tar.gz"
+    # The same classifier and data as the BiLSTM trained from scratch, so the two compare.
+    scratch = recipes.recipe("sentiment-imdb-bilstm")
+    assert plan["data_options"] == scratch["data_options"] and plan["batch_size"] == scratch["batch_size"]
+    assert {key: value for key, value in plan["builder_options"].items() if key != "learning_rate"} == {
+        key: value for key, value in scratch["builder_options"].items() if key != "learning_rate"}
+
+
+def test_the_pretrained_recipes_network_is_one_a_language_model_can_pretrain():
+    from kerasrnn.tasks.sentiment import build_sentiment_classifier
+    from kerasrnn.tasks.sentiment.pretraining import language_model_of
+
+    options = {**recipes.recipe("sentiment-imdb-bilstm-pretrained")["builder_options"], "units": 4, "embedding_dim": 4}
+    language_model = language_model_of(build_sentiment_classifier(vocab_size=600, **options), num_sampled=512)
+    assert language_model.get_layer("sampled_language_model_loss").bidirectional
+
+
+def test_publishing_an_unpublished_recipe_moves_it_into_recipes_json(tmp_path):
+    recipes.write_recipes({"a": {"task": "sentiment"}}, str(tmp_path / "recipes.json"))
+    recipes.write_recipes({"b": {"task": "pos_tagger"}, "c": {"task": "char_lm"}},
+                          str(tmp_path / "recipes-unpublished.json"))
+    assert not recipes.promote_recipe("a", str(tmp_path))  # already published
+    assert recipes.promote_recipe("b", str(tmp_path))
+    assert list(recipes.read_recipes(str(tmp_path / "recipes.json"))) == ["a", "b"]
+    assert list(recipes.read_unpublished_recipes(str(tmp_path / "recipes-unpublished.json"))) == ["c"]
+    assert recipes.promote_recipe("c", str(tmp_path))
+    assert not os.path.exists(tmp_path / "recipes-unpublished.json")
+    # Written in the one-line-per-recipe style of models/recipes.json.
+    assert (tmp_path / "recipes.json").read_text() == (
+        '{\n  "a": {"task": "sentiment"},\n  "b": {"task": "pos_tagger"},\n  "c": {"task": "char_lm"}\n}\n')
