@@ -85,6 +85,8 @@ def add_zoo_verb(verbs):
         parser.add_argument("--shared-data", default=DEFAULT_SHARED_DATA, help="folder of the real data sets")
         if action == "train":
             parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
+            parser.add_argument("--overwrite", action="store_true",
+                                help="replace a finished or differently configured run of the recipe (its pretraining is kept)")
             parser.add_argument(
                 "--strategy", choices=["default", "mirrored", "multi-worker"], default="default",
                 help="as for `kerasrnn train`; multi-worker reads TF_CONFIG and only the chief writes the run",
@@ -144,7 +146,8 @@ def run_zoo(arguments):
             print(markdown_table(read_index(), read_baselines()))
     elif action == "train":
         print(json.dumps(recipes.train_recipe(
-            arguments.name, arguments.shared_data, epochs=arguments.epochs, strategy=arguments.strategy
+            arguments.name, arguments.shared_data, epochs=arguments.epochs, strategy=arguments.strategy,
+            overwrite=arguments.overwrite,
         )))
     elif action == "publish" and arguments.latency_only:
         print(json.dumps(recipes.remeasure_latency(arguments.name), indent=2, sort_keys=True))

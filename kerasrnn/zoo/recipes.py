@@ -102,7 +102,8 @@ def promote_recipe(name, zoo_dir=DEFAULT_ZOO_DIR):
     return True
 
 
-def train_recipe(name, shared_data, runs_dir=RUNS_DIR, epochs=None, strategy=None, zoo_dir=DEFAULT_ZOO_DIR):
+def train_recipe(name, shared_data, runs_dir=RUNS_DIR, epochs=None, strategy=None, zoo_dir=DEFAULT_ZOO_DIR,
+                 overwrite=False):
     """Train (or resume training) the zoo model `name` into `runs_dir/name`.
 
     Args:
@@ -112,6 +113,9 @@ def train_recipe(name, shared_data, runs_dir=RUNS_DIR, epochs=None, strategy=Non
         epochs: override the recipe's epoch count.
         strategy: passed to `kerasrnn.training.train` (a name or a `tf.distribute.Strategy`).
         zoo_dir: where an averaging recipe's members are published.
+        overwrite: replace a finished (or differently configured) run in
+            `runs_dir/name` instead of refusing it, as `kerasrnn train
+            --overwrite` does; a recipe's pretraining is kept.
 
     Example:
 
@@ -144,13 +148,14 @@ def train_recipe(name, shared_data, runs_dir=RUNS_DIR, epochs=None, strategy=Non
         learning_rate_factor=plan.get("learning_rate_factor", 0.5),
         strategy=strategy,
         initial_weights=initial_weights,
+        overwrite=overwrite,
     )
     from kerasrnn.distribute import is_chief, make_strategy
 
     if not is_chief(make_strategy(strategy)):  # the same (cached) strategy `train` used
         return metrics  # only the chief writes the run's files
     timing_path = os.path.join(out_dir, "training_seconds.json")
-    previous = json.load(open(timing_path)) if os.path.exists(timing_path) else []
+    previous = json.load(open(timing_path)) if os.path.exists(timing_path) and not overwrite else []
     # A resumed run adds its own wall time to the earlier sessions'.
     with open(timing_path, "w") as file:
         json.dump(previous + [round(time.time() - started, 1)], file)

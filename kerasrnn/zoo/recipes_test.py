@@ -115,3 +115,19 @@ def test_publishing_an_unpublished_recipe_moves_it_into_recipes_json(tmp_path):
     # Written in the one-line-per-recipe style of models/recipes.json.
     assert (tmp_path / "recipes.json").read_text() == (
         '{\n  "a": {"task": "sentiment"},\n  "b": {"task": "pos_tagger"},\n  "c": {"task": "char_lm"}\n}\n')
+
+
+def test_zoo_train_overwrite_replaces_a_finished_run_and_restarts_its_timing(tmp_path, monkeypatch):
+    from kerasrnn.cli import build_parser
+
+    received = []
+    monkeypatch.setattr(recipes, "recipe", lambda name: {key: value for key, value in PLAN.items() if key != "pretrain"})
+    monkeypatch.setattr(kerasrnn.training, "train", lambda task, data, out_dir, **options:
+                        received.append(options["overwrite"]) or os.makedirs(out_dir, exist_ok=True) or {})
+    timing = tmp_path / "sentiment-test" / "training_seconds.json"
+    recipes.train_recipe("sentiment-test", "/data", runs_dir=str(tmp_path))
+    recipes.train_recipe("sentiment-test", "/data", runs_dir=str(tmp_path))
+    assert len(json.loads(timing.read_text())) == 2  # a resumed run adds its session's time
+    recipes.train_recipe("sentiment-test", "/data", runs_dir=str(tmp_path), overwrite=True)
+    assert received == [False, False, True] and len(json.loads(timing.read_text())) == 1
+    assert build_parser().parse_args(["zoo", "train", "sentiment-imdb-bigru", "--overwrite"]).overwrite
