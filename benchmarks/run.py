@@ -1,9 +1,28 @@
 """Run every benchmark and write benchmarks/RESULTS.md: `python -m benchmarks.run [--quick|--full]`.
 
 Run it from the repository root (the data sets are read from ../shared/data).
+It prints one line as each stage starts and ends, with the time since the
+start. How long it runs, on the 2-core development machine:
+
+- `--full`: 46 min 27 s measured (2,787 s on 2026-11-23, every section).
+- `--quick` (the default): about 20 minutes (15 to 25), an ESTIMATE, not
+  a whole run. Measured on 2026-12-05 at load average 0.3-3 (two other
+  users' tests beside it): start-up and matmul peak 5 s, generation 24 s,
+  serving 165 s. Estimated from the work quick mode gives them (4 batches
+  x 3 repetitions, against full mode's 12 x 5) and full mode's runs:
+  training 6-8 min (char LM 2.5, sentiment 3-4, tagger under 1),
+  subnormals about 3 min and memory about 4 min (fresh processes).
+- `--tiny`: seconds per section; for the test suite.
+- `--only SECTION`: that section alone (see each one's time above).
+
+The training, subnormals, epochs and memory sections compare with PyTorch,
+and serving with a Flask server (`pip install -e ".[bench]"`); a section
+whose package is missing is refused at the start.
 """
 
 import argparse
+import contextlib
+import importlib.util
 import json
 import os
 import sys
@@ -11,6 +30,11 @@ import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+# What each section imports beyond kerasrnn (the `bench` extra): checked before anything runs, so a
+# missing one is one line at the start, not a traceback (or a 3-minute wait for a server that died) later.
+SECTION_NEEDS = {"training": ("torch",), "subnormals": ("torch",), "epochs": ("torch",), "memory": ("torch",),
+                 "serving": ("flask",)}
 
 # Each is a row's `task` in results.json and the name of its measuring function in training_speed.
 TRAINING_TASKS = ("char_lm", "sentiment", "pos")
@@ -40,6 +64,39 @@ MODES = {
 }
 
 
+class Progress:
+    """One line per stage on stdout, with the time since the run started: a long run is never silent.
+
+    Args:
+        started: `time.time()` at the start of the run.
+
+    Example:
+
+    >>> progress = Progress(time.time() - 75)
+    >>> progress.say("generation: ...")
+    [benchmarks 1:15] generation: ...
+    """
+
+    def __init__(self, started):
+        self.started = started
+
+    def say(self, message):
+        elapsed = int(time.time() - self.started)
+        print(f"[benchmarks {elapsed // 60}:{elapsed % 60:02d}] {message}", flush=True)
+
+    @contextlib.contextmanager
+    def stage(self, name, description):
+        """Say `name: description` as the stage starts, and how long it took when it ends (or fails)."""
+        started = time.time()
+        self.say(f"{name}: {description}")
+        try:
+            yield
+        except BaseException:
+            self.say(f"{name}: failed after {time.time() - started:.0f} s")
+            raise
+        self.say(f"{name}: done in {time.time() - started:.0f} s")
+
+
 def main(argv=None):
     """Measure, print how, and write the JSON results and RESULTS.md.
 
@@ -50,10 +107,12 @@ def main(argv=None):
 
     >>> main(["--tiny", "--out", "/tmp/bench-doctest"])  # doctest: +SKIP
     """
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_const", const="quick", dest="mode")
-    mode.add_argument("--full", action="store_const", const="full", dest="mode")
+    mode.add_argument("--quick", action="store_const", const="quick", dest="mode",
+                      help="the default: about 20 minutes on 2 cores (an estimate; see above)")
+    mode.add_argument("--full", action="store_const", const="full", dest="mode",
+                      help="about 46 minutes on 2 cores (measured)")
     mode.add_argument("--tiny", action="store_const", const="tiny", dest="mode", help="seconds; for the test suite")
     parser.add_argument("--out", default="benchmarks", help="where RESULTS.md and results.json go")
     parser.add_argument(
@@ -84,18 +143,30 @@ def main(argv=None):
     settings = dict(MODES[name])
     if arguments.accuracy_torch:
         settings["accuracy_torch"] = True
+    sections = arguments.only or settings["sections"]
+    started = time.time()
+    progress = Progress(started)
+    progress.say(f"mode={name}, sections {', '.join(sections)}: importing TensorFlow (and PyTorch)")
+    needs = {section: SECTION_NEEDS.get(section, ()) for section in sections}
+    if "accuracy" in sections and settings["accuracy_torch"]:
+        needs["accuracy"] = ("torch",)
+    missing = sorted({module for modules in needs.values() for module in modules
+                      if importlib.util.find_spec(module) is None})
+    if missing:
+        refused = [section for section, modules in needs.items() if set(modules) & set(missing)]
+        parser.exit(2, f"benchmarks.run: error: the {', '.join(refused)} section(s) need {' and '.join(missing)}, "
+                       'which is not installed: pip install -e ".[bench]" (or pick other sections with --only)\n')
+    if importlib.util.find_spec("torch") is not None:
+        from benchmarks.torch_models import flush_subnormals_in_every_thread
 
-    from benchmarks import serving_speed, training_speed
+        # Before PyTorch's first operation, so its worker threads inherit it.
+        flush_subnormals_in_every_thread()
+
+    from benchmarks import serving_speed
     from benchmarks.measure import machine_description
     from benchmarks.peak import matmul_peak
     from benchmarks.report import write_report
-    from benchmarks.torch_models import flush_subnormals_in_every_thread
 
-    # Before PyTorch's first operation, so its worker threads inherit it.
-    flush_subnormals_in_every_thread()
-
-    started = time.time()
-    sections = arguments.only or settings["sections"]
     previous = os.path.join(arguments.out, "results.json")
     if arguments.only and os.path.exists(previous):
         # A partial run updates its sections and keeps the others (and their
@@ -105,55 +176,58 @@ def main(argv=None):
     else:
         results = {"mode": name, "settings": dict(settings), "machine": machine_description()}
     section_runs = results.setdefault("section_runs", {})
-    print(f"[benchmarks] mode={name} sections={sections} machine={results['machine']}", flush=True)
+    progress.say(f"mode={name} sections={sections} machine={results['machine']}")
     if "peak" in results:
         # Rows measured before keep the peak of their own run when this run measures a new one.
         for row in results.get("training", []):
             row.setdefault("peak_gflops", results["peak"]["peak"])
     if "peak" not in results or "training" in sections:
-        print("[benchmarks] matmul peak: 8 chained float32 matmuls per repetition, median of 3, TF and PyTorch",
-              flush=True)
-        results["peak"] = matmul_peak(n=512 if name == "tiny" else 2048)
-        print(f"[benchmarks] peak GFLOP/s: {results['peak']}", flush=True)
+        with progress.stage("matmul peak", "8 chained float32 matmuls per repetition, median of 3, TF (and PyTorch)"):
+            results["peak"] = matmul_peak(n=512 if name == "tiny" else 2048)
+        progress.say(f"peak GFLOP/s: {results['peak']}")
     tasks = arguments.task or list(TRAINING_TASKS)
     if "training" in sections:
+        from benchmarks import training_speed
+
         # Rows of the tasks not measured now stay as measured before (their run date is in section_runs).
         kept = [row for row in results.get("training", []) if row["task"] not in tasks]
         results["training"] = kept
         for task in tasks:
             measure = getattr(training_speed, task)
-            print(f"[benchmarks] training: {measure.__doc__.splitlines()[0]}", flush=True)
-            results["training"] += [{**row, "peak_gflops": results["peak"]["peak"]} for row in measure(settings)]
+            with progress.stage(f"training ({task})", measure.__doc__.splitlines()[0]):
+                results["training"] += [{**row, "peak_gflops": results["peak"]["peak"]} for row in measure(settings)]
     if "subnormals" in sections:
         from benchmarks.subnormals import subnormals
 
-        print("[benchmarks] subnormals: PyTorch keras-io architecture, flushed vs default, fresh processes", flush=True)
-        results["subnormals"] = subnormals(settings)
+        with progress.stage("subnormals", "PyTorch keras-io architecture, flushed vs default, fresh processes"):
+            results["subnormals"] = subnormals(settings)
     if "epochs" in sections:
         from benchmarks.full_epochs import full_epochs
 
-        print("[benchmarks] epochs: full training data, kerasrnn vs PyTorch, epochs interleaved", flush=True)
-        epoch_tasks = [task for task in settings["epoch_tasks"] if task in tasks]
-        kept = [row for row in results.get("epochs", []) if row["task"] not in epoch_tasks]
-        results["epochs"] = kept + full_epochs({**settings, "epoch_tasks": epoch_tasks})
+        with progress.stage("epochs", "full training data, kerasrnn vs PyTorch, epochs interleaved"):
+            epoch_tasks = [task for task in settings["epoch_tasks"] if task in tasks]
+            kept = [row for row in results.get("epochs", []) if row["task"] not in epoch_tasks]
+            results["epochs"] = kept + full_epochs({**settings, "epoch_tasks": epoch_tasks})
     with tempfile.TemporaryDirectory() as work_dir:
         if "generation" in sections:
-            print("[benchmarks] generation: exported `generate` vs model.predict per character", flush=True)
-            results["generation"] = serving_speed.generation(settings, work_dir)
+            with progress.stage("generation", "exported `generate` vs model.predict per character (trains a char LM "
+                                "first)"):
+                results["generation"] = serving_speed.generation(settings, work_dir)
         if "serving" in sections:
-            print("[benchmarks] serving: kerasrnn serve vs naive Flask, loopback clients", flush=True)
-            results["serving"] = serving_speed.serving(settings, work_dir)
+            with progress.stage("serving", "kerasrnn serve vs naive Flask, loopback clients (trains a classifier "
+                                "first)"):
+                results["serving"] = serving_speed.serving(settings, work_dir)
     if "accuracy" in sections:
         from benchmarks.imdb_accuracy import epochs_to_accuracy
 
-        print("[benchmarks] accuracy: IMDB full data, keras-io recipe vs kerasrnn train sentiment defaults, epochs "
-              "interleaved", flush=True)
-        results["accuracy"] = epochs_to_accuracy(settings)
+        with progress.stage("accuracy", "IMDB full data, keras-io recipe vs kerasrnn train sentiment defaults, "
+                            "epochs interleaved"):
+            results["accuracy"] = epochs_to_accuracy(settings)
     if "memory" in sections:
         from benchmarks.memory import memory
 
-        print("[benchmarks] memory: one fresh process per reference model and framework", flush=True)
-        results["memory"] = memory(settings)
+        with progress.stage("memory", "one fresh process per reference model and framework"):
+            results["memory"] = memory(settings)
     for section in sections:
         command = " ".join(["python -m benchmarks.run", *(sys.argv[1:] if argv is None else argv)])
         if arguments.task and section in ("training", "epochs"):
@@ -170,6 +244,7 @@ def main(argv=None):
         json.dump(results, file, indent=1, default=str)
     report = write_report(results, os.path.join(arguments.out, "RESULTS.md"))
     print(report, flush=True)
+    progress.say(f"finished: wrote {os.path.join(arguments.out, 'results.json')} and RESULTS.md")
     return 0
 
 
