@@ -26,6 +26,28 @@ class Preprocessor(keras.layers.Layer):
         self.built = True
 
     @staticmethod
+    def check_word_vocabulary_size(embedding_input_dims, vocabulary):
+        """Refuse a word embedding smaller than `vocabulary` (ids 0 = padding, 1 = out-of-vocabulary, then words).
+
+        A larger embedding only has rows no id reaches, so it is accepted: a
+        vocabulary may come out shorter than `TextVectorization`'s `max_tokens`.
+
+        Example:
+
+        >>> Preprocessor.check_word_vocabulary_size([3], ["", "[UNK]", "good", "film"])
+        Traceback (most recent call last):
+        ...
+        ValueError: The network's vocab_size is 3 but the preprocessor's vocabulary has 4 ids (0 = padding, 1 = out-of-vocabulary, then the words): build it with vocab_size=len(preprocessor.vocabulary)=4.
+        """
+        for size in embedding_input_dims:
+            if size < len(vocabulary):
+                raise ValueError(
+                    f"The network's vocab_size is {size} but the preprocessor's vocabulary has {len(vocabulary)} "
+                    f"ids (0 = padding, 1 = out-of-vocabulary, then the words): build it with "
+                    f"vocab_size=len(preprocessor.vocabulary)={len(vocabulary)}."
+                )
+
+    @staticmethod
     def names_to_ids(values, names, what):
         """Map class names to their index in `names`; integers pass through unchanged.
 

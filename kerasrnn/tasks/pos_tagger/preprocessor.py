@@ -70,13 +70,7 @@ class PosTaggerPreprocessor(Preprocessor):
         ...
         ValueError: The network has 3 tags but the preprocessor has 2 ['DET', 'NOUN']: build it with num_tags=len(preprocessor.tags)=2.
         """
-        for size in embedding_input_dims:
-            if size < len(self.vocabulary):
-                raise ValueError(
-                    f"The network's vocab_size is {size} but the preprocessor's vocabulary has {len(self.vocabulary)} "
-                    f"ids (0 = padding, 1 = out-of-vocabulary, then the words): build it with "
-                    f"vocab_size=len(preprocessor.vocabulary)={len(self.vocabulary)}."
-                )
+        self.check_word_vocabulary_size(embedding_input_dims, self.vocabulary)
         if outputs != len(self.tags):
             raise ValueError(
                 f"The network has {outputs} tags but the preprocessor has {len(self.tags)} {list(self.tags)}: "

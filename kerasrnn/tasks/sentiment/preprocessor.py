@@ -67,13 +67,7 @@ class SentimentPreprocessor(Preprocessor):
         ...
         ValueError: The network's vocab_size is 3 but the preprocessor's vocabulary has 4 ids (0 = padding, 1 = out-of-vocabulary, then the words): build it with vocab_size=len(preprocessor.vocabulary)=4.
         """
-        for size in embedding_input_dims:
-            if size < len(self.vocabulary):
-                raise ValueError(
-                    f"The network's vocab_size is {size} but the preprocessor's vocabulary has {len(self.vocabulary)} "
-                    f"ids (0 = padding, 1 = out-of-vocabulary, then the words): build it with "
-                    f"vocab_size=len(preprocessor.vocabulary)={len(self.vocabulary)}."
-                )
+        self.check_word_vocabulary_size(embedding_input_dims, self.vocabulary)
         if outputs != len(self.labels):
             raise ValueError(
                 f"The network has {outputs} classes but the preprocessor has {len(self.labels)} labels "
