@@ -52,6 +52,66 @@ class SentimentClassifier(TaskModel):
 
         return sentiment_endpoints(self)
 
+    def use_adversarial_training(self, adversarial="at", epsilon=None, **options):
+        """Train with adversarial (`"at"`) or virtual adversarial (`"vat"`) perturbations of the embeddings.
+
+        Miyato, Dai & Goodfellow 2017 (see `kerasrnn.tasks.sentiment.adversarial`):
+        every later `fit` step adds the loss on adversarially perturbed
+        embeddings (AT) or the KL divergence to the virtually perturbed
+        prediction (VAT). Training only: the classifier's graph, config and
+        saved file stay those of an ordinary classifier.
+
+        Args:
+            adversarial: `"at"`, `"vat"`, or `"none"` (back to plain training).
+            epsilon: the L2 norm of each review's perturbation (default 5.0,
+                the paper's).
+            **options: more `AdversarialTraining` arguments (`xi`,
+                `normalize_embeddings`, `seed`).
+
+        Returns:
+            The classifier itself.
+
+        Example:
+
+        >>> from kerasrnn.tasks.sentiment import build_sentiment_classifier
+        >>> words = ["", "[UNK]", "a", "moving", "dull", "film"]
+        >>> model = SentimentClassifier(build_sentiment_classifier(len(words), units=4, embedding_dim=4),
+        ...                             SentimentPreprocessor(words))
+        >>> history = model.use_adversarial_training("vat", epsilon=1.0).fit(
+        ...     ["A moving film.", "A dull film."], ["pos", "neg"], epochs=1, verbose=0)
+        >>> model.adversarial_training.mode
+        'vat'
+        """
+        from kerasrnn.tasks.sentiment.adversarial import (
+            ADVERSARIAL_MODES, DEFAULT_EPSILON, AdversarialTraining, EmbeddedNetwork, check_adversarial_epsilon,
+        )
+        from kerasrnn.validation import check_choice
+
+        check_choice("adversarial", adversarial, ADVERSARIAL_MODES)
+        epsilon = DEFAULT_EPSILON if epsilon is None else check_adversarial_epsilon(epsilon)
+        # Keras reuses a traced train function: trace the new step on the next fit.
+        self.train_function = None
+        if adversarial == "none":
+            self.adversarial_training = self.embedded_network = None
+            return self
+        settings = AdversarialTraining(adversarial, epsilon, **options)
+        split = EmbeddedNetwork(self.network)
+        if settings.normalize_embeddings:
+            embeddings = split.embedding.embeddings
+            embeddings.assign(settings.standardize(embeddings))
+            # Applied by the optimizer after every update; the variable's own
+            # constraint, not the layer's, so it is not saved with the model.
+            embeddings.constraint = settings.standardize
+        self.adversarial_training, self.embedded_network = settings, split
+        return self
+
+    def train_step(self, data):
+        if getattr(self, "adversarial_training", None) is None:
+            return super().train_step(data)
+        from kerasrnn.tasks.sentiment.adversarial import adversarial_train_step
+
+        return adversarial_train_step(self, data)
+
     def predict_text(self, text):
         """Classify one review; returns the label and the class probabilities.
 
