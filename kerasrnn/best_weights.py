@@ -7,6 +7,8 @@ import shutil
 
 import keras
 
+from kerasrnn.atomic_files import atomic_path, check_free_space, h5_size_bound, write_text
+
 STATE_FILE = "best.json"
 WEIGHTS_FILE = "best.weights.h5"
 
@@ -94,19 +96,18 @@ class KeepBestWeights(keras.callbacks.Callback):
             self.best, self.best_epoch, self.best_logs, self.wait = value, epoch, logs, 0
             self._best_weights = self.model.get_weights()
             os.makedirs(self.directory, exist_ok=True)
-            # Written beside and renamed over: an interruption never leaves half a file.
-            partial = os.path.join(self.directory, "partial." + WEIGHTS_FILE)
-            self.model.save_weights(partial)
-            os.replace(partial, self.weights_path)
+            # Written beside and renamed over: an interruption or a full disk never
+            # leaves half a file. Space is checked first: h5py crashes on a full disk.
+            optimizer_variables = list(self.model.optimizer.variables) if self.model.optimizer is not None else []
+            check_free_space(self.weights_path, h5_size_bound(list(self.model.weights) + optimizer_variables))
+            with atomic_path(self.weights_path) as partial:
+                self.model.save_weights(partial)
         else:
             self.wait += 1
         state = {"monitor": self.monitor, "value": self.best, "epoch": self.best_epoch,
                  "logs": self.best_logs, "wait": self.wait}
         os.makedirs(self.directory, exist_ok=True)
-        partial = self.state_path + ".partial"
-        with open(partial, "w", encoding="utf-8") as file:
-            json.dump(state, file)
-        os.replace(partial, self.state_path)
+        write_text(self.state_path, json.dumps(state))
         if self.wait >= self.patience:
             self.model.stop_training = True
 

@@ -1,10 +1,13 @@
 """`EpochLog`: every epoch's metrics in one CSV file, kept whole across resumes."""
 
 import csv
+import io
 import os
 import time
 
 import keras
+
+from kerasrnn.atomic_files import write_text
 
 
 class EpochLog(keras.callbacks.Callback):
@@ -27,6 +30,10 @@ class EpochLog(keras.callbacks.Callback):
     An epoch that runs again (the run was stopped after its row was written
     but before its checkpoint) replaces its row and any later one, so each
     epoch appears once.
+
+    The file is rewritten whole at every epoch, to a temporary file renamed
+    over it (`atomic_files.write_text`): a kill or a full disk during the
+    write leaves the previous epochs' file intact, never a half row.
 
     Args:
         path: the CSV file; created with its folder if missing.
@@ -63,20 +70,14 @@ class EpochLog(keras.callbacks.Callback):
             row["epoch_seconds"] = round(time.perf_counter() - started, 1)
         header, rows = self._read()
         earlier = [old for old in rows if not _epoch_number(old.get("epoch")) >= epoch]
-        new_columns = [key for key in row if key not in header]
+        header = header + [key for key in row if key not in header]
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        if header and not new_columns and len(earlier) == len(rows):
-            with open(self.path, "a", newline="", encoding="utf-8") as file:
-                csv.DictWriter(file, header, restval="").writerow(row)
-            return
-        header = header + new_columns
-        # Written beside and renamed over: an interruption never leaves half a file.
-        partial = f"{self.path}.partial"
-        with open(partial, "w", newline="", encoding="utf-8") as file:
-            writer = csv.DictWriter(file, header, restval="")
-            writer.writeheader()
-            writer.writerows(earlier + [row])
-        os.replace(partial, self.path)
+        # Never appended in place: a write cut short would leave half a row for every later read.
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, header, restval="")
+        writer.writeheader()
+        writer.writerows(earlier + [row])
+        write_text(self.path, text.getvalue())
 
     def _read(self):
         if not os.path.exists(self.path):
@@ -92,6 +93,35 @@ class EpochLog(keras.callbacks.Callback):
                     "the file is not one this callback wrote (move it away to start a new one)."
                 )
         return header, rows
+
+
+def read_history(path):
+    """The metrics of every epoch in an `EpochLog` file, as Keras' `History.history` holds them.
+
+    Columns other than metrics (`epoch`, `epoch_seconds`) are left out, and so
+    are empty cells (a metric an earlier epoch did not log). A missing file is `{}`.
+
+    Example:
+
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "epochs.csv")
+    >>> log = EpochLog(path)
+    >>> log.on_epoch_end(0, {"loss": 0.9})
+    >>> log.on_epoch_end(1, {"loss": 0.7})
+    >>> read_history(path)
+    {'loss': [0.9, 0.7]}
+    """
+    if not os.path.exists(path):
+        return {}
+    header, rows = EpochLog(path)._read()
+    history = {}
+    for name in header:
+        if name in ("epoch", "epoch_seconds"):
+            continue
+        values = [_plain(row[name]) for row in rows if row.get(name) not in (None, "")]
+        if values:
+            history[name] = values
+    return history
 
 
 def _epoch_number(text):

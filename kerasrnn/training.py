@@ -1,5 +1,8 @@
 """Training glue: build the model from a spec, fit it with checkpoints, save the results."""
 
+import contextlib
+import contextvars
+import functools
 import json
 import os
 import re
@@ -8,6 +11,9 @@ import shutil
 import keras
 import tensorflow as tf
 
+from kerasrnn.atomic_files import atomic_path, write_text
+from kerasrnn.atomic_files import save_model as save_model_atomically
+from kerasrnn.backup import AtomicBackupAndRestore
 from kerasrnn.best_weights import KeepBestWeights
 from kerasrnn.distribute import (
     DEFAULT_PEER_TIMEOUT,
@@ -17,7 +23,8 @@ from kerasrnn.distribute import (
     shard_by_data,
     worker_identity,
 )
-from kerasrnn.epoch_log import EpochLog
+from kerasrnn.epoch_log import EpochLog, read_history
+from kerasrnn.run_lock import RunLock
 from kerasrnn.spec import build_from_spec, check_builder_options, load_spec, save_spec
 from kerasrnn.tasks.model_parts import reset_states, stateful_copy
 from kerasrnn.tasks.registry import get_task, task_names
@@ -37,19 +44,59 @@ BEST_DIR = "best"
 # pretraining, the user's own notes) where it is.
 RUN_FILES = (MODEL_FILE, SPEC_FILE, EPOCHS_FILE, HISTORY_FILE, METRICS_FILE, RUN_FILE)
 RUN_FOLDERS = (BACKUP_DIR, BEST_DIR)
-# Half-written files an interrupted write leaves beside them, and the other workers' backups.
+# Half-written files an interrupted write leaves beside them (`atomic_files.partial_path`,
+# and the names of older versions), and the other workers' backups.
 _LEFTOVER_NAME = re.compile(
-    r"^(partial\.model\.keras|(history|metrics|run)\.json\.tmp|epochs\.csv\.partial|workertemp_\d+(_best)?)$"
+    r"^(partial\.(model\.keras|(spec|history|metrics|run)\.json|epochs\.csv)"
+    r"|(history|metrics|run)\.json\.tmp|epochs\.csv\.partial|workertemp_\d+(_best)?)$"
 )
+# The run-folder locks `train` holds, released when it returns or raises (`_releases_run_locks`).
+_HELD_LOCKS = contextvars.ContextVar("kerasrnn_run_locks")
 
 
 def write_json(data, path):
-    """Write `data` as indented JSON, atomically (a reader never sees half a file)."""
-    temporary = f"{path}.tmp"
-    with open(temporary, "w", encoding="utf-8") as file:
-        json.dump(data, file, indent=2, sort_keys=True)
-        file.write("\n")
-    os.replace(temporary, path)
+    """Write `data` as indented JSON, atomically: the previous file stays whole until the new one replaces it.
+
+    Example:
+
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "metrics.json")
+    >>> write_json({"loss": 1.5}, path)
+    >>> json.load(open(path))
+    {'loss': 1.5}
+    """
+    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _releases_run_locks(function):
+    # `train` takes the run folder's lock part way through its long body; the
+    # lock is released here, however the body ends (return, error, Ctrl-C).
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        held = []
+        token = _HELD_LOCKS.set(held)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            _HELD_LOCKS.reset(token)
+            for lock, created in reversed(held):
+                lock.release()
+                if created:
+                    with contextlib.suppress(OSError):
+                        os.rmdir(lock.folder)  # only if still empty: a run refused or failed before writing
+
+    return wrapper
+
+
+def _hold_run_lock(out_dir):
+    # One writer per run folder: a second `train` into it is refused (RunFolderBusyError,
+    # naming the PID) until the first ends; a dead process's lock is taken over.
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        return  # check_run_folder refuses it
+    created = not os.path.isdir(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    lock = RunLock(out_dir).acquire()
+    _HELD_LOCKS.get().append((lock, created))
 
 
 def run_identity(task, data_path, builder_options=None, data_options=None, initial_weights=None, **training_options):
@@ -241,6 +288,7 @@ class ResetStatesEachEpoch(keras.callbacks.Callback):
         reset_states(self.model.network)
 
 
+@_releases_run_locks
 def train(
     task,
     data_path,
@@ -275,6 +323,16 @@ def train(
     an interrupted run resumes only with the same identity, and a finished
     run (`model.keras`) or another run's folder is refused with a
     `ValueError`, before anything is read or written, unless `overwrite`.
+
+    Crash safety: every file is written to a temporary name beside it,
+    fsynced and renamed into place, so a kill, a crash or a full disk at any
+    moment leaves the previous version whole. The last two checkpoints are
+    kept (`AtomicBackupAndRestore`); a damaged newest one is set aside and the
+    run resumes from the one before. The checkpoint is removed only once
+    `model.keras` is in place. A full disk raises `DiskFullError` (a
+    `ValueError`); the same call resumes once space is freed. One process at
+    a time writes a run folder: another `train` into it raises
+    `RunFolderBusyError` naming the PID (`RunLock`).
 
     Args:
         task: a task name from `kerasrnn.tasks.registry` (`"char_lm"`,
@@ -351,6 +409,7 @@ def train(
     if chief:
         # Before the data is read: a refused run touches nothing. The other
         # workers follow the chief's decision (their folder may be local and empty).
+        _hold_run_lock(out_dir)
         check_run_folder(out_dir, identity, overwrite)
     keras.utils.set_random_seed(seed)
     data = description.data().prepare(
@@ -379,7 +438,8 @@ def train(
     if chief:
         os.makedirs(out_dir, exist_ok=True)
         write_json(identity, os.path.join(out_dir, RUN_FILE))
-        save_spec(spec, os.path.join(out_dir, SPEC_FILE))
+        with atomic_path(os.path.join(out_dir, SPEC_FILE)) as temporary:
+            save_spec(spec, temporary)
     with strategy.scope():
         network = build_from_spec(network_spec)
         if initial_weights is not None:
@@ -413,7 +473,9 @@ def train(
     # Last: the checkpoint says an epoch is done only once its row and best
     # weights are written, so a Ctrl-C between them never loses an epoch's
     # record (at worst the epoch runs again and EpochLog replaces its row).
-    fit_callbacks.append(keras.callbacks.BackupAndRestore(backup_dir))
+    # Kept when fit ends (Keras would delete it there): removed below, once model.keras is saved.
+    backup = AtomicBackupAndRestore(backup_dir)
+    fit_callbacks.append(backup)
     train_data, validation_data = data.train, data.validation
     if task_type is not None:
         train_data, validation_data = shard_by_data(train_data), shard_by_data(validation_data)
@@ -427,6 +489,10 @@ def train(
             verbose=verbose,
         )
     history_data = {key: [float(value) for value in values] for key, values in history.history.items()}
+    if not history_data and chief:
+        # Every epoch was checkpointed by a process that died before saving the model:
+        # its history, as far as it was written.
+        history_data = _recorded_history(out_dir)
     # The saved weights are the best epoch's under keep_best (which may have
     # run before a resume, so its logs come from the callback), else the last's.
     reported = {key: values[-1] for key, values in history_data.items()}
@@ -445,12 +511,21 @@ def train(
     write_json(history_data, os.path.join(out_dir, HISTORY_FILE))
     write_json(metrics, os.path.join(out_dir, METRICS_FILE))
     # Last, saved beside and renamed over: model.keras marks a finished run, so it is never half written.
-    partial_model = os.path.join(out_dir, "partial." + MODEL_FILE)
-    inference_model(model).save(partial_model)
-    os.replace(partial_model, os.path.join(out_dir, MODEL_FILE))
+    save_model_atomically(inference_model(model), os.path.join(out_dir, MODEL_FILE))
+    # Only now: a crash before this line resumes from the checkpoint instead of training again.
+    backup.remove_files()
     if best is not None:
         best.remove_files()  # the run is over: its best weights are model.keras
     return metrics
+
+
+def _recorded_history(out_dir):
+    # history.json if the dead process wrote it, else every epoch's row of epochs.csv.
+    try:
+        with open(os.path.join(out_dir, HISTORY_FILE), encoding="utf-8") as file:
+            return json.load(file)
+    except (OSError, ValueError):
+        return read_history(os.path.join(out_dir, EPOCHS_FILE))
 
 
 def inference_model(model):
