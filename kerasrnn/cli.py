@@ -124,7 +124,7 @@ def _add_task_options(parser):
     group = parser.add_argument_group("task-specific options")
     options = {}
     for task in all_tasks():
-        for name, settings in {**task.builder_options, **task.data_options}.items():
+        for name, settings in {**task.builder_options, **task.data_options, **task.training_options}.items():
             settings = dict(settings)
             settings["help"] = f"{task.name}: {settings.get('help', '')}"
             if name in options:
@@ -297,8 +297,11 @@ def run_train(arguments):
     from kerasrnn.training import train
 
     task = get_task(arguments.task)
-    own = set(task.builder_options) | set(task.data_options)
-    every = {name for other in all_tasks() for name in (*other.builder_options, *other.data_options)}
+    own = set(task.builder_options) | set(task.data_options) | set(task.training_options)
+    every = {
+        name for other in all_tasks()
+        for name in (*other.builder_options, *other.data_options, *other.training_options)
+    }
     misplaced = sorted(f"--{name.replace('_', '-')}" for name in _picked(arguments, every - own))
     if misplaced:
         raise ValueError(f"{', '.join(misplaced)}: not an option of the {task.name} task.")
@@ -321,6 +324,7 @@ def run_train(arguments):
         strategy=arguments.strategy,
         peer_timeout=arguments.peer_timeout,
         overwrite=arguments.overwrite,
+        **_picked(arguments, tuple(task.training_options)),
         # Progress bars only where someone watches; one line per epoch in logs.
         verbose="auto" if sys.stdout.isatty() else 2,
     )

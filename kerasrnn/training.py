@@ -310,6 +310,7 @@ def train(
     peer_timeout=DEFAULT_PEER_TIMEOUT,
     initial_weights=None,
     overwrite=False,
+    **task_options,
 ):
     """Train a model for `task` on real data and write it to `out_dir`.
 
@@ -379,6 +380,9 @@ def train(
         overwrite: replace whatever run `out_dir` holds: its files
             (`clear_run_folder`) are deleted once the data is read, and
             training starts afresh. Other files in the folder stay.
+        **task_options: options of the task's own training (its
+            `training_options`; sentiment: `adversarial` `"none"`, `"at"` or
+            `"vat"`, `adversarial_epsilon`, `unlabeled`), part of the run's identity.
 
     Returns:
         The metrics dict written to `metrics.json`.
@@ -401,10 +405,15 @@ def train(
     chief = is_chief(strategy)
     replicas = strategy.num_replicas_in_sync
     check_builder_options(task, builder_options)  # before the data is read; the seed is set after it
+    if task_options:
+        unknown = sorted(set(task_options) - set(description.training_options))
+        if unknown:
+            raise ValueError(f"Unknown argument(s) {', '.join(unknown)} of `train` for task {task!r}.")
+        description.model_class().check_training_options(**task_options)
     identity = run_identity(
         task, data_path, builder_options, data_options, initial_weights, epochs=epochs, batch_size=batch_size,
         max_examples=max_examples, seed=seed, keep_best=keep_best, patience=requested_patience,
-        learning_rate_patience=learning_rate_patience, learning_rate_factor=learning_rate_factor,
+        learning_rate_patience=learning_rate_patience, learning_rate_factor=learning_rate_factor, **task_options,
     )
     if chief:
         # Before the data is read: a refused run touches nothing. The other
@@ -477,6 +486,10 @@ def train(
     backup = AtomicBackupAndRestore(backup_dir)
     fit_callbacks.append(backup)
     train_data, validation_data = data.train, data.validation
+    if task_options:
+        train_data = model.use_training_options(
+            train_data, batch_size=batch_size, seed=seed, max_examples=max_examples, **task_options
+        )
     if task_type is not None:
         train_data, validation_data = shard_by_data(train_data), shard_by_data(validation_data)
     with length_bucketed_input(), multi_worker_fit(model):

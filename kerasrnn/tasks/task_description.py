@@ -55,6 +55,10 @@ class TaskDescription:
         batch_size: the training batch `kerasrnn train` uses unless told
             otherwise: the fastest one measured that loses no accuracy
             (benchmarks/RESULTS.md).
+        training_options: arguments of `kerasrnn.training.train` only this
+            task takes → `argparse` keyword arguments; its model class checks
+            them (`check_training_options`) and applies them
+            (`use_training_options`).
 
     Example:
 
@@ -76,6 +80,7 @@ class TaskDescription:
     verb: str
     latency_example: list
     batch_size: int
+    training_options: dict = dataclasses.field(default_factory=dict)
 
     def model_class(self):
         """The task model class (imports TensorFlow)."""

@@ -186,3 +186,60 @@ def test_bad_settings_are_refused_in_one_line(preprocessor, arguments, message):
     with pytest.raises(ValueError) as error:
         model.use_adversarial_training(**{"adversarial": "at", **arguments})
     assert str(error.value).startswith(message) and "\n" not in str(error.value)
+
+
+def test_train_with_vat_on_unlabeled_reviews_saves_a_plain_classifier(tmp_path):
+    import json
+    import os
+
+    from kerasrnn.shared_data import SHARED_DATA
+    from kerasrnn.training import load_trained, train
+
+    unlabeled = os.path.join(SHARED_DATA, "aclImdb_v1_unsup.tar.gz")
+    metrics = train("sentiment", IMDB_TARBALL, str(tmp_path), {"units": 4, "embedding_dim": 4},
+                    {"vocab_size": 500, "max_length": 30}, batch_size=32, max_examples=64, verbose=0,
+                    adversarial="vat", adversarial_epsilon=1.0, unlabeled=unlabeled)
+    assert np.isfinite(metrics["loss"])
+    with open(tmp_path / "run.json") as file:
+        assert json.load(file)["training"]["adversarial"] == "vat"
+    model, spec = load_trained(str(tmp_path))
+    assert type(model) is SentimentClassifier and "adversarial" not in spec
+    assert getattr(model, "adversarial_training", None) is None
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"adversarial": "at", "adversarial_epsilon": -1.0}, "`adversarial_epsilon` must be a finite number > 0"),
+        ({"adversarial_epsilon": 1.0}, "`adversarial_epsilon` needs adversarial='at' or 'vat'"),
+        ({"adversarial": "at", "unlabeled": "unsup.tar.gz"}, "`unlabeled` reviews are only used by adversarial='vat'"),
+        ({"adversarial": "vat", "unlabeled": "/no/such.tar.gz"}, "`unlabeled`: '/no/such.tar.gz' does not exist"),
+        ({"adversarial": "fgsm"}, "`adversarial` must be one of"),
+    ],
+)
+def test_train_refuses_bad_adversarial_options_before_writing_anything(tmp_path, arguments, message):
+    from kerasrnn.training import train
+
+    with pytest.raises(ValueError) as error:
+        train("sentiment", IMDB_TARBALL, str(tmp_path / "run"), **arguments)
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_refuses_adversarial_options_for_another_task(tmp_path):
+    from kerasrnn.shared_data import SHAKESPEARE
+    from kerasrnn.training import train
+
+    with pytest.raises(ValueError, match="Unknown argument\\(s\\) adversarial of `train` for task 'char_lm'"):
+        train("char_lm", SHAKESPEARE, str(tmp_path / "run"), adversarial="at")
+
+
+def test_the_command_line_takes_the_adversarial_options(tmp_path, capsys):
+    from kerasrnn.cli import build_parser, main
+
+    arguments = build_parser().parse_args(
+        ["train", "sentiment", "--data", "d", "--out", "o", "--adversarial", "vat", "--adversarial-epsilon", "2",
+         "--unlabeled", "u.tar.gz"])
+    assert (arguments.adversarial, arguments.adversarial_epsilon, arguments.unlabeled) == ("vat", 2.0, "u.tar.gz")
+    code = main(["train", "char_lm", "--data", "d", "--out", str(tmp_path), "--adversarial", "at"])
+    assert code != 0 and "--adversarial: not an option of the char_lm task." in capsys.readouterr().err

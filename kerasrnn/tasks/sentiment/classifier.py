@@ -105,6 +105,71 @@ class SentimentClassifier(TaskModel):
         self.adversarial_training, self.embedded_network = settings, split
         return self
 
+    @classmethod
+    def check_training_options(cls, adversarial="none", adversarial_epsilon=None, unlabeled=None):
+        """Refuse bad `kerasrnn.training.train` options of this task in one line, before any data is read.
+
+        Args:
+            adversarial: `"none"`, `"at"` or `"vat"` (see `use_adversarial_training`).
+            adversarial_epsilon: the perturbation's L2 norm per review (default 5.0).
+            unlabeled: IMDB's unlabeled reviews (`aclImdb_v1_unsup.tar.gz`),
+                for VAT's term on unlabeled batches.
+
+        Example:
+
+        >>> SentimentClassifier.check_training_options("at", adversarial_epsilon=2.0)
+        >>> SentimentClassifier.check_training_options("at", unlabeled="unsup.tar.gz")
+        Traceback (most recent call last):
+        ...
+        ValueError: `unlabeled` reviews are only used by adversarial='vat'. Received: adversarial='at'
+        """
+        import os
+
+        from kerasrnn.tasks.sentiment.adversarial import ADVERSARIAL_MODES, check_adversarial_epsilon
+        from kerasrnn.validation import check_choice
+
+        check_choice("adversarial", adversarial, ADVERSARIAL_MODES)
+        if adversarial_epsilon is not None:
+            if adversarial == "none":
+                raise ValueError("`adversarial_epsilon` needs adversarial='at' or 'vat'. Received: adversarial='none'")
+            check_adversarial_epsilon(adversarial_epsilon)
+        if unlabeled is not None:
+            if adversarial != "vat":
+                raise ValueError(
+                    f"`unlabeled` reviews are only used by adversarial='vat'. Received: adversarial={adversarial!r}"
+                )
+            if not os.path.exists(unlabeled):
+                raise ValueError(
+                    f"`unlabeled`: {unlabeled!r} does not exist; give aclImdb_v1_unsup.tar.gz or an aclImdb folder."
+                )
+
+    def use_training_options(self, train_data, batch_size, seed, max_examples=None, adversarial="none",
+                             adversarial_epsilon=None, unlabeled=None):
+        """Set this task's `train` options on the classifier; return the training batches to fit.
+
+        `kerasrnn.training.train` calls it with the prepared training
+        batches. With `unlabeled`, each batch is paired with a batch of
+        unlabeled reviews (through this classifier's preprocessor, batched
+        by length, shuffled with `seed`; at most `max_examples` of them).
+
+        Example:
+
+        >>> train_data = model.use_training_options(train_data, 128, 1337, adversarial="at")  # doctest: +SKIP
+        """
+        self.check_training_options(adversarial, adversarial_epsilon, unlabeled)
+        self.use_adversarial_training(adversarial, adversarial_epsilon, seed=seed)
+        if unlabeled is None:
+            return train_data
+        from kerasrnn.data.batching import bucketed_batches
+        from kerasrnn.tasks.sentiment.adversarial import with_unlabeled_batches
+        from kerasrnn.tasks.sentiment.data import review_examples
+        from kerasrnn.tasks.sentiment.pretraining import _read_unlabeled
+
+        texts = _read_unlabeled(unlabeled, max_examples)
+        examples = review_examples(self.preprocessor, texts).map(lambda word_ids: (word_ids, 0)).cache()
+        batches = bucketed_batches(examples, batch_size, shuffle_buffer=len(texts), seed=seed)
+        return with_unlabeled_batches(train_data, batches.map(lambda word_ids, _: word_ids))
+
     def train_step(self, data):
         if getattr(self, "adversarial_training", None) is None:
             return super().train_step(data)

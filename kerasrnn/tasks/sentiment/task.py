@@ -24,4 +24,13 @@ TASK = TaskDescription(
     # With 64 units a step's matmuls are tiny: batches of 32 leave the CPU
     # waiting on per-op overhead, batches of 128 run 1.6x faster per review.
     batch_size=128,
+    training_options={
+        "adversarial": {
+            "choices": ["none", "at", "vat"],
+            "help": "adversarial (at) or virtual adversarial (vat) perturbations of the embeddings in training "
+            "(Miyato et al. 2017)",
+        },
+        "adversarial_epsilon": {"type": float, "help": "the perturbation's L2 norm per review (default 5.0)"},
+        "unlabeled": {"help": "with --adversarial vat: IMDB's unlabeled reviews (aclImdb_v1_unsup.tar.gz) too"},
+    },
 )
