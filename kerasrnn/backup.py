@@ -169,7 +169,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         print(f"kerasrnn: {what} {path} is unreadable ({reason}); {moved}; {then}", file=sys.stderr)
 
     def _variables(self):
-        optimizer = self.model.optimizer
+        optimizer = getattr(self.model, "optimizer", None)
         return list(self.model.weights) + (list(optimizer.variables) if optimizer is not None else [])
 
     def _remove_partial_files(self):

@@ -98,7 +98,8 @@ class KeepBestWeights(keras.callbacks.Callback):
             os.makedirs(self.directory, exist_ok=True)
             # Written beside and renamed over: an interruption or a full disk never
             # leaves half a file. Space is checked first: h5py crashes on a full disk.
-            optimizer_variables = list(self.model.optimizer.variables) if self.model.optimizer is not None else []
+            optimizer = getattr(self.model, "optimizer", None)  # a model used outside fit may have none
+            optimizer_variables = list(optimizer.variables) if optimizer is not None else []
             check_free_space(self.weights_path, h5_size_bound(list(self.model.weights) + optimizer_variables))
             with atomic_path(self.weights_path) as partial:
                 self.model.save_weights(partial)

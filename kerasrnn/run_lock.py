@@ -66,8 +66,11 @@ class RunLock:
             if current is not None and os.path.samestat(current, os.fstat(descriptor)):
                 break
             os.close(descriptor)
-        os.ftruncate(descriptor, 0)
-        os.write(descriptor, f"{os.getpid()}\n".encode())
+        try:
+            os.ftruncate(descriptor, 0)
+            os.write(descriptor, f"{os.getpid()}\n".encode())
+        except OSError:
+            pass  # a full disk: the lock holds all the same, a refusal just cannot name us
         self._descriptor = descriptor
         return self
 
