@@ -72,8 +72,15 @@ def test_corrupt_or_missing_imdb_is_a_clear_error(tmp_path):
         load_imdb(str(truncated))
     with pytest.raises(FileNotFoundError, match="IMDB data not found"):
         load_imdb(str(tmp_path / "missing.tar.gz"))
-    with pytest.raises(ValueError, match="may contain only 'train' and 'test'"):
+    with pytest.raises(ValueError, match="may contain only 'train', 'test' and 'unsup'. Received: 'validation'"):
+        load_imdb(IMDB_TARBALL, splits=("validation",))
+    with pytest.raises(ValueError, match="must be a tuple of split names, e.g. \\('train',\\)"):
+        load_imdb(IMDB_TARBALL, splits="train")
+    # The labeled archive has no unlabeled reviews: say where they were looked for.
+    with pytest.raises(ValueError, match="no reviews found under aclImdb/train/unsup"):
         load_imdb(IMDB_TARBALL, splits=("unsup",))
+    with pytest.raises(ValueError, match="`seed` must be None or an integer"):
+        load_imdb(IMDB_TARBALL, seed="0")
 
 
 @contextlib.contextmanager
