@@ -11,6 +11,12 @@ no public accessor for it (Keras 3.15); its own metrics read it the same way.
   layer keeps as attributes (Keras tracks them, but `Layer` has no public
   `layers` property; `Model.layers` lists only the top level).
 
+- `compiled_loss`: the loss given to `compile`, without the regularization
+  losses `Model.compute_loss` adds (adversarial training adds it a second time,
+  on perturbed inputs, and must not count the regularization twice).
+- `first_call_argument`: which tensor a layer of a functional model was
+  called on (Keras keeps a layer's call graph in `_inbound_nodes`).
+
 If a Keras release moves it, this is the only import to update.
 
 Example:
@@ -40,3 +46,33 @@ def nested_layers(layer):
 
 
 __all__ = ["backend_rnn", "get_keras_mask", "nested_layers", "tensorflow_trainer"]
+
+
+def compiled_loss(model, y, y_pred, sample_weight=None):
+    """The compiled loss of `model` on `(y, y_pred)`, without regularization losses.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
+    >>> model.compile(loss="sparse_categorical_crossentropy")
+    >>> round(float(compiled_loss(model, np.array([0]), np.array([[0.5, 0.5]]))), 4)
+    0.6931
+    """
+    return model._compile_loss(y, y_pred, sample_weight)
+
+
+def first_call_argument(layer):
+    """The first tensor `layer` was called on in its (only) functional graph, or None.
+
+    Example:
+
+    >>> import keras
+    >>> inputs = keras.Input((2,))
+    >>> dense = keras.layers.Dense(1)
+    >>> _ = dense(inputs)
+    >>> first_call_argument(dense) is inputs
+    True
+    """
+    nodes = layer._inbound_nodes
+    return nodes[0].arguments.args[0] if len(nodes) == 1 and nodes[0].arguments.args else None

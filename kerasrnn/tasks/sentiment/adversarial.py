@@ -26,6 +26,7 @@ import numbers
 import keras
 import tensorflow as tf
 
+from kerasrnn.keras_adapter import compiled_loss, first_call_argument
 from kerasrnn.validation import check_choice
 
 ADVERSARIAL_MODES = ("none", "at", "vat")
@@ -139,8 +140,7 @@ class EmbeddedNetwork:
         for previous, layer in zip(layers, layers[1:]):
             # Its first argument is the previous layer's output (the padding
             # mask, an op of its own in the graph, is another argument).
-            nodes = layer._inbound_nodes
-            first = nodes[0].arguments.args[0] if len(nodes) == 1 and nodes[0].arguments.args else None
+            first = first_call_argument(layer)
             if getattr(first, "_keras_history", (None,))[0] is not previous:
                 raise ValueError(
                     f"Adversarial training needs a network whose layers form one chain; "
@@ -288,13 +288,13 @@ def adversarial_train_step(model, data):
             logits = split.logits(embedded, mask, training=True)
             probabilities = tf.nn.softmax(logits)
             # The compiled loss with the model's regularization losses, as Keras' own step.
-            loss = model._compute_loss(x=x, y=y, y_pred=probabilities, sample_weight=sample_weight, training=True)
+            loss = model.compute_loss(x=x, y=y, y_pred=probabilities, sample_weight=sample_weight, training=True)
         if settings.mode == "at":
             with tape.stop_recording():
                 gradient = inner.gradient(loss, embedded)
             perturbation = settings.adversarial_perturbation(gradient, mask)
             adversarial = tf.nn.softmax(split.logits(embedded + perturbation, mask, training=True))
-            extra = model._compile_loss(y, adversarial, sample_weight)
+            extra = compiled_loss(model, y, adversarial, sample_weight)
         else:
             extra = settings.virtual_adversarial_loss(split, embedded, mask, logits, step)
             if unlabeled is not None:
@@ -305,7 +305,8 @@ def adversarial_train_step(model, data):
                     split, unlabeled_embedded, unlabeled_mask, unlabeled_logits, step + (1 << 40)
                 )
         loss = loss + extra
-        model._loss_tracker.update_state(loss, sample_weight=tf.shape(x)[0])
+        # Keras lists its loss tracker (named "loss") among the compiled model's metrics.
+        next(metric for metric in model.metrics if metric.name == "loss").update_state(loss, sample_weight=tf.shape(x)[0])
         scaled = model.optimizer.scale_loss(loss)
     variables = model.trainable_weights
     model.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
