@@ -324,3 +324,15 @@ def test_serve_binds_loopback_by_default_and_checks_its_options(capsys):
     assert "--max-batch-size must be a positive integer" in capsys.readouterr().err
     assert main(["serve", "--model-config-file", "/no/such/models.config"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_config_listing_one_name_twice_is_refused_as_tf_serving_refuses_it(tmp_path, capsys):
+    from kerasrnn.cli import main
+
+    config = tmp_path / "models.config"
+    entries = "".join(f"config {{ name: 'imdb' base_path: '{tmp_path / folder}' model_platform: 'tensorflow' }}"
+                      for folder in ("first", "second"))
+    config.write_text(f"model_config_list {{ {entries} }}")
+    assert main(["serve", "--model-config-file", str(config), "--port", "0"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.endswith("Illegal to list model imdb multiple times in config list") and "\n" not in error

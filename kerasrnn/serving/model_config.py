@@ -20,6 +20,14 @@ def read_model_config(path):
 
     >>> [name for name, _, _ in read_model_config("export/models.config")]  # doctest: +SKIP
     ['imdb', 'shakespeare']
+    >>> import tempfile
+    >>> config = os.path.join(tempfile.mkdtemp(), "models.config")
+    >>> entry = "config { name: 'imdb' base_path: '/models/imdb' model_platform: 'tensorflow' }"
+    >>> _ = open(config, "w").write(f"model_config_list {{ {entry} {entry} }}")
+    >>> read_model_config(config)
+    Traceback (most recent call last):
+    ...
+    ValueError: --model-config-file: '...models.config': Illegal to list model imdb multiple times in config list
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"--model-config-file: {path!r} does not exist.")
@@ -30,9 +38,15 @@ def read_model_config(path):
         except text_format.ParseError as error:
             raise ValueError(f"--model-config-file: {path!r} is not a ModelServerConfig text proto: {error}") from None
     models = []
+    names = set()
     for entry in config.model_config_list.config:
         if not entry.name or not entry.base_path:
             raise ValueError(f"--model-config-file: every model needs a name and a base_path; got {entry}")
+        # TF Serving's ServerCore refuses such a config in these words; serving only one of the
+        # models under the name would hide the other.
+        if entry.name in names:
+            raise ValueError(f"--model-config-file: {path!r}: Illegal to list model {entry.name} multiple times in config list")
+        names.add(entry.name)
         base_path = entry.base_path
         if not os.path.isabs(base_path):
             base_path = os.path.join(os.path.dirname(os.path.abspath(path)), base_path)
