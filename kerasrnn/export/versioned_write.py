@@ -2,16 +2,23 @@
 
 TF Serving (and `kerasrnn serve`) load an integer-named folder as soon as it
 appears, so a version is built in a non-integer sibling (`temp-...`) and
-renamed into place only when complete.
+renamed into place only when complete. Several exports may run into one
+base path at once: the version number is chosen, and the folder renamed,
+under a lock on the base path, so each gets its own version and none
+replaces another's unasked.
 """
 
+import contextlib
+import fcntl
 import os
+import re
 import shutil
 import time
 
 from kerasrnn.validation import check_positive_int
 
 TEMP_PREFIX = "temp-"
+_TEMPORARY = re.compile(rf"{TEMP_PREFIX}\d+-(\d+)(-replaced)?")
 
 
 def existing_versions(base_path):
@@ -50,6 +57,55 @@ def next_version(base_path):
     return versions[-1] + 1 if versions else 1
 
 
+@contextlib.contextmanager
+def _base_path_lock(base_path):
+    # Held only while a version is chosen and renamed into place (milliseconds, never during the
+    # export itself), so a concurrent export waits for it rather than taking the same number.
+    # The kernel drops a flock when its process dies, kill -9 included. The lock is on the folder
+    # itself (flock takes a directory's descriptor), so the base path holds nothing but versions.
+    descriptor = os.open(base_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _process_is_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
+
+
+def remove_stale_temporaries(base_path):
+    """Delete the `temp-...` folders of exports whose process is gone (killed mid-export).
+
+    Returns the names removed.
+
+    Example:
+
+    >>> import subprocess, sys, tempfile
+    >>> base = tempfile.mkdtemp()
+    >>> dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+    ...                       capture_output=True, text=True).stdout.strip()
+    >>> os.mkdir(os.path.join(base, f"temp-1-{dead}"))
+    >>> os.mkdir(os.path.join(base, f"temp-2-{os.getpid()}"))
+    >>> remove_stale_temporaries(base) == [f"temp-1-{dead}"]
+    True
+    """
+    removed = []
+    for name in sorted(os.listdir(base_path)):
+        match = _TEMPORARY.fullmatch(name)
+        if match and not _process_is_alive(int(match.group(1))):
+            shutil.rmtree(os.path.join(base_path, name), ignore_errors=True)
+            removed.append(name)
+    return removed
+
+
 def write_version(base_path, write, version=None, overwrite=False):
     """Build a version with `write(temp_dir)` and rename it to `base_path/<version>`.
 
@@ -65,7 +121,9 @@ def write_version(base_path, write, version=None, overwrite=False):
     Raises:
         ValueError: bad `version`, or the version exists and `overwrite` is False.
 
-    If `write` raises, the temporary folder is removed and nothing else changes.
+    If `write` raises, the temporary folder is removed and nothing else changes;
+    the folders that exports killed mid-way left behind are removed by the
+    next export. Concurrent exports without `version` get distinct versions.
 
     Example:
 
@@ -79,26 +137,34 @@ def write_version(base_path, write, version=None, overwrite=False):
     if version is not None:
         version = check_positive_int("version", version)
     os.makedirs(base_path, exist_ok=True)
-    if version is None:
-        version = next_version(base_path)
-    final = os.path.join(base_path, str(version))
-    if os.path.exists(final) and not overwrite:
-        raise ValueError(
-            f"Version {version} already exists at {final!r}: pass overwrite=True (--overwrite) to replace "
-            f"it, or omit `version` to write version {next_version(base_path)}."
-        )
+
+    def refuse_existing(final):
+        if os.path.exists(final) and not overwrite:
+            raise ValueError(
+                f"Version {version} already exists at {final!r}: pass overwrite=True (--overwrite) to replace "
+                f"it, or omit `version` to write version {next_version(base_path)}."
+            )
+
+    if version is not None:
+        refuse_existing(os.path.join(base_path, str(version)))  # before the export's work, not after
     temporary = os.path.join(base_path, f"{TEMP_PREFIX}{time.time_ns()}-{os.getpid()}")
     try:
         write(temporary)
-        if os.path.exists(final):
-            # rename() cannot replace a non-empty folder: move the old one
-            # aside (to a name no server loads) first, delete it afterwards.
-            retired = f"{temporary}-replaced"
-            os.rename(final, retired)
-            os.rename(temporary, final)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.rename(temporary, final)
+        with _base_path_lock(base_path):
+            remove_stale_temporaries(base_path)
+            if version is None:
+                version = next_version(base_path)
+            final = os.path.join(base_path, str(version))
+            refuse_existing(final)  # again: another export may have written it meanwhile
+            if os.path.exists(final):
+                # rename() cannot replace a non-empty folder: move the old one
+                # aside (to a name no server loads) first, delete it afterwards.
+                retired = f"{temporary}-replaced"
+                os.rename(final, retired)
+                os.rename(temporary, final)
+                shutil.rmtree(retired, ignore_errors=True)
+            else:
+                os.rename(temporary, final)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
