@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import urllib.parse
+import zipfile
 
 import keras
 import numpy as np
@@ -177,13 +178,58 @@ def test_a_keras_file_url_loads_and_keeps_stdout_clean(tmp_path, static_server, 
 
 def test_keras_file_urls_with_the_same_file_name_are_cached_apart(tmp_path, static_server, artifact):
     """Each URL has its own cache folder under KERASRNN_HOME (not a shared /tmp/.keras)."""
-    for folder, data in (("a", artifact[0].read_bytes()), ("b", b"another file")):
+    another = tmp_path / "another.keras"  # a complete .keras archive of another content
+    with zipfile.ZipFile(another, "w") as archive:
+        archive.writestr("config.json", "{}")
+    for folder, data in (("a", artifact[0].read_bytes()), ("b", another.read_bytes())):
         (static_server.root / folder).mkdir()
         (static_server.root / folder / FILE).write_bytes(data)
     first, second = (model_file(f"{static_server.url}/{folder}/{FILE}") for folder in ("a", "b"))
     assert first != second
     assert first.startswith(str(tmp_path / "home")) and second.startswith(str(tmp_path / "home"))
-    assert sha256_of(first) == artifact[1]["sha256"] and open(second, "rb").read() == b"another file"
+    assert sha256_of(first) == artifact[1]["sha256"] and open(second, "rb").read() == another.read_bytes()
+
+
+class CutShort(http.server.BaseHTTPRequestHandler):
+    """A mirror that sends the first half of the file with no Content-Length, then closes (issue 28 point 7)."""
+
+    protocol_version = "HTTP/1.0"  # the body ends when the connection closes
+
+    def do_GET(self):
+        data = self.server.data
+        self.server.requests.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.end_headers()
+        self.wfile.write(data if self.server.complete else data[: len(data) // 2])
+
+    def log_message(self, format, *args):
+        pass
+
+
+def test_a_keras_url_cut_short_is_refused_never_cached_and_fetched_again(tmp_path, artifact, reference):
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CutShort)
+    httpd.data, httpd.complete, httpd.requests = artifact[0].read_bytes(), False, []
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/{FILE}"
+    try:
+        with pytest.raises(ValueError, match=f"the {len(httpd.data) // 2} bytes received are not a complete .keras"):
+            model_file(url)
+        cached = [files for _, _, files in os.walk(tmp_path / "home") if files]
+        assert cached == [], cached  # nothing kept, not even the partial file
+        httpd.complete = True  # the mirror recovers: the next call downloads again and loads
+        assert_same_model(zoo.load(url), reference)
+        assert len(httpd.requests) == 2
+        path = model_file(url)  # cached now: no third request
+        assert len(httpd.requests) == 2
+        # A cached copy damaged later is fetched again, not reported "not loadable" for ever.
+        with open(path, "r+b") as file:
+            file.truncate(os.path.getsize(path) // 3)
+        assert_same_model(zoo.load(url), reference)
+        assert len(httpd.requests) == 3
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def test_a_local_published_folder_its_file_url_and_a_keras_path_load(tmp_path, artifact, reference):

@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 import urllib.parse
+import zipfile
 
 from kerasrnn.zoo.download import cache_dir, download_at_most, fetch
 from kerasrnn.zoo.index import INDEX_FILE, find_entry, parse_index, read_index
@@ -65,22 +66,62 @@ def _download_index(base):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def is_keras_archive(path):
+    """Whether `path` is a complete `.keras` file: a zip holding `config.json` whose every member passes its CRC.
+
+    A download cut short (a server that closes mid-body without a
+    Content-Length) fails this, so it never enters the cache.
+
+    Example:
+
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "cut.keras")
+    >>> _ = open(path, "wb").write(b"PK\\x03\\x04 half a file")
+    >>> is_keras_archive(path)
+    False
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "config.json" in archive.namelist() and archive.testzip() is None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError):
+        return False
+
+
 def _download_file(url):
-    """A `.keras` file at a URL, cached under a name derived from the URL."""
+    """A `.keras` file at a URL, cached under a name derived from the URL once it is checked complete."""
     import keras
 
     key = hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
     folder = os.path.join(cache_dir(), "urls", key)
     name = os.path.basename(urllib.parse.urlparse(url).path)
+    cached = os.path.join(folder, name)
+    if os.path.isfile(cached):
+        if is_keras_archive(cached):
+            return cached
+        os.remove(cached)  # damaged since it was cached (it was complete then): fetched again
     # get_file falls back to /tmp/.keras when `cache_dir` is not (yet) a
     # writable folder, where every URL ending in the same file name would
-    # share one file: the per-URL folder must exist first.
+    # share one file: the per-URL folder must exist first. The download goes
+    # to a folder of its own beside the cached name, renamed into place only
+    # once it is a complete archive.
     os.makedirs(folder, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".partial-", dir=folder)
     try:
         with _quiet_keras_download():
-            return keras.utils.get_file(name, origin=url, cache_dir=folder, cache_subdir=".")
+            path = keras.utils.get_file(name, origin=url, cache_dir=staging, cache_subdir=".")
+        if not is_keras_archive(path):
+            raise ValueError(
+                f"Could not download {url}: the {os.path.getsize(path)} bytes received are not a complete .keras "
+                "archive (the transfer was cut short, or the URL names another kind of file); nothing was cached."
+            )
+        os.replace(path, cached)
+        return cached
+    except ValueError:
+        raise
     except Exception as error:
         raise ValueError(f"Could not download {url}: {error}") from error
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def model_file(source):
