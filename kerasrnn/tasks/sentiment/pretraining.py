@@ -19,10 +19,12 @@ finished, the held-out loss and perplexity over the full vocabulary: what
 import json
 import math
 import os
+import shutil
 
 import keras
 import tensorflow as tf
 
+from kerasrnn.backup import AtomicBackupAndRestore
 from kerasrnn.epoch_log import EpochLog
 from kerasrnn.layers.sampled_language_model_loss import SampledLanguageModelLoss
 from kerasrnn.optimizers import build_optimizer
@@ -332,6 +334,8 @@ def pretrain_encoder(
     if read_record(out_dir) is None:
         record.write()  # the corpus is on record from the start, for a resumed run to check
 
+    backup_dir = os.path.join(out_dir, "backup")
+
     def words_only(word_ids, labels):
         return word_ids
 
@@ -342,9 +346,12 @@ def pretrain_encoder(
             epochs=epochs,
             shuffle=False,  # the batches come shuffled from the task's tf.data pipeline
             callbacks=[
-                keras.callbacks.BackupAndRestore(os.path.join(out_dir, "backup")),
                 EpochLog(os.path.join(out_dir, EPOCHS_FILE)),
                 record,  # after EpochLog: it reads the row EpochLog has just written
+                # Last, as in `train`: the checkpoint says an epoch is done only once its row is
+                # written. Written atomically (the last two kept), and kept when `fit` ends, so a
+                # kill during the held-out loss below resumes with no epoch left to train.
+                AtomicBackupAndRestore(backup_dir),
             ],
             verbose=verbose,
         )
@@ -354,6 +361,7 @@ def pretrain_encoder(
     # Written last, atomically: its presence means the pretraining finished.
     network.save_weights(weights_path + ".tmp.weights.h5")
     os.replace(weights_path + ".tmp.weights.h5", weights_path)
+    shutil.rmtree(backup_dir, ignore_errors=True)  # only now: the weights are safe
     return weights_path
 
 

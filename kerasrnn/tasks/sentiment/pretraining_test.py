@@ -210,21 +210,24 @@ def test_an_interrupted_pretraining_resumes_at_its_next_epoch(imdb_folder, tmp_p
     began = []
     monkeypatch.setattr(PretrainingRecord, "on_epoch_begin", lambda self, epoch, logs=None: began.append(epoch),
                         raising=False)
-    real_end = PretrainingRecord.on_epoch_end
+    from kerasrnn.backup import AtomicBackupAndRestore
+
+    real_end = AtomicBackupAndRestore.on_epoch_end
 
     def stop_after_the_first_epoch(self, epoch, logs=None):
         real_end(self, epoch, logs)
-        raise KeyboardInterrupt  # as Ctrl-C after the epoch's checkpoint
+        raise KeyboardInterrupt  # as Ctrl-C after the epoch's checkpoint (the last callback)
 
-    monkeypatch.setattr(PretrainingRecord, "on_epoch_end", stop_after_the_first_epoch)
+    monkeypatch.setattr(AtomicBackupAndRestore, "on_epoch_end", stop_after_the_first_epoch)
     arguments = dict(builder_options=TINY, data_options=TINY_DATA, batch_size=16, verbose=0, unlabeled=root,
                      epochs=2, num_sampled=8)
     with pytest.raises(KeyboardInterrupt):
         pretrain(root, out, **arguments)
     assert not read_record(out)["finished"] and len(read_record(out)["epochs"]) == 1
-    monkeypatch.setattr(PretrainingRecord, "on_epoch_end", real_end)
+    monkeypatch.setattr(AtomicBackupAndRestore, "on_epoch_end", real_end)
     pretrain(root, out, **arguments)
     assert began == [0, 1]  # the second process ran only the second epoch
+    assert not os.path.exists(os.path.join(out, "backup"))  # removed once the weights are written
     record = read_record(out)
     assert [epoch["epoch"] for epoch in record["epochs"]] == [1, 2] and record["finished"]
     assert record["seconds"] == round(sum(epoch["seconds"] for epoch in record["epochs"]), 1)
