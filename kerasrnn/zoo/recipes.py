@@ -5,6 +5,7 @@ import os
 import platform
 import time
 
+from kerasrnn.atomic_files import write_text
 from kerasrnn.zoo.download import sha256_of
 from kerasrnn.zoo.index import DEFAULT_ZOO_DIR, read_index, write_index
 
@@ -72,9 +73,7 @@ def write_recipes(recipes, path):
     >>> write_recipes(read_recipes(), RECIPES_FILE)  # doctest: +SKIP
     """
     lines = [f"  {json.dumps(name)}: {json.dumps(plan)}" for name, plan in recipes.items()]
-    with open(path + ".partial", "w", encoding="utf-8") as file:
-        file.write("{\n" + ",\n".join(lines) + "\n}\n")
-    os.replace(path + ".partial", path)
+    write_text(path, "{\n" + ",\n".join(lines) + "\n}\n")
 
 
 def promote_recipe(name, zoo_dir=DEFAULT_ZOO_DIR):

@@ -24,6 +24,7 @@ import shutil
 import keras
 import tensorflow as tf
 
+from kerasrnn.atomic_files import write_text
 from kerasrnn.backup import AtomicBackupAndRestore
 from kerasrnn.epoch_log import EpochLog
 from kerasrnn.layers.sampled_language_model_loss import SampledLanguageModelLoss
@@ -237,10 +238,7 @@ class PretrainingRecord(keras.callbacks.Callback):
             "finished": False,
             **final,
         }
-        path = os.path.join(self.out_dir, RECORD_FILE)
-        with open(path + ".partial", "w", encoding="utf-8") as file:
-            json.dump(record, file, indent=2, sort_keys=True)
-        os.replace(path + ".partial", path)  # never half a file
+        write_text(os.path.join(self.out_dir, RECORD_FILE), json.dumps(record, indent=2, sort_keys=True))
         return record
 
 
