@@ -148,6 +148,7 @@ def train_recipe(name, shared_data, runs_dir=RUNS_DIR, epochs=None, strategy=Non
         strategy=strategy,
         initial_weights=initial_weights,
         overwrite=overwrite,
+        **_task_training_options(plan, shared_data),
     )
     from kerasrnn.distribute import is_chief, make_strategy
 
@@ -221,6 +222,16 @@ def pretraining_summary(run_dir):
         if key in record:
             summary[key] = record[key]
     return summary
+
+
+def _task_training_options(plan, shared_data):
+    # A recipe's `training_options` are the task's own `train` options (the
+    # sentiment classifier's `adversarial`, `adversarial_epsilon`, `unlabeled`);
+    # a data file among them is named as `data` is, inside `shared_data`.
+    options = dict(plan.get("training_options", {}))
+    if options.get("unlabeled"):
+        options["unlabeled"] = os.path.join(shared_data, options["unlabeled"])
+    return options
 
 
 def _data_and_builder_arguments(plan):

@@ -49,6 +49,19 @@ def test_a_recipe_without_pretrain_trains_from_scratch(tmp_path, monkeypatch):
     assert received["initial_weights"] is None
 
 
+def test_a_recipes_training_options_reach_train_with_their_data_file_in_the_shared_data(tmp_path, monkeypatch):
+    received = {}
+    plan = {key: value for key, value in PLAN.items() if key != "pretrain"}
+    plan["training_options"] = {"adversarial": "vat", "adversarial_epsilon": 1.0, "unlabeled": "aclImdb_v1_unsup.tar.gz"}
+    monkeypatch.setattr(recipes, "recipe", lambda name: plan)
+    monkeypatch.setattr(kerasrnn.training, "train",
+                        lambda task, data, out_dir, **options: received.update(options) or os.makedirs(out_dir) or {})
+    recipes.train_recipe("sentiment-test", "/data", runs_dir=str(tmp_path))
+    assert (received["adversarial"], received["adversarial_epsilon"]) == ("vat", 1.0)
+    assert received["unlabeled"] == "/data/aclImdb_v1_unsup.tar.gz"
+    assert plan["training_options"]["unlabeled"] == "aclImdb_v1_unsup.tar.gz"  # the recipe is left as it was
+
+
 def test_the_pretrain_steps_unlabeled_file_is_found_in_the_shared_data(tmp_path, monkeypatch):
     received = {}
     plan = {**PLAN, "pretrain": {**PLAN["pretrain"], "unlabeled": "aclImdb_v1_unsup.tar.gz"}}
