@@ -1,17 +1,31 @@
 """Fetching zoo artifacts: installed model packages, the cache, then the origin; sha256 checks throughout.
 
-Downloads are capped at the index's size and land in the cache atomically;
-local files (a model package, a clone's `models/`, a folder or `file://`
-origin) are verified and used where they are.
+Downloads are capped at the index's size and at an overall deadline
+(`KERASRNN_DOWNLOAD_TIMEOUT_SECONDS`), and land in the cache atomically: a
+`.partial-*` folder is removed on any exit (SIGTERM included), and one left by
+a killed process is removed by the next download. Local files (a model
+package, a clone's `models/`, a folder or `file://` origin) are verified and
+used where they are.
 """
 
+import contextlib
 import hashlib
+import math
 import os
 import shutil
+import signal
+import socket
 import sys
 import tempfile
+import threading
+import time
 import urllib.parse
 import urllib.request
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; partials left by killed processes are then removed by age alone
+    fcntl = None
 
 from kerasrnn.zoo.index import DEFAULT_ZOO_DIR
 from kerasrnn.zoo.model_packages import packaged_model_file
@@ -43,6 +57,20 @@ NO_ORIGIN = (
 # Downloads at least this large say so on stderr (a progress line on a terminal).
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
 
+DOWNLOAD_TIMEOUT_ENV = "KERASRNN_DOWNLOAD_TIMEOUT_SECONDS"
+# Ten minutes: the largest zoo artifact (about 30 MB) over a 1 Mbit/s link, with room to spare.
+DEFAULT_DOWNLOAD_TIMEOUT_SECONDS = 600
+# The socket timeout: how long one connect or read may wait (the overall deadline bounds their sum).
+SOCKET_TIMEOUT_SECONDS = 60
+
+PARTIAL_PREFIX = ".partial-"
+# Inside each partial folder; its owner holds a flock on it for as long as it downloads.
+PARTIAL_LOCK_FILE = ".download.lock"
+# A partial whose lock is free but younger than this may be one whose owner has not locked it yet.
+PARTIAL_LOCK_GRACE_SECONDS = 2
+# A partial without a lock file (an older kerasrnn's) is removed once nothing in it changed for this long.
+UNLOCKED_PARTIAL_SECONDS = 24 * 3600
+
 
 def zoo_url():
     """The one setting that says where artifacts come from: `$KERASRNN_ZOO_URL`.
@@ -66,6 +94,37 @@ def zoo_url():
     if "://" not in base:
         base = "file://" + urllib.parse.quote(os.path.abspath(base))
     return base.rstrip("/")
+
+
+def download_timeout_seconds():
+    """The overall deadline of one download, in seconds: `$KERASRNN_DOWNLOAD_TIMEOUT_SECONDS`, default 600.
+
+    The socket timeout (60 s) only bounds one wait; a mirror that sends a
+    byte every few seconds never trips it. This bounds the whole transfer of
+    one artifact (connecting, headers and body). `inf` means no deadline.
+
+    Example:
+
+    >>> download_timeout_seconds()
+    600
+    >>> os.environ["KERASRNN_DOWNLOAD_TIMEOUT_SECONDS"] = "soon"
+    >>> download_timeout_seconds()  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: KERASRNN_DOWNLOAD_TIMEOUT_SECONDS must be a positive number of seconds (...). Received: 'soon'
+    >>> del os.environ["KERASRNN_DOWNLOAD_TIMEOUT_SECONDS"]
+    """
+    text = os.environ.get(DOWNLOAD_TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_DOWNLOAD_TIMEOUT_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not seconds > 0:  # also refuses nan
+        raise ValueError(f"{DOWNLOAD_TIMEOUT_ENV} must be a positive number of seconds (e.g. 600, or inf for no "
+                         f"deadline). Received: {text!r}")
+    return seconds
 
 
 def sha256_of(path):
@@ -139,16 +198,107 @@ class _DownloadProgress:
             sys.stderr.flush()
 
 
-def download_at_most(origin, path, size_bytes, name=None):
-    """Copy `origin` to `path`, stopping as soon as it sends more than `size_bytes` (the index's size).
+class _Deadline:
+    """Cuts the connections of one download when its time is up.
+
+    A blocked read is woken by shutting its socket down from a timer thread:
+    the read then sees the connection end, and the reader reports the
+    deadline. The sockets are duplicates taken as each connection is made,
+    before any TLS handshake, so a slow handshake or slow headers are cut
+    too, and a redirect's new connection is watched as well.
+    """
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.passed = False
+        self._sockets = []
+        self._lock = threading.Lock()
+        self._timer = None
+        if math.isfinite(seconds):
+            self._timer = threading.Timer(seconds, self._expire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def watch(self, sock):
+        duplicate = sock.dup()  # stays valid when TLS wraps (and detaches) the original
+        with self._lock:
+            self._sockets.append(duplicate)
+            if self.passed:
+                _cut(duplicate)
+
+    def _expire(self):
+        with self._lock:
+            self.passed = True
+            for sock in self._sockets:
+                _cut(sock)
+
+    def close(self):
+        if self._timer is not None:
+            self._timer.cancel()
+        with self._lock:
+            for sock in self._sockets:
+                sock.close()
+            self._sockets.clear()
+
+
+def _cut(sock):
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _watched_connections(connection_class, deadline):
+    """A stand-in for an `http.client` connection class whose sockets `deadline` watches."""
+
+    def connection(*args, **kwargs):
+        made = connection_class(*args, **kwargs)
+        create = getattr(made, "_create_connection", None)
+        if create is not None:  # http.client's own hook for making the TCP socket
+
+            def create_watched(*create_args, **create_kwargs):
+                sock = create(*create_args, **create_kwargs)
+                deadline.watch(sock)
+                return sock
+
+            made._create_connection = create_watched
+        return made
+
+    return connection
+
+
+class _WatchedConnections:
+    """Makes an `http.client` connection class's sockets watched by a `_Deadline` (mixed into a urllib handler)."""
+
+    def __init__(self, deadline):
+        super().__init__()
+        self.deadline = deadline
+
+    def do_open(self, http_class, req, **kwargs):
+        return super().do_open(_watched_connections(http_class, self.deadline), req, **kwargs)
+
+
+class _WatchedHTTPHandler(_WatchedConnections, urllib.request.HTTPHandler):
+    pass
+
+
+class _WatchedHTTPSHandler(_WatchedConnections, urllib.request.HTTPSHandler):
+    pass
+
+
+def download_at_most(origin, path, size_bytes, name=None, deadline_seconds=None):
+    """Copy `origin` to `path`, stopping as soon as it sends more than `size_bytes` or its deadline passes.
 
     Args:
         origin: an `http(s)://` or `file://` URL.
         path: where the bytes go.
-        size_bytes: the most bytes accepted (the index's `size_bytes`).
+        size_bytes: the most bytes accepted (the index's `size_bytes`), or
+            None for no cap (a `.keras` URL, whose size nobody announced).
         name: the model's name; given, a download of `PROGRESS_MIN_BYTES` or
             more shows its progress on stderr (one line when stderr is not a
             terminal). stdout is never written.
+        deadline_seconds: the most seconds the whole transfer may take,
+            connecting included (default `download_timeout_seconds()`); past
+            it, `TimeoutError` says how many bytes came. `path` is left for
+            the caller to delete, as after any other error.
 
     Example:
 
@@ -159,32 +309,66 @@ def download_at_most(origin, path, size_bytes, name=None):
     >>> open(source + ".copy", "rb").read()
     b'abc'
     """
+    seconds = download_timeout_seconds() if deadline_seconds is None else deadline_seconds
+    deadline = _Deadline(seconds)
+    received = 0
+    announced = None
+    expected = f"at most {size_bytes}" if size_bytes is not None else "an unknown number of"
+    try:
+        opener = urllib.request.build_opener(_WatchedHTTPHandler(deadline), _WatchedHTTPSHandler(deadline))
+        with opener.open(origin, timeout=min(SOCKET_TIMEOUT_SECONDS, seconds)) as response, open(path, "wb") as file:
+            announced = response.headers.get("Content-Length") if hasattr(response, "headers") else None
+            announced = int(announced) if announced is not None and announced.isdigit() else None
+            if announced is not None:
+                expected = str(announced)
+            if announced is not None and size_bytes is not None and announced > size_bytes:
+                raise ValueError(f"the server announces {announced} bytes, more than the index's size_bytes "
+                                 f"({size_bytes}); nothing was kept")
+            received = _copy_body(response, file, size_bytes, name, origin, announced, deadline)
+    except Exception as error:
+        if deadline.passed:
+            received = os.path.getsize(path) if os.path.exists(path) else 0
+            raise TimeoutError(
+                f"the transfer did not finish within its {seconds:g} s deadline ({DOWNLOAD_TIMEOUT_ENV}): "
+                f"{received} of {expected} bytes received; nothing was kept"
+            ) from error
+        raise
+    finally:
+        deadline.close()
+    if announced is not None and received < announced:
+        raise ValueError(f"the connection closed after {received} of {announced} bytes")
+
+
+def _copy_body(response, file, size_bytes, name, origin, announced, deadline):
+    """Copy the body of `response` into `file`, capped at `size_bytes`; returns the bytes received.
+
+    An end of the body caused by the deadline (the connection was cut) raises.
+    """
     received = 0
     progress = None
-    with urllib.request.urlopen(origin, timeout=60) as response, open(path, "wb") as file:
-        announced = response.headers.get("Content-Length") if hasattr(response, "headers") else None
-        if announced is not None and announced.isdigit() and int(announced) > size_bytes:
-            raise ValueError(f"the server announces {int(announced)} bytes, more than the index's size_bytes "
-                             f"({size_bytes}); nothing was kept")
-        if name is not None and size_bytes >= PROGRESS_MIN_BYTES:
-            progress = _DownloadProgress(name, size_bytes, origin)
-        try:
-            while True:
-                block = response.read(1 << 20)
-                if not block:
-                    break
-                received += len(block)
-                if received > size_bytes:
-                    raise ValueError(f"the server sent more than the index's size_bytes ({size_bytes}); "
-                                     "the download was stopped and deleted")
-                file.write(block)
-                if progress is not None:
-                    progress.update(received)
-        finally:
+    total = size_bytes if size_bytes is not None else announced
+    if name is not None and total is not None and total >= PROGRESS_MIN_BYTES:
+        progress = _DownloadProgress(name, total, origin)
+    # read1 returns what has arrived (read waits for a full block), so a cut transfer counts every byte it got.
+    read = getattr(response, "read1", response.read)
+    try:
+        while True:
+            block = read(1 << 20)
+            received += len(block)
+            if size_bytes is not None and received > size_bytes:
+                raise ValueError(f"the server sent more than the index's size_bytes ({size_bytes}); "
+                                 "the download was stopped and deleted")
+            file.write(block)
+            if deadline.passed:
+                raise TimeoutError("deadline")  # the connection was cut: what came is not the whole body
+            if not block:
+                break
             if progress is not None:
-                progress.close()
-    if announced is not None and announced.isdigit() and received < int(announced):
-        raise ValueError(f"the connection closed after {received} of {int(announced)} bytes")
+                progress.update(received)
+    finally:
+        if progress is not None:
+            progress.close()
+    return received
 
 
 def _local_folder(base):
@@ -194,17 +378,162 @@ def _local_folder(base):
     return urllib.request.url2pathname(urllib.parse.urlsplit(base).path)
 
 
-def _offline_error(entry, directory, also_missing_from=None):
-    """The error for a model that is nowhere on this machine while downloads are forbidden."""
+def _offline_error(entry, directory, also_missing_from=None, damage=None):
+    """The error for a model that is nowhere usable on this machine while downloads are forbidden.
+
+    `damage` (from `_cached_copy_damage`) says the cache holds a copy that
+    failed its check: that, not "not in the cache", is what the user must hear.
+    """
     from kerasrnn.zoo.model_packages import model_package_name
 
-    where = f" nor in {also_missing_from}" if also_missing_from else ""
     wheel = f'`pip install "{model_package_name(entry["task"])}"` or ' if isinstance(entry.get("task"), str) else ""
+    if damage is not None:
+        return ValueError(
+            f"Zoo model {entry['name']!r}: the cached copy {damage[0]} is damaged ({damage[1]}) and KERASRNN_OFFLINE "
+            "is set, so it cannot be fetched again: unset KERASRNN_OFFLINE to download it again (the damaged copy "
+            f'is then replaced), or install its model wheel ({wheel}`pip install "kerasrnn[zoo]"`).'
+        )
+    where = f" nor in {also_missing_from}" if also_missing_from else ""
     return ValueError(
         f"Zoo model {entry['name']!r} is not in the cache ({directory}){where}, no installed model package holds it, "
         f'and KERASRNN_OFFLINE is set: install its model wheel ({wheel}`pip install "kerasrnn[zoo]"`), download it '
         "once with network access (`kerasrnn zoo download NAME`), or unset KERASRNN_OFFLINE."
     )
+
+
+def _cached_copy_damage(entry, path):
+    """None when the cached `path` matches the index; else `(path, which check failed)`."""
+    size = os.path.getsize(path)
+    if size != int(entry["size_bytes"]):
+        return path, f"it has {size} bytes, the index says {entry['size_bytes']}"
+    actual = sha256_of(path)
+    if actual != entry["sha256"]:
+        return path, f"its sha256 is {actual}, the index says {entry['sha256']}"
+    return None
+
+
+def cache_not_writable(folder, error):
+    """The one-line error for a cache folder that cannot be created or written (read-only, not a folder).
+
+    A `PermissionError`, which `kerasrnn` reports in one line with exit status 2.
+
+    Args:
+        folder: the folder that could not be written.
+        error: the `OSError` that said so.
+
+    Example:
+
+    >>> str(cache_not_writable("/ro/models", OSError(30, "Read-only file system"))).split(":")[0]
+    'The zoo cache folder /ro/models is not writable (Read-only file system)'
+    """
+    return PermissionError(
+        f"The zoo cache folder {folder} is not writable ({error.strerror or error}): set KERASRNN_HOME to a "
+        f"writable folder (the cache is then $KERASRNN_HOME/models), or install the model wheels "
+        '(`pip install "kerasrnn[zoo]"`), which load without the cache.'
+    )
+
+
+def _remove_stale_partials(directory):
+    """Remove the `.partial-*` folders in `directory` whose download is over: their owner died (kill -9, a crash).
+
+    A download holds a flock on its folder's lock file, which the kernel
+    drops however the process ends, so a lock that can be taken marks a
+    dead download, also across containers sharing a cache. A partial without
+    a lock file (an older kerasrnn's) goes once it is a day old. Anything
+    unreadable or in use is left alone.
+    """
+    try:
+        names = [name for name in os.listdir(directory) if name.startswith(PARTIAL_PREFIX)]
+    except OSError:
+        return
+    now = time.time()
+    for name in names:
+        folder = os.path.join(directory, name)
+        lock_path = os.path.join(folder, PARTIAL_LOCK_FILE)
+        try:
+            if not os.path.isfile(lock_path) or fcntl is None:
+                newest = max([os.path.getmtime(folder)] +
+                             [os.path.getmtime(os.path.join(folder, entry)) for entry in os.listdir(folder)])
+                if now - newest > UNLOCKED_PARTIAL_SECONDS:
+                    shutil.rmtree(folder, ignore_errors=True)
+                continue
+            descriptor = os.open(lock_path, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # A young lock file may belong to a download that made it but has not locked it yet.
+            if now - os.fstat(descriptor).st_mtime > PARTIAL_LOCK_GRACE_SECONDS:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass  # in use (BlockingIOError), or not ours to lock
+        finally:
+            os.close(descriptor)
+
+
+@contextlib.contextmanager
+def _sigterm_exits():
+    """While a download runs in the main thread, SIGTERM raises SystemExit(143), so `finally` blocks run.
+
+    Python's default for SIGTERM ends the process on the spot, leaving the
+    partial folder behind. Only the default is replaced: a program (a server,
+    a job runner) that handles SIGTERM itself keeps its handler, and another
+    thread cannot install one.
+    """
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)  # the status a shell reports for a process ended by SIGTERM
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def partial_folder(directory):
+    """A new `.partial-*` folder in `directory` for one download; removed on any exit, SIGTERM included.
+
+    Partials that killed downloads left in `directory` are removed first
+    (see `_remove_stale_partials`), so kill -9 leaves nothing for ever. A
+    folder that cannot be created or written is a one-line `PermissionError`
+    naming it and KERASRNN_HOME.
+
+    Args:
+        directory: the cache folder (created if missing).
+
+    Example:
+
+    >>> import tempfile
+    >>> cache = tempfile.mkdtemp()
+    >>> with partial_folder(cache) as partial:
+    ...     os.path.basename(partial).startswith(".partial-")
+    True
+    >>> os.listdir(cache)
+    []
+    """
+    with _sigterm_exits():
+        try:
+            os.makedirs(directory, exist_ok=True)
+            _remove_stale_partials(directory)
+            partial = tempfile.mkdtemp(prefix=PARTIAL_PREFIX, dir=directory)
+        except OSError as error:
+            raise cache_not_writable(directory, error) from None
+        descriptor = None
+        try:
+            descriptor = os.open(os.path.join(partial, PARTIAL_LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+            if fcntl is not None:
+                fcntl.flock(descriptor, fcntl.LOCK_EX)  # fresh and ours: nobody else can hold it
+            yield partial
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+            if descriptor is not None:
+                os.close(descriptor)
 
 
 def _verified_local_file(entry, path, origin):
@@ -237,12 +566,16 @@ def fetch(entry, base_url=None, directory=None, offline=None):
        `KERASRNN_OFFLINE=1`: it is not a download; an `http(s)://` or
        `hf://` origin is downloaded into the cache, unless offline.
 
-    A download goes into a temporary folder beside the cache, stops as soon
-    as it exceeds the index's `size_bytes`, is verified, and only then
-    renamed into place, so an interrupted, oversized or corrupted download is
-    never used and never left in the cache. Downloads of a few MB or more say
-    so on stderr. The entry's `file` must be a plain file name: one with
-    folders, `..` or an absolute path is refused.
+    A download goes into a `.partial-*` folder beside the cache, stops as
+    soon as it exceeds the index's `size_bytes` or its deadline
+    (`download_timeout_seconds()`) passes, is verified, and only then
+    renamed into place, so an interrupted, oversized, stalled or corrupted
+    download is never used and never left in the cache (SIGTERM included;
+    after a kill -9, the next download removes it). Downloads of a few MB or
+    more say so on stderr. The entry's `file` must be a plain file name: one
+    with folders, `..` or an absolute path is refused. A cache folder that
+    cannot be written is a one-line `PermissionError` naming it; offline, a
+    damaged cached copy is reported as damaged (which file, which check).
 
     Args:
         entry: the model's index entry (`file`, `sha256` and `size_bytes` are used).
@@ -263,15 +596,16 @@ def fetch(entry, base_url=None, directory=None, offline=None):
     directory = directory or cache_dir()
     offline = os.environ.get("KERASRNN_OFFLINE", "") not in ("", "0") if offline is None else offline
     target = os.path.join(directory, file_name)
+    damage = None
     if os.path.exists(target):
-        if sha256_of(target) == entry["sha256"]:
+        damage = _cached_copy_damage(entry, target)
+        if damage is None:
             return target
-        os.remove(target)  # a stale or damaged copy: fetch it again
     try:
         base = (base_url or zoo_url()).rstrip("/")
     except ValueError:
         if offline:
-            raise _offline_error(entry, directory) from None
+            raise _offline_error(entry, directory, damage=damage) from None
         raise
     folder = _local_folder(base)
     if folder is not None:
@@ -279,14 +613,20 @@ def fetch(entry, base_url=None, directory=None, offline=None):
         if os.path.isfile(local):
             return _verified_local_file(entry, local, base)
         if offline:
-            raise _offline_error(entry, directory, also_missing_from=folder)
+            raise _offline_error(entry, directory, also_missing_from=folder, damage=damage)
         raise ValueError(f"Zoo model {entry['name']!r} is not in the zoo folder {folder}: {local} does not exist.")
     if offline:
-        raise _offline_error(entry, directory)
+        raise _offline_error(entry, directory, damage=damage)
     origin = f"{base}/{urllib.parse.quote(file_name)}"
-    os.makedirs(directory, exist_ok=True)
-    partial = tempfile.mkdtemp(prefix=".partial-", dir=directory)
-    try:
+    seconds = download_timeout_seconds()
+    with partial_folder(directory) as partial:
+        if damage is not None:
+            try:
+                os.remove(target)  # a stale or damaged copy: fetched again below
+            except FileNotFoundError:
+                pass  # another process replaced it meanwhile
+            except OSError as error:
+                raise cache_not_writable(directory, error) from None
         downloaded = os.path.join(partial, file_name)
         try:
             if base.startswith("hf://"):
@@ -300,7 +640,8 @@ def fetch(entry, base_url=None, directory=None, offline=None):
                 if os.path.getsize(downloaded) > int(entry["size_bytes"]):
                     raise ValueError(f"the repository's file is larger than the index's size_bytes ({entry['size_bytes']})")
             else:
-                download_at_most(origin, downloaded, int(entry["size_bytes"]), name=entry["name"])
+                download_at_most(origin, downloaded, int(entry["size_bytes"]), name=entry["name"],
+                                 deadline_seconds=seconds)
         except Exception as error:
             raise ValueError(f"Could not download zoo model {entry['name']!r} from {origin}: {error}") from error
         actual = sha256_of(downloaded)
@@ -310,7 +651,8 @@ def fetch(entry, base_url=None, directory=None, offline=None):
                 f"{entry['sha256']}, got {actual}. The file was deleted; retry, or check KERASRNN_ZOO_URL "
                 "points at an intact mirror."
             )
-        os.replace(downloaded, target)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
+        try:
+            os.replace(downloaded, target)
+        except OSError as error:
+            raise cache_not_writable(directory, error) from None
     return target

@@ -1,6 +1,5 @@
 """Where a model comes from: a zoo name, a `.keras` file, a folder, an `https://`/`file://` URL or `hf://`."""
 
-import contextlib
 import hashlib
 import os
 import shutil
@@ -8,7 +7,7 @@ import tempfile
 import urllib.parse
 import zipfile
 
-from kerasrnn.zoo.download import cache_dir, download_at_most, fetch
+from kerasrnn.zoo.download import cache_dir, cache_not_writable, download_at_most, fetch, partial_folder
 from kerasrnn.zoo.index import INDEX_FILE, find_entry, parse_index, read_index
 
 TRAINED_MODEL_FILE = "model.keras"  # what `kerasrnn train` writes in its folder
@@ -23,25 +22,6 @@ def _single_entry(entries, source):
         f"{source} is a zoo folder with {len(entries)} models ({names}): load one by name with "
         f"KERASRNN_ZOO_URL={source} set, or publish a single model there."
     )
-
-
-@contextlib.contextmanager
-def _quiet_keras_download():
-    """Send `keras.utils.get_file`'s progress to Keras' logger instead of stdout.
-
-    `fetch` does the same: stdout must stay clean for the JSON line of
-    `kerasrnn zoo evaluate` / `kerasrnn predict`, also when the source is a
-    URL (an index or a `.keras` file) rather than a zoo name.
-    """
-    import keras
-
-    interactive = keras.config.is_interactive_logging_enabled()
-    keras.config.disable_interactive_logging()
-    try:
-        yield
-    finally:
-        if interactive:
-            keras.config.enable_interactive_logging()
 
 
 def _download_index(base):
@@ -88,40 +68,36 @@ def is_keras_archive(path):
 
 
 def _download_file(url):
-    """A `.keras` file at a URL, cached under a name derived from the URL once it is checked complete."""
-    import keras
+    """A `.keras` file at a URL, cached under a name derived from the URL once it is checked complete.
 
+    The download goes to a partial folder of its own beside the cached name
+    (removed on any exit, see `partial_folder`), bounded by the download
+    deadline (`KERASRNN_DOWNLOAD_TIMEOUT_SECONDS`), and is renamed into place
+    only once it is a complete archive.
+    """
     key = hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
     folder = os.path.join(cache_dir(), "urls", key)
     name = os.path.basename(urllib.parse.urlparse(url).path)
     cached = os.path.join(folder, name)
-    if os.path.isfile(cached):
-        if is_keras_archive(cached):
-            return cached
-        os.remove(cached)  # damaged since it was cached (it was complete then): fetched again
-    # get_file falls back to /tmp/.keras when `cache_dir` is not (yet) a
-    # writable folder, where every URL ending in the same file name would
-    # share one file: the per-URL folder must exist first. The download goes
-    # to a folder of its own beside the cached name, renamed into place only
-    # once it is a complete archive.
-    os.makedirs(folder, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".partial-", dir=folder)
-    try:
-        with _quiet_keras_download():
-            path = keras.utils.get_file(name, origin=url, cache_dir=staging, cache_subdir=".")
+    if os.path.isfile(cached) and is_keras_archive(cached):
+        return cached
+    # Else missing, or damaged since it was cached (it was complete then): fetched again and replaced.
+    with partial_folder(folder) as staging:
+        path = os.path.join(staging, name)
+        try:
+            download_at_most(url, path, None, name=name)
+        except Exception as error:
+            raise ValueError(f"Could not download {url}: {error}") from error
         if not is_keras_archive(path):
             raise ValueError(
                 f"Could not download {url}: the {os.path.getsize(path)} bytes received are not a complete .keras "
                 "archive (the transfer was cut short, or the URL names another kind of file); nothing was cached."
             )
-        os.replace(path, cached)
-        return cached
-    except ValueError:
-        raise
-    except Exception as error:
-        raise ValueError(f"Could not download {url}: {error}") from error
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            os.replace(path, cached)
+        except OSError as error:
+            raise cache_not_writable(folder, error) from None
+    return cached
 
 
 def model_file(source):
