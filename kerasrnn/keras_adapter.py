@@ -16,6 +16,9 @@ no public accessor for it (Keras 3.15); its own metrics read it the same way.
   on perturbed inputs, and must not count the regularization twice).
 - `first_call_argument`: which tensor a layer of a functional model was
   called on (Keras keeps a layer's call graph in `_inbound_nodes`).
+- `run_functional_graph`: a functional model's nodes in graph order, each
+  through a function of the caller's (the portable exports rebuild a
+  network with other operators this way).
 
 If a Keras release moves it, this is the only import to update.
 
@@ -76,3 +79,22 @@ def first_call_argument(layer):
     """
     nodes = layer._inbound_nodes
     return nodes[0].arguments.args[0] if len(nodes) == 1 and nodes[0].arguments.args else None
+
+
+def run_functional_graph(model, inputs, call):
+    """Run a functional model's nodes in graph order, each through `call(layer, *args, **kwargs)`.
+
+    The portable exports rebuild a network with other operators: Keras
+    offers no public walk over a functional graph's nodes with the
+    arguments each layer was called on. `inputs` are in the order of
+    `model.inputs`; returns what the model's outputs map to.
+
+    Example:
+
+    >>> import keras
+    >>> inputs = keras.Input((2,))
+    >>> model = keras.Model(inputs, keras.layers.Dense(1, name="head")(inputs))
+    >>> run_functional_graph(model, ["x"], lambda layer, value: f"{layer.name}({value})")
+    'head(x)'
+    """
+    return model._run_through_graph(inputs, operation_fn=lambda operation: operation, call_fn=call)

@@ -1,0 +1,314 @@
+"""`export_portable`: a kerasrnn task model → `base_path/<version>/model.onnx` or `model.tflite`, verified, atomically.
+
+The version folder is what `kerasrnn.portable.load` reads, without
+TensorFlow or Keras:
+
+- `model.onnx` (opset 17) or `model.tflite` (LiteRT builtin ops only): the
+  integer-id network, as in the Triton Inference Server model-repository
+  layout (`<model>/<version>/model.onnx`);
+- `preprocessing.json`: the task's vocabulary, label or tag names,
+  characters and options, as plain JSON;
+- `model.json`: the task, the file, its inputs and outputs (and the char
+  LM's states), and the largest difference to Keras measured on a probe
+  batch before anything was written.
+
+The graph is converted and checked in memory first; only then is the
+folder written, through `write_version` (a `temp-` folder renamed into
+place under a lock), so a failed export leaves nothing behind.
+"""
+
+import dataclasses
+import errno
+import json
+import os
+
+import keras
+import numpy as np
+
+from kerasrnn.export.versioned_write import write_version
+
+FORMATS = ("onnx", "litert")
+MODEL_FILES = {"onnx": "model.onnx", "litert": "model.tflite"}
+PREPROCESSING_FILE = "preprocessing.json"
+MODEL_FILE = "model.json"
+# The exported graph must equal Keras to this on the probe batch, or nothing is written.
+TOLERANCE = 1e-4
+OUTPUT_NAMES = {"sentiment": "probabilities", "pos_tagger": "scores", "char_lm": "logits"}
+SCHEMA_VERSION = 1
+
+
+@dataclasses.dataclass
+class PortableExport:
+    """Where `export_portable` wrote a model.
+
+    Attributes:
+        path: the version folder (`base_path/<version>`).
+        version: the integer version.
+        task: `"sentiment"`, `"pos_tagger"` or `"char_lm"`.
+        format: `"onnx"` or `"litert"`.
+        file: the model file's path.
+        max_abs_difference: the largest difference to Keras' outputs on the probe batch.
+    """
+
+    path: str
+    version: int
+    task: str
+    format: str
+    file: str
+    max_abs_difference: float
+
+
+def check_format(format):
+    """Return `format` if it is `"onnx"` or `"litert"`, else raise a one-line `ValueError`.
+
+    Example:
+
+    >>> check_format("tflite")
+    Traceback (most recent call last):
+    ...
+    ValueError: `format` must be one of 'saved_model', 'onnx', 'litert'. Received: format='tflite'
+    """
+    if format not in FORMATS:
+        choices = ", ".join(repr(choice) for choice in ("saved_model",) + FORMATS)
+        raise ValueError(f"`format` must be one of {choices}. Received: format={format!r}")
+    return format
+
+
+def _interface(model, task):
+    """The exported graph's interface: `{Keras input name: (exported name, shape)}`, output name, state sizes.
+
+    The inputs are exported under their roles, `token_ids` and (a tagger
+    with a character encoder) `char_ids`, whatever the Keras inputs are called.
+    """
+    network = model.network
+    inputs = {}
+    for tensor in network.inputs:
+        rank = len(tensor.shape)
+        if task == "pos_tagger" and rank == 3:
+            inputs[tensor.name] = ("char_ids", [None, None, None])
+        elif rank == 2:
+            inputs[tensor.name] = ("token_ids", [None, None])
+        else:
+            raise ValueError(f"Cannot export the network's input {tensor.name!r} of shape {tensor.shape}: a "
+                             "portable export takes (batch, time) word ids and, for a tagger, (batch, time, "
+                             "characters) character ids.")
+    state_sizes = []
+    if task == "char_lm":
+        for layer in network.layers:
+            if isinstance(layer, keras.layers.RNN):
+                count = 2 if isinstance(layer.cell, keras.layers.LSTMCell) else 1
+                state_sizes += [int(layer.cell.units)] * count
+    return inputs, OUTPUT_NAMES[task], state_sizes
+
+
+def preprocessing_config(model, task):
+    """The task's preprocessing as plain JSON: what `kerasrnn.portable` needs to turn text into ids and back.
+
+    Example:
+
+    >>> from kerasrnn.tasks.char_lm import CharLanguageModel, CharLanguageModelPreprocessor, build_char_lm
+    >>> model = CharLanguageModel(build_char_lm(3, units=2, num_layers=1), CharLanguageModelPreprocessor(["a", "b"]))
+    >>> preprocessing_config(model, "char_lm")
+    {'task': 'char_lm', 'characters': ['a', 'b'], 'labels': ['[UNK]', 'a', 'b']}
+    """
+    preprocessor = model.preprocessor
+    if task == "sentiment":
+        return {
+            "task": task,
+            # kerasrnn.layers.standardize_review: ASCII lowercase, <br /> to a space, punctuation split
+            # off; then TextVectorization's split on ASCII whitespace, ids 0 = padding, 1 = unknown.
+            "standardize": "kerasrnn.standardize_review",
+            "split": "ascii_whitespace",
+            "max_length": preprocessor.max_length,
+            "labels": list(preprocessor.labels),
+            "vocabulary": list(preprocessor.vocabulary),
+        }
+    if task == "pos_tagger":
+        character_ids = preprocessor.character_ids
+        return {
+            "task": task,
+            "split": "python_str_split",  # PosTagger.predict_text's text.split()
+            "tags": list(preprocessor.tags),
+            "characters": None if character_ids is None else list(preprocessor.characters),
+            "max_word_length": None if character_ids is None else character_ids.max_word_length,
+            "vocabulary": list(preprocessor.vocabulary),
+        }
+    return {"task": task, "characters": list(preprocessor.characters), "labels": list(preprocessor.labels)}
+
+
+def _probe_inputs(model, task, inputs, state_sizes, seed=0):
+    """A small batch of in-range ids: right-padded rows of 9, 4 and 1 steps (and zero states)."""
+    rng = np.random.default_rng(seed)
+    lengths = np.array([9, 4, 1])
+    steps = int(lengths.max())
+    real = np.arange(steps)[None, :] < lengths[:, None]
+    probe = {}
+    for role, _ in inputs.values():
+        if task == "char_lm":  # no padding: every id is a character, 0 an unknown one
+            probe[role] = rng.integers(0, len(model.preprocessor.labels), (3, steps)).astype("int32")
+        elif role == "token_ids":
+            probe[role] = np.where(real, rng.integers(1, len(model.preprocessor.vocabulary), (3, steps)), 0)
+        else:  # char_ids: words of 1 to 5 characters (ids 1 = unknown, 2.. known), padded words all 0
+            word_lengths = np.where(real, rng.integers(1, 6, (3, steps)), 0)
+            ids = rng.integers(1, len(model.preprocessor.characters) + 2, (3, steps, 5))
+            probe[role] = np.where(np.arange(5)[None, None, :] < word_lengths[:, :, None], ids, 0)
+        probe[role] = probe[role].astype("int32")
+    for index, size in enumerate(state_sizes):
+        probe[f"state_{index}"] = np.zeros((3, size), "float32")
+    return probe
+
+
+def _keras_outputs(model, inputs, probe):
+    feeds = {tensor.name: probe[inputs[tensor.name][0]] for tensor in model.network.inputs}
+    return np.asarray(model.network(feeds if len(feeds) > 1 else next(iter(feeds.values())), training=False))
+
+
+def build_portable(model, format):
+    """Convert a task model's network to ONNX or LiteRT bytes; returns `(bytes, model.json's dict)`.
+
+    Args:
+        model: a `SentimentClassifier`, `PosTagger` or `CharLanguageModel`.
+        format: `"onnx"` or `"litert"`.
+
+    Raises:
+        UnsupportedLayerError: a layer the export cannot rebuild (one line naming it and why).
+
+    Example:
+
+    >>> from kerasrnn import zoo
+    >>> data, description = build_portable(zoo.load("charlm-shakespeare-rnn"), "onnx")  # doctest: +SKIP
+    >>> description["states"]  # doctest: +SKIP
+    [{'input': 'state_0', 'output': 'state_0_out', 'size': 256}, {'input': 'state_1', 'output': 'state_1_out', 'size': 256}]
+    """
+    from kerasrnn.tasks.registry import task_of
+
+    check_format(format)
+    task = task_of(model).name
+    inputs, output_name, state_sizes = _interface(model, task)
+    carry = task == "char_lm"
+    if format == "onnx":
+        from kerasrnn.export.portable.onnx_graph import OPSET, network_model
+
+        graph = network_model(model.network, inputs, output_name, carry, state_sizes,
+                              doc_string=f"kerasrnn {task} model {model.name!r}")
+        data, extra = graph.SerializeToString(), {"opset": OPSET}
+    else:
+        from kerasrnn.export.portable.litert_graph import convert_to_litert, network_function
+
+        data = convert_to_litert(network_function(model.network, inputs, output_name, carry, state_sizes))
+        extra = {"ops": "TFLITE_BUILTINS"}
+    output_rank = len(model.network.outputs[0].shape)
+    description = {
+        "kerasrnn_portable": SCHEMA_VERSION,
+        "task": task,
+        "format": format,
+        "file": MODEL_FILES[format],
+        "model_name": model.name,
+        "inputs": {role: {"dtype": "int32", "shape": shape} for _, (role, shape) in inputs.items()},
+        "output": {"name": output_name, "dtype": "float32", "shape": [None] * output_rank},
+        "states": [{"input": f"state_{index}", "output": f"state_{index}_out", "size": size}
+                   for index, size in enumerate(state_sizes)],
+        **extra,
+    }
+    return data, description
+
+
+def verify_portable(model, data, description):
+    """Run the exported bytes (onnxruntime or LiteRT) and Keras on a probe batch; returns the largest difference.
+
+    The probe has right-padded rows of 9, 4 and 1 steps (for a tagger,
+    words of 1 to 5 characters), so masks, both directions and padding
+    are all exercised; the char LM gets zero states.
+
+    Example:
+
+    >>> verify_portable(model, *build_portable(model, "onnx"))  # doctest: +SKIP
+    1.1920929e-07
+    """
+    from kerasrnn.portable.runtimes import open_runner
+
+    inputs, _, state_sizes = _interface(model, description["task"])
+    probe = _probe_inputs(model, description["task"], inputs, state_sizes)
+    expected = _keras_outputs(model, inputs, probe)
+    outputs = open_runner(description["format"], data)(**probe)
+    return float(np.max(np.abs(outputs[description["output"]["name"]] - expected)))
+
+
+def export_portable(model, base_path, format="onnx", version=None, overwrite=False):
+    """Export a task model as `base_path/<version>/model.onnx` (or `model.tflite`) for `kerasrnn.portable`.
+
+    The network is rebuilt layer by layer (never traced): ONNX with the
+    standard LSTM/GRU/RNN operators and `sequence_lens`, LiteRT with
+    builtin ops only (no Flex). Before anything is written the result is
+    run (onnxruntime / ai-edge-litert) and compared with Keras on a probe
+    batch; a difference above `TOLERANCE` is an error. The folder also
+    gets `preprocessing.json` and `model.json`; it appears complete or not
+    at all, as `export_for_serving`'s versions do.
+
+    Args:
+        model: a task model (`SentimentClassifier`, `PosTagger`,
+            `CharLanguageModel`, an `average_of` ensemble), e.g. from `kerasrnn.zoo.load`.
+        base_path: the model's folder; its integer subfolders are versions.
+        format: `"onnx"` or `"litert"`.
+        version: a positive integer; None writes the next one.
+        overwrite: replace an existing version instead of refusing.
+
+    Returns:
+        A `PortableExport`.
+
+    Raises:
+        ValueError: an unknown format, a layer that cannot be converted
+            (`UnsupportedLayerError`, naming it), an existing version, or
+            a graph that does not match Keras.
+        PermissionError: `base_path` cannot be written.
+
+    Example:
+
+    >>> from kerasrnn import zoo
+    >>> exported = export_portable(zoo.load("sentiment-imdb-bigru"), "export/imdb-onnx", "onnx")  # doctest: +SKIP
+    >>> exported.file  # doctest: +SKIP
+    'export/imdb-onnx/1/model.onnx'
+    """
+    check_format(format)
+    if not isinstance(base_path, (str, os.PathLike)) or not str(base_path).strip():
+        raise ValueError(f"`base_path` must be a folder path such as 'export/NAME'. Received: base_path={base_path!r}")
+    base_path = os.path.normpath(os.fspath(base_path))
+    _check_not_a_file(base_path)
+    data, description = build_portable(model, format)
+    difference = verify_portable(model, data, description)
+    if not difference <= TOLERANCE:
+        raise ValueError(f"The {format} graph of {model.name!r} differs from Keras by {difference:.3g} on the probe "
+                         f"batch (tolerance {TOLERANCE}); nothing was written.")
+    description["verified"] = {
+        "max_abs_difference": difference,
+        "tolerance": TOLERANCE,
+        "probe": "3 right-padded rows of 9, 4 and 1 steps, against the Keras network",
+    }
+    preprocessing = preprocessing_config(model, description["task"])
+
+    def write(folder):
+        os.makedirs(folder)
+        with open(os.path.join(folder, description["file"]), "wb") as file:
+            file.write(data)
+        for name, content in ((MODEL_FILE, description), (PREPROCESSING_FILE, preprocessing)):
+            with open(os.path.join(folder, name), "w", encoding="utf-8") as file:
+                json.dump(content, file, indent=1, ensure_ascii=False)
+                file.write("\n")
+
+    try:
+        written = write_version(base_path, write, version=version, overwrite=overwrite)
+    except OSError as error:
+        if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise PermissionError(f"`base_path`: cannot write into {base_path!r} ({error.strerror})") from None
+        raise
+    path = os.path.join(base_path, str(written))
+    return PortableExport(path=path, version=written, task=description["task"], format=format,
+                          file=os.path.join(path, description["file"]), max_abs_difference=difference)
+
+
+def _check_not_a_file(base_path):
+    folder = base_path
+    while folder and not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    if folder and not os.path.isdir(folder):
+        raise ValueError(f"`base_path`: {folder!r} is a file, not a folder.")
