@@ -26,15 +26,13 @@ import keras
 import numpy as np
 
 from kerasrnn.export.versioned_write import write_version
+from kerasrnn.portable.models import MODEL_FILE, PREPROCESSING_FILE, SCHEMA_VERSION
 
 FORMATS = ("onnx", "litert")
 MODEL_FILES = {"onnx": "model.onnx", "litert": "model.tflite"}
-PREPROCESSING_FILE = "preprocessing.json"
-MODEL_FILE = "model.json"
 # The exported graph must equal Keras to this on the probe batch, or nothing is written.
 TOLERANCE = 1e-4
 OUTPUT_NAMES = {"sentiment": "probabilities", "pos_tagger": "scores", "char_lm": "logits"}
-SCHEMA_VERSION = 1
 
 
 @dataclasses.dataclass
