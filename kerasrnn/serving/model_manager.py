@@ -1,4 +1,10 @@
-"""The served models: load versions from their base paths, poll for new ones, look them up."""
+"""The served models: load versions from their base paths, poll for new ones, look them up.
+
+The set of models itself can change while serving, as TF Serving's
+`ServerCore::ReloadConfig` changes it: `reload_config` (a gRPC
+`HandleReloadConfigRequest`) and `watch_config` (TF Serving's
+`--model_config_file_poll_wait_seconds`).
+"""
 
 import logging
 import os
@@ -6,6 +12,7 @@ import re
 import threading
 
 from kerasrnn.serving.errors import ServingError
+from kerasrnn.serving.model_config import read_model_config
 from kerasrnn.serving.servable import Servable
 
 log = logging.getLogger("kerasrnn.serving")
@@ -95,19 +102,91 @@ class ModelManager:
     """
 
     def __init__(self, models, batching=None):
+        # Replaced whole (never changed in place) by reload_config, so a request's lookup
+        # and a refresh's loop each see one consistent set of models.
         self.models = {name: ServedModel(name, base_path, policy) for name, base_path, policy in models}
         self.batching = batching
         self.lock = threading.Lock()
+        # One refresh or reload at a time: the version poller, the config poller and a gRPC
+        # reload would otherwise load the same version twice or unload what another loads.
+        self._changing = threading.RLock()
         self._stop = threading.Event()
         self._poller = None
+        self._config_poller = None
 
     def refresh(self):
         """Load wanted versions that appeared or changed, unload ones that went away or fell out of the policy."""
-        for model in self.models.values():
-            try:
-                self._refresh_model(model)
-            except Exception:  # one model's folder must not stop the others from being polled
-                log.exception("Polling the versions of model %s in %s failed", model.name, model.base_path)
+        with self._changing:
+            for model in self.models.values():
+                self._refresh_logged(model)
+
+    def _refresh_logged(self, model):
+        try:
+            self._refresh_model(model)
+        except Exception:  # one model's folder must not stop the others from being polled
+            log.exception("Polling the versions of model %s in %s failed", model.name, model.base_path)
+
+    def reload_config(self, models):
+        """Serve exactly `models` from now on, as TF Serving's `ServerCore::ReloadConfig` does.
+
+        Models no longer listed are unloaded (their requests then get 404),
+        new ones are loaded before this returns, and a listed model whose
+        base path or version policy changed is brought in step with it (its
+        loaded versions keep answering until their replacements are loaded).
+        An unchanged list does nothing.
+
+        Args:
+            models: `[(name, base_path, VersionPolicy), ...]`, names unique
+                (as `read_model_config` and `models_of_config_list` check).
+
+        Returns:
+            The names of the added models that have no loadable version (TF
+            Serving's "did not become available"); they stay configured and
+            the version poller keeps looking for one.
+
+        Example:
+
+        >>> from kerasrnn.serving.version_policy import VersionPolicy
+        >>> manager.reload_config([("imdb", "/srv/imdb", VersionPolicy()), ("ewt", "/srv/ewt", VersionPolicy())])  # doctest: +SKIP
+        []
+        """
+        wanted = {name: (base_path, policy) for name, base_path, policy in models}
+        if len(wanted) != len(models):
+            raise ValueError("`models` lists a name more than once: names must be unique.")
+        with self._changing:
+            current = self.models
+            added = [name for name in wanted if name not in current]
+            removed = [name for name in current if name not in wanted]
+            updated = [name for name in wanted if name in current
+                       and (current[name].base_path, current[name].policy) != wanted[name]]
+            if not (added or removed or updated):
+                return []
+            log.info("Reloading the model config: adding %s, removing %s, updating %s",
+                     added or "none", removed or "none", updated or "none")
+            for name in updated:
+                current[name].base_path, current[name].policy = wanted[name]
+            models_now = {name: current[name] if name in current else ServedModel(name, *wanted[name])
+                          for name in wanted}
+            with self.lock:
+                self.models = models_now
+            # As TF Serving's source tears down the removed models before it waits for the new
+            # ones: the memory of the old ones is given back first.
+            for name in removed:
+                with self.lock:
+                    retired = current[name].servables
+                    current[name].servables, current[name].fingerprints = {}, {}
+                for version, servable in sorted(retired.items()):
+                    log.warning("Unloading servable {name: %s version: %d}: model %s is no longer in the config",
+                                name, version, name)
+                    servable.retire()
+            for name in added + updated:
+                self._refresh_logged(models_now[name])
+            unavailable = [name for name in added if not models_now[name].servables]
+            for name in unavailable:
+                log.warning("No loadable version of model %s in %s yet; polling for one", name,
+                            models_now[name].base_path)
+            log.info("Finished reloading the model config: serving %s", ", ".join(models_now) or "no models")
+            return unavailable
 
     def _refresh_model(self, model):
         on_disk = version_folders(model.base_path)
@@ -183,6 +262,57 @@ class ModelManager:
         self._poller = threading.Thread(target=poll, name="kerasrnn-poller", daemon=True)
         self._poller.start()
 
+    def watch_config(self, path, interval_s):
+        """Re-read the model config file `path` every `interval_s` seconds and apply it, as TF Serving's
+        `--model_config_file_poll_wait_seconds` does.
+
+        A file that cannot be read or parsed, or a config TF Serving would
+        refuse (a name listed twice), is reported in one log line and the
+        previous config stays served; the same problem is not logged again
+        at every poll. A file that sets no config (empty, e.g. caught
+        mid-write) changes nothing either, as in TF Serving ("Taking no
+        action for empty config"); `model_config_list {}` unloads every model.
+
+        Args:
+            path: the `--model_config_file`.
+            interval_s: seconds between two reads (positive).
+
+        Example:
+
+        >>> manager.watch_config("export/models.config", 60)  # doctest: +SKIP
+        """
+        if not interval_s > 0:
+            raise ValueError(f"`interval_s` must be a positive number. Received: interval_s={interval_s!r}")
+
+        def poll():
+            last_problem = None
+            while not self._stop.wait(interval_s):
+                problem = self._apply_config_file(path)
+                if problem and problem != last_problem:
+                    log.error("Model config not applied, still serving the previous one (%s): %s",
+                              ", ".join(self.models) or "no models", problem)
+                elif last_problem and not problem:
+                    log.info("The model config %s reads well again", path)
+                last_problem = problem
+
+        self._config_poller = threading.Thread(target=poll, name="kerasrnn-config-poller", daemon=True)
+        self._config_poller.start()
+
+    def _apply_config_file(self, path):
+        """Read and apply the config file once; returns None, or what went wrong in one line."""
+        try:
+            models = read_model_config(path, reloading=True)
+        except (OSError, ValueError) as error:
+            return str(error).replace("\n", " ")
+        if models is None:
+            return f"--model-config-file: {path!r} sets no model_config_list: taking no action (TF Serving's rule)"
+        try:
+            self.reload_config(models)
+        except Exception as error:  # the poller must outlive whatever one reload hit
+            log.exception("Reloading the model config %s failed", path)
+            return f"--model-config-file: {path!r}: {type(error).__name__}: {error}".replace("\n", " ")
+        return None
+
     def stop(self):
         """Stop polling and the batching threads."""
         self._stop.set()
@@ -192,9 +322,10 @@ class ModelManager:
             servable.retire()
 
     def _model(self, name):
-        if name not in self.models:
+        model = self.models.get(name)  # one lookup: a config reload may replace the dict meanwhile
+        if model is None:
             raise ServingError("NOT_FOUND", f"Could not find any versions of model {name}")
-        return self.models[name]
+        return model
 
     def servable(self, name, version=None):
         """The servable a request names: a specific version, or the newest loaded one."""

@@ -15,6 +15,8 @@ class VersionPolicy:
     [2, 3]
     >>> VersionPolicy("specific", versions=[1]).select([1, 2, 3])
     [1]
+    >>> VersionPolicy("latest", num_versions=2) == VersionPolicy("latest", num_versions=2)
+    True
     """
 
     def __init__(self, kind="latest", num_versions=1, versions=()):
@@ -32,6 +34,20 @@ class VersionPolicy:
         if self.kind == "specific":
             return [version for version in available if version in self.versions]
         return available[-self.num_versions :]
+
+    def _key(self):
+        # Only what the kind uses: `all` with num_versions=3 is still `all`.
+        return (self.kind, self.num_versions if self.kind == "latest" else None,
+                frozenset(self.versions) if self.kind == "specific" else None)
+
+    def __eq__(self, other):
+        # A config reload compares the policies: an unchanged one must not count as an update.
+        if not isinstance(other, VersionPolicy):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
 
     def __repr__(self):
         if self.kind == "latest":
