@@ -225,10 +225,15 @@ def build_parser():
 
 def _add_serving_verbs(verbs):
     export = verbs.add_parser(
-        "export", help="export a trained model for TF Serving", description="Write a versioned SavedModel."
+        "export", help="export a trained model for TF Serving, ONNX or LiteRT",
+        description="Write a versioned SavedModel (TF Serving), or an ONNX or LiteRT model with its preprocessing "
+        "as JSON, which kerasrnn.portable runs without TensorFlow.",
     )
     export.add_argument("model", help=MODEL_HELP)
     export.add_argument("--base-path", required=True, help="the model's export folder, e.g. export/imdb")
+    export.add_argument("--format", default="saved_model", metavar="{saved_model,onnx,litert}",
+                        help="saved_model: DIR/<version>/saved_model.pb; onnx: DIR/<version>/model.onnx; litert: "
+                        "DIR/<version>/model.tflite (default: saved_model)")
     export.add_argument("--version", type=int, help="default: one more than the newest existing version")
     export.add_argument("--overwrite", action="store_true", help="replace an existing version")
 
@@ -363,6 +368,10 @@ def run_generate(arguments):
 
 
 def run_export(arguments):
+    if arguments.format != "saved_model":
+        from kerasrnn.export.portable.export import run_export_command
+
+        return run_export_command(arguments, load_model_argument)
     from kerasrnn.export import export_for_serving
 
     model = load_model_argument(arguments.model)

@@ -18,15 +18,15 @@ place under a lock), so a failed export leaves nothing behind.
 """
 
 import dataclasses
-import errno
 import json
 import os
 
 import keras
 import numpy as np
 
-from kerasrnn.export.versioned_write import write_version
+from kerasrnn.export.versioned_write import next_version, write_version
 from kerasrnn.portable.models import MODEL_FILE, PREPROCESSING_FILE, SCHEMA_VERSION
+from kerasrnn.validation import check_positive_int
 
 FORMATS = ("onnx", "litert")
 MODEL_FILES = {"onnx": "model.onnx", "litert": "model.tflite"}
@@ -56,8 +56,8 @@ class PortableExport:
     max_abs_difference: float
 
 
-def check_format(format):
-    """Return `format` if it is `"onnx"` or `"litert"`, else raise a one-line `ValueError`.
+def check_format(format, name="format"):
+    """Return `format` if it is `"onnx"` or `"litert"`, else raise a one-line `ValueError` naming `name`.
 
     Example:
 
@@ -68,7 +68,7 @@ def check_format(format):
     """
     if format not in FORMATS:
         choices = ", ".join(repr(choice) for choice in ("saved_model",) + FORMATS)
-        raise ValueError(f"`format` must be one of {choices}. Received: format={format!r}")
+        raise ValueError(f"`{name}` must be one of {choices}. Received: {name}={format!r}")
     return format
 
 
@@ -258,7 +258,7 @@ def export_portable(model, base_path, format="onnx", version=None, overwrite=Fal
         ValueError: an unknown format, a layer that cannot be converted
             (`UnsupportedLayerError`, naming it), an existing version, or
             a graph that does not match Keras.
-        PermissionError: `base_path` cannot be written.
+        OSError: `base_path` cannot be written (`write_version`'s one-line errors).
 
     Example:
 
@@ -272,6 +272,11 @@ def export_portable(model, base_path, format="onnx", version=None, overwrite=Fal
         raise ValueError(f"`base_path` must be a folder path such as 'export/NAME'. Received: base_path={base_path!r}")
     base_path = os.path.normpath(os.fspath(base_path))
     _check_not_a_file(base_path)
+    if version is not None and not overwrite:
+        existing = os.path.join(base_path, str(check_positive_int("version", version)))
+        if os.path.exists(existing):  # before the conversion's seconds; write_version checks again under its lock
+            raise ValueError(f"Version {version} already exists at {existing!r}: pass overwrite=True (--overwrite) "
+                             f"to replace it, or omit `version` to write version {next_version(base_path)}.")
     data, description = build_portable(model, format)
     difference = verify_portable(model, data, description)
     if not difference <= TOLERANCE:
@@ -293,20 +298,48 @@ def export_portable(model, base_path, format="onnx", version=None, overwrite=Fal
                 json.dump(content, file, indent=1, ensure_ascii=False)
                 file.write("\n")
 
-    try:
-        written = write_version(base_path, write, version=version, overwrite=overwrite)
-    except OSError as error:
-        if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            raise PermissionError(f"`base_path`: cannot write into {base_path!r} ({error.strerror})") from None
-        raise
+    written = write_version(base_path, write, version=version, overwrite=overwrite)
     path = os.path.join(base_path, str(written))
     return PortableExport(path=path, version=written, task=description["task"], format=format,
                           file=os.path.join(path, description["file"]), max_abs_difference=difference)
 
 
 def _check_not_a_file(base_path):
+    # Before the conversion's seconds, not after: a file where the folder should be.
     folder = base_path
     while folder and not os.path.exists(folder):
         folder = os.path.dirname(folder)
     if folder and not os.path.isdir(folder):
-        raise ValueError(f"`base_path`: {folder!r} is a file, not a folder.")
+        raise ValueError(f"`base_path`: {folder!r} is a file, not a folder: give a folder such as 'export/NAME'.")
+
+
+def run_export_command(arguments, load_model):
+    """`kerasrnn export MODEL --format onnx|litert`: export and print one JSON line.
+
+    The format is checked before the model is loaded. A base path that
+    cannot be written is reported as `--base-path: ...`, as for SavedModels.
+
+    Args:
+        arguments: the parsed `kerasrnn export` arguments.
+        load_model: the CLI's model loader (zoo name, `.keras`, folder, URL).
+
+    Example:
+
+    >>> import argparse
+    >>> run_export_command(argparse.Namespace(format="tflite"), None)
+    Traceback (most recent call last):
+    ...
+    ValueError: `--format` must be one of 'saved_model', 'onnx', 'litert'. Received: --format='tflite'
+    """
+    check_format(arguments.format, "--format")
+    model = load_model(arguments.model)
+    try:
+        exported = export_portable(model, arguments.base_path, arguments.format, arguments.version,
+                                   arguments.overwrite)
+    except OSError as error:
+        if isinstance(error, ValueError):  # write_version's one-line folder errors
+            raise ValueError(f"--base-path: {error}") from None
+        raise
+    print(json.dumps({"path": exported.path, "version": exported.version, "format": exported.format,
+                      "task": exported.task, "file": exported.file,
+                      "max_abs_difference": exported.max_abs_difference}))

@@ -113,7 +113,7 @@ def _numpy(variable):
     # Weights are read while a backend may be tracing a tf.function, where a variable has no value:
     # init_scope reads it eagerly, so the graph gets constants.
     with tf.init_scope():
-        return np.array(variable, dtype="float32")
+        return np.asarray(keras.ops.convert_to_numpy(variable), dtype="float32")
 
 
 def _activation_name(function, layer, format_name, allowed=ACTIVATIONS):
