@@ -4,7 +4,17 @@ Neither runtime imports TensorFlow; each is imported only when a model of
 its format is opened, so a machine needs only the one it uses.
 """
 
+import importlib
+
 import numpy as np
+
+
+def _runtime(module, package):
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(f"This model needs {package}: pip install {package} (or pip install \"kerasrnn[portable]\")."
+                          ) from None
 
 
 class OnnxRunner:
@@ -24,7 +34,7 @@ class OnnxRunner:
     format = "onnx"
 
     def __init__(self, model, threads=None):
-        import onnxruntime
+        onnxruntime = _runtime("onnxruntime", "onnxruntime")
 
         options = onnxruntime.SessionOptions()
         if threads:
@@ -57,7 +67,7 @@ class LiteRtRunner:
     format = "litert"
 
     def __init__(self, model, threads=None):
-        from ai_edge_litert.interpreter import Interpreter
+        Interpreter = _runtime("ai_edge_litert.interpreter", "ai-edge-litert").Interpreter
 
         source = {"model_content": bytes(model)} if isinstance(model, (bytes, bytearray)) else {"model_path": model}
         self.interpreter = Interpreter(**source, num_threads=threads)

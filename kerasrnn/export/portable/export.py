@@ -18,6 +18,7 @@ place under a lock), so a failed export leaves nothing behind.
 """
 
 import dataclasses
+import importlib.util
 import json
 import os
 
@@ -268,6 +269,7 @@ def export_portable(model, base_path, format="onnx", version=None, overwrite=Fal
     'export/imdb-onnx/1/model.onnx'
     """
     check_format(format)
+    _check_installed(format)
     if not isinstance(base_path, (str, os.PathLike)) or not str(base_path).strip():
         raise ValueError(f"`base_path` must be a folder path such as 'export/NAME'. Received: base_path={base_path!r}")
     base_path = os.path.normpath(os.fspath(base_path))
@@ -302,6 +304,16 @@ def export_portable(model, base_path, format="onnx", version=None, overwrite=Fal
     path = os.path.join(base_path, str(written))
     return PortableExport(path=path, version=written, task=description["task"], format=format,
                           file=os.path.join(path, description["file"]), max_abs_difference=difference)
+
+
+# What each format's conversion and check import: a missing one is a one-line error, not a traceback.
+REQUIRED_MODULES = {"onnx": ("onnx", "onnxruntime"), "litert": ("ai_edge_litert",)}
+
+
+def _check_installed(format):
+    missing = [name for name in REQUIRED_MODULES[format] if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ValueError(f"The {format} export needs {', '.join(missing)}: pip install \"kerasrnn[portable]\".")
 
 
 def _check_not_a_file(base_path):
