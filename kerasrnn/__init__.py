@@ -16,8 +16,11 @@ The public API:
 - `build_from_spec`, `load_spec`, `save_spec`: architectures as plain JSON.
 - `train`, `load_trained`: the training run behind `kerasrnn train` and its output.
 - `export_for_serving`: a versioned SavedModel for TF Serving (`kerasrnn export`).
+- `export_portable`: a versioned ONNX or LiteRT model with its preprocessing as
+  JSON (`kerasrnn export --format onnx|litert`), and `portable`, which runs it
+  with numpy and onnxruntime or ai-edge-litert, without TensorFlow or Keras.
 
-- `zoo`, `data`, `layers`, `diagnostics`: the subpackages, also as attributes.
+- `zoo`, `data`, `layers`, `diagnostics`, `portable`: the subpackages, also as attributes.
 
 Attributes are imported on first use, so `import kerasrnn` (and the CLI's
 `--help`) does not pay for importing TensorFlow. Every kerasrnn Keras class is
@@ -57,11 +60,13 @@ _PUBLIC = {
     "build_pos_tagger": "kerasrnn.tasks",
     "build_sentiment_classifier": "kerasrnn.tasks",
     "export_for_serving": "kerasrnn.export",
+    "export_portable": "kerasrnn.export.portable",
     "load_trained": "kerasrnn.training",
     "train": "kerasrnn.training",
     "data": "kerasrnn.data",
     "diagnostics": "kerasrnn.diagnostics",
     "layers": "kerasrnn.layers",
+    "portable": "kerasrnn.portable",
     "zoo": "kerasrnn.zoo",
 }
 
