@@ -134,6 +134,34 @@ def _add_task_options(parser):
         group.add_argument(f"--{name.replace('_', '-')}", **settings)
 
 
+# Each task's bound on one input (its `prepare` option, also a model attribute): `train` has it among the
+# task options, `evaluate` and `predict` take it too; a longer input is refused in one line.
+INPUT_LIMITS = ("max_sentence_tokens", "max_review_characters")
+
+
+def _add_input_limit_options(parser):
+    group = parser.add_argument_group("bounds on one input (a longer one is refused in one line)")
+    for task in all_tasks():
+        for name, settings in task.data_options.items():
+            if name in INPUT_LIMITS:
+                group.add_argument(f"--{name.replace('_', '-')}", **{**settings, "help": f"{task.name}: {settings['help']}"})
+
+
+def _set_input_limits(arguments, model):
+    # A bound the user gave replaces the model's default; one of another task is refused, as in `train`.
+    from kerasrnn.tasks.registry import task_of
+
+    for name in INPUT_LIMITS:
+        value = getattr(arguments, name)
+        if value is None:
+            continue
+        if name not in model.input_limits():
+            raise ValueError(f"--{name.replace('_', '-')}: not an option of the {task_of(model).name} task.")
+        if value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be a positive integer. Received: {value}")
+        setattr(model, name, value)
+
+
 def build_parser():
     """The argument parser of the `kerasrnn` command.
 
@@ -206,10 +234,12 @@ def build_parser():
     evaluate.add_argument(
         "--data", required=True, help="IMDB (test/ is scored), a CoNLL-U file, or a text file (last 10%%)"
     )
+    _add_input_limit_options(evaluate)
 
     predict = verbs.add_parser("predict", help="classify or tag a text", description="Classify or tag a text.")
     predict.add_argument("model", help=MODEL_HELP)
-    predict.add_argument("text")
+    predict.add_argument("text", help="a review, or a sentence to tag (split on whitespace); UTF-8")
+    _add_input_limit_options(predict)
 
     generate = verbs.add_parser("generate", help="sample text from a char LM", description="Sample text.")
     generate.add_argument("model", help=MODEL_HELP)
@@ -342,22 +372,33 @@ def run_evaluate(arguments):
     if not os.path.exists(arguments.data):
         raise FileNotFoundError(f"--data: {arguments.data!r} does not exist.")
     model = load_model_argument(arguments.model)
+    _set_input_limits(arguments, model)
     # A progress bar on a terminal (stderr); quiet in pipes and logs. stdout is the JSON line alone.
     print(json.dumps(evaluate_on_data(model, arguments.data, verbose=progress_verbosity()), sort_keys=True))
 
 
 def run_predict(arguments):
+    from kerasrnn.data.input_checks import InputTooLongError, check_utf8_text
     from kerasrnn.tasks.registry import task_of
 
+    text = check_utf8_text(arguments.text, "TEXT")  # before the model loads: the argument's bytes are known now
     model = load_model_argument(arguments.model)
     if task_of(model).verb != "predict":
         raise ValueError(f"{arguments.model!r} is a {type(model).__name__}: use `kerasrnn {task_of(model).verb}`.")
-    print(json.dumps(model.predict_text(arguments.text)))
+    _set_input_limits(arguments, model)
+    try:
+        answer = model.predict_text(text)
+    except InputTooLongError as error:
+        message = str(error)
+        raise InputTooLongError(f"TEXT: {message[:1].lower()}{message[1:]}") from None
+    print(json.dumps(answer))
 
 
 def run_generate(arguments):
+    from kerasrnn.data.input_checks import check_utf8_text
     from kerasrnn.tasks.registry import task_of
 
+    check_utf8_text(arguments.prompt, "--prompt")
     model = load_model_argument(arguments.model)
     if task_of(model).verb != "generate":
         raise ValueError(
@@ -372,10 +413,13 @@ def run_export(arguments):
         from kerasrnn.export.portable.export import run_export_command
 
         return run_export_command(arguments, load_model_argument)
-    from kerasrnn.export import export_for_serving
+    from kerasrnn.export import ExportFolderError, export_for_serving
 
     model = load_model_argument(arguments.model)
-    exported = export_for_serving(model, arguments.base_path, arguments.version, arguments.overwrite)
+    try:
+        exported = export_for_serving(model, arguments.base_path, arguments.version, arguments.overwrite)
+    except ExportFolderError as error:
+        raise ValueError(f"--base-path: {error}") from None
     print(json.dumps({"path": exported.path, "version": exported.version, "signatures": exported.signatures,
                       "models_config": exported.models_config}))
 

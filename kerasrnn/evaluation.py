@@ -60,7 +60,9 @@ def evaluate_on_data(model, data_path, verbose=0):
         raise ValueError(f"`verbose` must be 0 or 1. Received: verbose={verbose!r}")
     if verbose:
         print(f"kerasrnn: reading the {task.name} evaluation data from {data_path}", file=sys.stderr, flush=True)
-    x, y, counts = task.data().evaluation_data(data_path)
+    # The model's bounds on one input (a sentence's tokens, a review's characters) apply while reading:
+    # an input over them is refused with its file and line before any scoring.
+    x, y, counts = task.data().evaluation_data(data_path, **model.input_limits())
     # Keras writes its progress bar to stdout; a command's stdout is its JSON line.
     with contextlib.redirect_stdout(sys.stderr) if verbose else contextlib.nullcontext():
         metrics = model.evaluate(x, y, return_dict=True, verbose=verbose)

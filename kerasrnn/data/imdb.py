@@ -14,6 +14,9 @@ import zlib
 
 import numpy as np
 
+from kerasrnn.data.input_checks import MAX_REVIEW_CHARACTERS, not_utf8, review_too_long
+from kerasrnn.validation import check_positive_int
+
 IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 LABELS = ("neg", "pos")
 UNLABELED = -1  # the label of the reviews of the "unsup" split
@@ -31,7 +34,8 @@ def _split_of(match):
     return match.group(1)
 
 
-def load_imdb(path, splits=SPLITS, max_member_bytes=MAX_MEMBER_BYTES, seed=None):
+def load_imdb(path, splits=SPLITS, max_member_bytes=MAX_MEMBER_BYTES, seed=None,
+              max_review_characters=MAX_REVIEW_CHARACTERS):
     """Read IMDB reviews and labels from an aclImdb folder or tarball.
 
     Args:
@@ -50,6 +54,10 @@ def load_imdb(path, splits=SPLITS, max_member_bytes=MAX_MEMBER_BYTES, seed=None)
             integer shuffles each split with that seed instead, as
             `model.fit(..., validation_split=...)` needs (it takes the last
             rows, unshuffled).
+        max_review_characters: a review with more characters is refused with
+            a `ValueError` naming its file (IMDB's longest has 14,282; see
+            `kerasrnn.data.input_checks`). A review that is not UTF-8 is
+            refused naming its file and the byte offset.
 
     Returns:
         A dict from split name to `(texts, labels)`: a list of str and an
@@ -78,12 +86,20 @@ def load_imdb(path, splits=SPLITS, max_member_bytes=MAX_MEMBER_BYTES, seed=None)
         raise FileNotFoundError(f"IMDB data not found at {path!r}: give the aclImdb folder or tarball.")
     if not isinstance(max_member_bytes, int) or isinstance(max_member_bytes, bool) or max_member_bytes < 1:
         raise ValueError(f"`max_member_bytes` must be a positive integer. Received: {max_member_bytes!r}")
+    max_review_characters = check_positive_int("max_review_characters", max_review_characters)
     reviews = {split: [] for split in splits}
     wanted = lambda match: _split_of(match) in reviews  # noqa: E731
     for match, data in _review_files(path, wanted, max_member_bytes):
         split, label, review_id = _split_of(match), match.group(2), int(match.group(3))
         label = UNLABELED if label == "unsup" else LABELS.index(label)
-        reviews[split].append((label, review_id, data.decode("utf-8")))
+        member = match.group(0).lstrip("/")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise not_utf8(f"{path}: {member}", data, error, lines=False) from None
+        if len(text) > max_review_characters:
+            raise review_too_long(f"{path}: {member}", len(text), max_review_characters)
+        reviews[split].append((label, review_id, text))
     result = {}
     for split, rows in reviews.items():
         if not rows:

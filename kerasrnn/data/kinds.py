@@ -124,5 +124,18 @@ def check_data_kind(path, accepted, task_name, expected):
         return None
     kind = data_kind(path)
     if kind not in accepted:
-        raise ValueError(f"--data: {path!r} is {DESCRIPTIONS[kind]}; the {task_name} task reads {expected}.")
+        what = _not_text(path) if kind == "binary" else DESCRIPTIONS[kind]
+        raise ValueError(f"--data: {path!r} is {what}; the {task_name} task reads {expected}.")
     return kind
+
+
+def _not_text(path):
+    # Where the first bytes stop being UTF-8 text, so that a file saved in another
+    # encoding (Windows-1252, Latin-1) can be found and fixed.
+    with open(path, "rb") as file:
+        head = file.read(SNIFF_BYTES)
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError as error:
+        return f"not UTF-8 text (byte offset {error.start}: {error.reason})"
+    return f"a binary file, not text (a NUL byte at byte offset {head.index(bytes(1))})"

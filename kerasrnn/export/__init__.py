@@ -7,9 +7,10 @@
 
 from kerasrnn.export.export_for_serving import ExportedVersion, export_for_serving
 from kerasrnn.export.models_config import build_models_config, write_models_config
-from kerasrnn.export.versioned_write import existing_versions, next_version, write_version
+from kerasrnn.export.versioned_write import ExportFolderError, existing_versions, next_version, write_version
 
 __all__ = [
+    "ExportFolderError",
     "ExportedVersion",
     "build_models_config",
     "existing_versions",

@@ -8,7 +8,7 @@ import keras
 
 from kerasrnn.export.models_config import write_models_config
 from kerasrnn.export.portable_rnn import without_cudnn
-from kerasrnn.export.versioned_write import write_version
+from kerasrnn.export.versioned_write import export_folder_error, write_version
 from kerasrnn.export.warmup import write_warmup_requests
 
 # Beside the warmup file: what each signature expects, for people and for
@@ -56,6 +56,12 @@ def export_for_serving(model, base_path, version=None, overwrite=False):
     Returns:
         An `ExportedVersion`.
 
+    Raises:
+        ExportFolderError: `base_path` cannot be written (a file in the way,
+            a read-only filesystem, no permission); nothing is written.
+        DiskFullError: the disk filled up; nothing is left behind and the
+            versions from before are intact.
+
     Example:
 
     >>> from kerasrnn import zoo
@@ -88,7 +94,14 @@ def export_for_serving(model, base_path, version=None, overwrite=False):
             json.dump(notes, file, indent=2)
 
     written = write_version(base_path, write, version=version, overwrite=overwrite)
-    config = write_models_config(os.path.dirname(os.path.abspath(base_path)))
+    export_root = os.path.dirname(os.path.abspath(base_path))
+    try:
+        config = write_models_config(export_root)
+    except Exception as error:
+        one_line = export_folder_error(export_root, error)
+        if one_line is None:
+            raise
+        raise one_line from error
     return ExportedVersion(
         path=os.path.join(base_path, str(written)),
         version=written,

@@ -1,10 +1,13 @@
 """`export/models.config`: the TF Serving `model_config_list` of every exported model."""
 
+import contextlib
 import os
+import tempfile
 
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
+from kerasrnn.atomic_files import disk_full, is_disk_full
 from kerasrnn.export.versioned_write import existing_versions
 
 CONFIG_FILE = "models.config"
@@ -61,8 +64,21 @@ def write_models_config(export_root, num_versions=NUM_VERSIONS):
     'export/models.config'
     """
     path = os.path.join(export_root, CONFIG_FILE)
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as file:
-        file.write(text_format.MessageToString(build_models_config(export_root, num_versions)))
-    os.replace(temporary, path)
+    text = text_format.MessageToString(build_models_config(export_root, num_versions))
+    # A temporary file of its own (exports into sibling base paths rewrite this file at the same time),
+    # fsynced, then renamed: on any failure, a full disk included, the old file stays and the temporary goes.
+    descriptor, temporary = tempfile.mkstemp(prefix=f"{CONFIG_FILE}.tmp-", dir=export_root)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide the config from a server running as another user
+        os.replace(temporary, path)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        if is_disk_full(error):
+            raise disk_full(path) from error
+        raise
     return path

@@ -129,6 +129,8 @@ class TaskModel(keras.Model):
     """
 
     task_name = None
+    # The model attributes that bound one input (`kerasrnn.data.input_checks.bound_attribute`).
+    input_limit_names = ()
 
     def __init__(self, network, preprocessor, compile=True, **kwargs):
         if not isinstance(network, keras.Model):
@@ -230,6 +232,18 @@ class TaskModel(keras.Model):
     def examples(self, x, y=None):
         """Raw inputs (and targets) → an unbatched `tf.data.Dataset` of model inputs (and target ids)."""
         raise NotImplementedError
+
+    def input_limits(self):
+        """The bounds on one input this model applies, as keyword arguments of its task's `evaluation_data`.
+
+        They are the attributes `input_limit_names` names (`max_sentence_tokens`, `max_review_characters`).
+
+        Example:
+
+        >>> model.input_limits()  # doctest: +SKIP
+        {'max_review_characters': 100000}
+        """
+        return {name: getattr(self, name) for name in self.input_limit_names}
 
     def raw_dataset(self, x, y=None, batch_size=None, shuffle=False, seed=None, keep_order=False):
         """Batches of model inputs (and targets) from raw strings, ready for Keras.

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from kerasrnn.data.batching import bucketed_batches
 from kerasrnn.data.conllu import read_conllu
+from kerasrnn.data.input_checks import MAX_SENTENCE_TOKENS, first_not_utf8, sentence_too_long
 from kerasrnn.data.kinds import check_data_kind
 from kerasrnn.tasks.model_parts import PreparedData
 from kerasrnn.tasks.pos_tagger.preprocessor import PADDING, UNKNOWN, PosTaggerPreprocessor
@@ -73,13 +74,15 @@ def token_lists(rows):
     return sentences
 
 
-def sentence_examples(preprocessor, rows, tags=None):
+def sentence_examples(preprocessor, rows, tags=None, max_sentence_tokens=MAX_SENTENCE_TOKENS):
     """Sentences (and their tags) → an unbatched dataset of model inputs (and tag ids).
 
     Args:
         preprocessor: the tagger's `PosTaggerPreprocessor`.
         rows: sentences as `token_lists` takes them.
         tags: one list of tag names (or ids) per sentence, or None.
+        max_sentence_tokens: a longer sentence is refused, naming it (see
+            `kerasrnn.data.input_checks`); None: no bound.
 
     Example:
 
@@ -89,7 +92,15 @@ def sentence_examples(preprocessor, rows, tags=None):
     [([2, 1], [0, 1])]
     """
     sentences = token_lists(rows)
-    words = tf.ragged.constant(sentences, dtype=tf.string, ragged_rank=1) if sentences else tf.ragged.constant([[]], tf.string)[:0]
+    if max_sentence_tokens is not None:
+        for index, sentence in enumerate(sentences):
+            if len(sentence) > max_sentence_tokens:
+                raise sentence_too_long(f"Sentence {index}", len(sentence), max_sentence_tokens)
+    try:
+        words = tf.ragged.constant(sentences, dtype=tf.string, ragged_rank=1) if sentences else tf.ragged.constant([[]], tf.string)[:0]
+    except ValueError:
+        first_not_utf8(sentences, "Sentence")  # says which word is not text (surrogates from undecodable bytes)
+        raise
     if tags is None:
         # tf.identity turns each ragged row into a 1-D tensor that padded batching accepts.
         return tf.data.Dataset.from_tensor_slices(words).map(
@@ -107,7 +118,8 @@ def sentence_examples(preprocessor, rows, tags=None):
 
 
 def prepare(
-    data_path, batch_size=32, max_examples=None, seed=1337, tag_column="upos", min_count=2, use_characters=False
+    data_path, batch_size=32, max_examples=None, seed=1337, tag_column="upos", min_count=2, use_characters=False,
+    max_sentence_tokens=MAX_SENTENCE_TOKENS,
 ):
     """Read the train and dev treebanks, build vocabularies, batch by length.
 
@@ -122,6 +134,8 @@ def prepare(
             model learns an embedding for words it has never seen.
         use_characters: also feed each word's characters (for a tagger built
             with `char_vocab_size`, which the spec then sets).
+        max_sentence_tokens: a sentence with more words is refused with its
+            file and line (EWT's longest has 159; see `kerasrnn.data.input_checks`).
 
     Example:
 
@@ -130,9 +144,9 @@ def prepare(
     ['ADJ', 'ADP', 'ADV']
     """
     check_data_path(data_path)
-    train_sentences = read_conllu(find_split(data_path, "train"), tag_column)
+    train_sentences = read_conllu(find_split(data_path, "train"), tag_column, max_sentence_tokens)
     if os.path.isdir(data_path):
-        val_sentences = read_conllu(find_split(data_path, "dev"), tag_column)
+        val_sentences = read_conllu(find_split(data_path, "dev"), tag_column, max_sentence_tokens)
     else:
         cut = int(len(train_sentences) * 0.9)
         train_sentences, val_sentences = train_sentences[:cut], train_sentences[cut:]
@@ -151,8 +165,8 @@ def prepare(
         characters = sorted({character for word in counts for character in word})
         spec_arguments["char_vocab_size"] = len(characters) + 2  # padding and unknown
     preprocessor = PosTaggerPreprocessor(vocabulary, tags, characters)
-    train = sentence_examples(preprocessor, *zip(*train_sentences)).cache()
-    validation = sentence_examples(preprocessor, *zip(*val_sentences)).cache()
+    train = sentence_examples(preprocessor, *zip(*train_sentences), max_sentence_tokens=None).cache()  # read bounded
+    validation = sentence_examples(preprocessor, *zip(*val_sentences), max_sentence_tokens=None).cache()
     return PreparedData(
         train=bucketed_batches(train, batch_size, shuffle_buffer=len(train_sentences), seed=seed),
         validation=bucketed_batches(validation, batch_size),
@@ -162,10 +176,12 @@ def prepare(
     )
 
 
-def evaluation_data(data_path):
+def evaluation_data(data_path, max_sentence_tokens=MAX_SENTENCE_TOKENS):
     """The sentences and gold tags `kerasrnn evaluate` scores: a CoNLL-U file, or a folder's `*-test.conllu`.
 
-    Example:
+    Args:
+        data_path: the `--data` file or folder.
+        max_sentence_tokens: a sentence with more words is refused with its file and line.
 
     Returns:
         `(sentences, tags, counts)`: what `model.evaluate` takes, and how many tokens and sentences.
@@ -177,7 +193,7 @@ def evaluation_data(data_path):
     {'tokens': 25094, 'sentences': 2077}
     """
     check_data_path(data_path)
-    sentences = read_conllu(find_split(data_path, "test"))
+    sentences = read_conllu(find_split(data_path, "test"), max_sentence_tokens=max_sentence_tokens)
     counts = {"tokens": sum(len(words) for words, _ in sentences), "sentences": len(sentences)}
     return [words for words, _ in sentences], [tags for _, tags in sentences], counts
 

@@ -15,6 +15,11 @@ TASK = TaskDescription(
     data_options={
         "tag_column": {"choices": ["upos", "xpos"], "help": "which tags to learn (default upos)"},
         "use_characters": {"action": "store_true", "help": "add a character-level word encoder (rare/unknown words)"},
+        # EWT's longest sentence has 159 tokens; a longer one in a treebank is most often a lost blank line.
+        "max_sentence_tokens": {
+            "type": int, "metavar": "N",
+            "help": "most tokens per sentence; a longer one is refused in one line (default 1000; EWT's longest: 159)",
+        },
     },
     score=Score("accuracy", "EWT test UPOS accuracy"),
     monitor=("val_accuracy", "max"),

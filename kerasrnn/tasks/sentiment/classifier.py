@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasrnn.data.input_checks import MAX_REVIEW_CHARACTERS, bound_attribute, check_utf8_text, review_too_long
 from kerasrnn.tasks.sentiment.preprocessor import SentimentPreprocessor  # noqa: F401  (registers it for loading)
 from kerasrnn.tasks.task_model import TaskModel
 
@@ -17,9 +18,19 @@ class SentimentClassifier(TaskModel):
     `tf.data` pipeline, so `fit`, `evaluate` and `predict` take reviews as
     strings (with label names or ids) or padded word ids.
 
+    A review of more than `max_review_characters` characters (100,000
+    unless set on the model; IMDB's longest has 14,282) is refused by
+    `predict_text`, and by `fit`, `evaluate` and `predict` on raw reviews:
+    the whole text is standardized and split before the first `max_length`
+    tokens are kept (see `kerasrnn.data.input_checks`).
+
     Args:
         network: the network `build_sentiment_classifier` returns.
         preprocessor: a `SentimentPreprocessor` (vocabulary, labels, max length).
+
+    Attributes:
+        max_review_characters: the bound on a review's length (not saved with
+            the model); `model.max_review_characters = 500_000` raises it.
 
     Example:
 
@@ -35,6 +46,8 @@ class SentimentClassifier(TaskModel):
     """
 
     task_name = "sentiment"
+    input_limit_names = ("max_review_characters",)
+    max_review_characters = bound_attribute("max_review_characters", MAX_REVIEW_CHARACTERS)
 
     def default_loss(self):
         return "sparse_categorical_crossentropy"
@@ -45,7 +58,7 @@ class SentimentClassifier(TaskModel):
     def examples(self, x, y=None):
         from kerasrnn.tasks.sentiment.data import review_examples
 
-        return review_examples(self.preprocessor, x, y)
+        return review_examples(self.preprocessor, x, y, self.max_review_characters)
 
     def serving_endpoints(self):
         from kerasrnn.tasks.sentiment.signatures import sentiment_endpoints
@@ -180,6 +193,9 @@ class SentimentClassifier(TaskModel):
     def predict_text(self, text):
         """Classify one review; returns the label and the class probabilities.
 
+        A review of more than `max_review_characters` characters, or a str
+        holding bytes that were not UTF-8 (surrogates), is refused in one line.
+
         Example:
 
         >>> sorted(model.predict_text("A wonderful, moving film."))  # doctest: +SKIP
@@ -187,6 +203,9 @@ class SentimentClassifier(TaskModel):
         """
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"The review to classify must be non-empty text. Received: {text!r}")
+        if len(text) > self.max_review_characters:
+            raise review_too_long("The review", len(text), self.max_review_characters)
+        check_utf8_text(text, "The review")
         probabilities = np.asarray(self(self.preprocessor(tf.constant([text])), training=False))[0]
         labels = self.preprocessor.labels
         return {

@@ -88,7 +88,7 @@ def test_cli_evaluate_reports_model_evaluate(trained, reviews, tmp_path, capsys,
 
     _, _, texts, labels = reviews
     # The CLI scores IMDB's 25,000 test reviews; 300 of them keep this test short.
-    monkeypatch.setattr(data, "evaluation_data", lambda path: (texts, labels, {"examples": len(texts)}))
+    monkeypatch.setattr(data, "evaluation_data", lambda path, **limits: (texts, labels, {"examples": len(texts)}))
     trained.save(tmp_path / "model.keras")
     assert main(["evaluate", str(tmp_path / "model.keras"), "--data", IMDB_TARBALL]) == 0
     reported = json.loads(capsys.readouterr().out)

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from kerasrnn.data.batching import bucketed_batches
 from kerasrnn.data.imdb import LABELS, load_imdb, split_validation
+from kerasrnn.data.input_checks import MAX_REVIEW_CHARACTERS, first_not_utf8, review_too_long
 from kerasrnn.data.kinds import check_data_kind
 from kerasrnn.layers.standardize import standardize_review
 from kerasrnn.tasks.model_parts import PreparedData
@@ -29,8 +30,15 @@ def check_data_path(data_path):
                     "IMDB reviews: the aclImdb folder or its tarball, such as aclImdb_v1_labeled.tar.gz")
 
 
-def review_examples(preprocessor, texts, labels=None):
+def review_examples(preprocessor, texts, labels=None, max_review_characters=MAX_REVIEW_CHARACTERS):
     """Raw reviews (and labels) → an unbatched dataset of word ids (and label ids).
+
+    Args:
+        preprocessor: the classifier's `SentimentPreprocessor`.
+        texts: the reviews (str or UTF-8 bytes).
+        labels: their label names or ids, or None.
+        max_review_characters: a longer review is refused, naming it (see
+            `kerasrnn.data.input_checks`); None: no bound.
 
     Example:
 
@@ -38,9 +46,21 @@ def review_examples(preprocessor, texts, labels=None):
     >>> [ids.numpy().tolist() for ids, _ in review_examples(preprocessor, ["good film"], [1])]
     [[2]]
     """
-    if isinstance(texts, str):
+    if isinstance(texts, (str, bytes)):
         texts = [texts]
-    texts = tf.constant(np.asarray(texts, dtype=object).astype(str))
+    array = np.asarray(texts, dtype=object)
+    # A list of Python strings, not `.astype(str)`: a fixed-width numpy array of N reviews takes
+    # N x the longest review x 4 bytes (1.3 GB for IMDB's test reviews), so one long review made it huge.
+    rows = [row if isinstance(row, (str, bytes)) else str(row) for row in array.ravel().tolist()]
+    if max_review_characters is not None:
+        for index, row in enumerate(rows):
+            if len(row) > max_review_characters:
+                raise review_too_long(f"Review {index}", len(row), max_review_characters)
+    try:
+        texts = tf.reshape(tf.constant(rows, tf.string), array.shape)
+    except ValueError:
+        first_not_utf8(rows, "Review")  # says which review is not text (surrogates from undecodable bytes)
+        raise
     if labels is None:
         return tf.data.Dataset.from_tensor_slices(texts).map(preprocessor, num_parallel_calls=tf.data.AUTOTUNE)
     labels = preprocessor.target_ids(labels)
@@ -50,7 +70,7 @@ def review_examples(preprocessor, texts, labels=None):
     return dataset.map(lambda text, label: (preprocessor(text), label), num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def training_reviews(data_path, max_examples=None, seed=1337):
+def training_reviews(data_path, max_examples=None, seed=1337, max_review_characters=MAX_REVIEW_CHARACTERS):
     """The labeled training reviews `prepare` trains and validates on, split the same way.
 
     One definition of the split for the classifier and its language-model
@@ -61,6 +81,7 @@ def training_reviews(data_path, max_examples=None, seed=1337):
         data_path: the aclImdb folder or tarball.
         max_examples: keep at most this many reviews of each part.
         seed: the validation split's seed.
+        max_review_characters: a longer review is refused, naming its file.
 
     Returns:
         `(train_texts, train_labels), (validation_texts, validation_labels)`.
@@ -72,7 +93,7 @@ def training_reviews(data_path, max_examples=None, seed=1337):
     (22500, 2500)
     """
     check_data_path(data_path)
-    texts, labels = load_imdb(data_path, splits=("train",))["train"]
+    texts, labels = load_imdb(data_path, splits=("train",), max_review_characters=max_review_characters)["train"]
     (train_texts, train_labels), (val_texts, val_labels) = split_validation(texts, labels, 0.1, seed)
     if max_examples:
         train_texts, train_labels = train_texts[:max_examples], train_labels[:max_examples]
@@ -80,7 +101,8 @@ def training_reviews(data_path, max_examples=None, seed=1337):
     return (train_texts, train_labels), (val_texts, val_labels)
 
 
-def prepare(data_path, batch_size=128, max_examples=None, seed=1337, vocab_size=20000, max_length=400):
+def prepare(data_path, batch_size=128, max_examples=None, seed=1337, vocab_size=20000, max_length=400,
+            max_review_characters=MAX_REVIEW_CHARACTERS):
     """Read IMDB train reviews, carve validation, adapt the vocabulary, batch by length.
 
     Args:
@@ -90,6 +112,8 @@ def prepare(data_path, batch_size=128, max_examples=None, seed=1337, vocab_size=
         seed: the validation split and shuffle seed.
         vocab_size: the vocabulary size, padding and OOV included.
         max_length: reviews are cut to their first `max_length` tokens.
+        max_review_characters: a longer review is refused, naming its file
+            (IMDB's longest has 14,282; see `kerasrnn.data.input_checks`).
 
     Example:
 
@@ -97,12 +121,15 @@ def prepare(data_path, batch_size=128, max_examples=None, seed=1337, vocab_size=
     >>> data.train_examples, data.preprocessor.labels
     (200, ['neg', 'pos'])
     """
-    (train_texts, train_labels), (val_texts, val_labels) = training_reviews(data_path, max_examples, seed)
+    (train_texts, train_labels), (val_texts, val_labels) = training_reviews(
+        data_path, max_examples, seed, max_review_characters
+    )
     vectorizer = keras.layers.TextVectorization(max_tokens=vocab_size, standardize=standardize_review)
     vectorizer.adapt(tf.data.Dataset.from_tensor_slices(train_texts).batch(1024))
     preprocessor = SentimentPreprocessor(vectorizer.get_vocabulary(), LABELS, max_length)
-    train = review_examples(preprocessor, train_texts, train_labels).cache()
-    validation = review_examples(preprocessor, val_texts, val_labels).cache()
+    train = review_examples(preprocessor, train_texts, train_labels, max_review_characters=max_review_characters)
+    validation = review_examples(preprocessor, val_texts, val_labels, max_review_characters=max_review_characters)
+    train, validation = train.cache(), validation.cache()
     return PreparedData(
         train=bucketed_batches(train, batch_size, shuffle_buffer=len(train_texts), seed=seed),
         validation=bucketed_batches(validation, batch_size),
@@ -112,10 +139,12 @@ def prepare(data_path, batch_size=128, max_examples=None, seed=1337, vocab_size=
     )
 
 
-def evaluation_data(data_path):
+def evaluation_data(data_path, max_review_characters=MAX_REVIEW_CHARACTERS):
     """IMDB's 25,000 test reviews and their labels: what `kerasrnn evaluate` scores.
 
-    Example:
+    Args:
+        data_path: the aclImdb folder or tarball.
+        max_review_characters: a longer review is refused, naming its file.
 
     Returns:
         `(reviews, labels, counts)`: what `model.evaluate` takes, and how many reviews.
@@ -127,5 +156,5 @@ def evaluation_data(data_path):
     ({'examples': 25000}, 12500)
     """
     check_data_path(data_path)
-    texts, labels = load_imdb(data_path, splits=("test",))["test"]
+    texts, labels = load_imdb(data_path, splits=("test",), max_review_characters=max_review_characters)["test"]
     return texts, np.asarray(labels, "int32"), {"examples": len(texts)}

@@ -436,9 +436,11 @@ def pretrain(data_path, out_dir, builder_options=None, data_options=None, batch_
     if unlabeled_texts:
         # The classifier's own training reviews (never its validation ones) and the unlabeled
         # ones, through its preprocessor: the same vocabulary and cut, batched by length alike.
-        (train_texts, _), _ = sentiment_data.training_reviews(data_path, max_examples, seed)
+        # With the bound on a review's length `prepare` was given (--max-review-characters).
+        limit = {key: value for key, value in (data_options or {}).items() if key == "max_review_characters"}
+        (train_texts, _), _ = sentiment_data.training_reviews(data_path, max_examples, seed, **limit)
         texts = list(train_texts) + list(unlabeled_texts)
-        examples = sentiment_data.review_examples(data.preprocessor, texts).map(lambda word_ids: (word_ids, 0))
+        examples = sentiment_data.review_examples(data.preprocessor, texts, **limit).map(lambda word_ids: (word_ids, 0))
         train = bucketed_batches(examples.cache(), batch_size, shuffle_buffer=len(texts), seed=seed)
     return pretrain_encoder(network, train, data.validation, out_dir, seed=seed, verbose=verbose, corpus=corpus,
                             **options)

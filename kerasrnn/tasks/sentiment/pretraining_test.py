@@ -175,9 +175,9 @@ def test_the_unlabeled_reviews_join_the_training_reviews_and_the_test_reviews_ar
         files_opened.append(str(path))
         return open(path, *args, **kwargs)
 
-    def review_examples(preprocessor, texts, labels=None):
+    def review_examples(preprocessor, texts, labels=None, **options):
         pipelines.append((list(texts), labels is not None))
-        return real_review_examples(preprocessor, texts, labels)
+        return real_review_examples(preprocessor, texts, labels, **options)
 
     monkeypatch.setattr(imdb, "load_imdb", load_imdb)
     monkeypatch.setattr(sentiment_data, "load_imdb", load_imdb)

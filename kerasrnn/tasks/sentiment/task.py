@@ -16,6 +16,12 @@ TASK = TaskDescription(
     data_options={
         "vocab_size": {"type": int, "help": "vocabulary size (default 20000)"},
         "max_length": {"type": int, "help": "tokens kept per review (default 400)"},
+        # IMDB's longest review has 14,282 characters; the whole text is standardized before max_length cuts it.
+        "max_review_characters": {
+            "type": int, "metavar": "N",
+            "help": "most characters per review; a longer one is refused in one line (default 100000; IMDB's "
+            "longest: 14,282)",
+        },
     },
     score=Score("accuracy", "IMDB test accuracy"),
     monitor=("val_accuracy", "max"),
