@@ -93,6 +93,19 @@ def test_a_text_with_a_conllu_name_or_a_folder_of_neither_is_refused(tmp_path, t
     assert "is a folder with neither aclImdb/ nor *.conllu files in it" in capsys.readouterr().err
 
 
+def test_training_on_a_conllu_file_of_one_real_sentence_is_one_line(tmp_path, capsys):
+    # The first sentence of the real EWT test file, as a single-file treebank:
+    # its 90/10 split used to leave no training sentence (a TensorFlow traceback).
+    first_sentence = open(EWT_TEST, encoding="utf-8").read().split("\n\n")[0] + "\n\n"
+    data = tmp_path / "one.conllu"
+    data.write_text(first_sentence, encoding="utf-8")
+    status = main(["train", "pos_tagger", "--data", str(data), "--out", str(tmp_path / "run")])
+    out, err = capsys.readouterr()
+    assert status == 2 and out == "" and err.count("\n") == 1, err
+    assert "holds 1 sentence(s)" in err and "needs at least 2" in err, err
+    assert not (tmp_path / "run").exists()
+
+
 def run_evaluate(model_path, data_path, stderr_on_a_terminal):
     """`kerasrnn evaluate` in a fresh process, stdout piped; stderr piped or on a pseudo-terminal."""
     command = [sys.executable, "-c", "import sys; from kerasrnn.cli import main; sys.exit(main())",

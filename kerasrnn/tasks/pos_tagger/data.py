@@ -148,6 +148,13 @@ def prepare(
     if os.path.isdir(data_path):
         val_sentences = read_conllu(find_split(data_path, "dev"), tag_column, max_sentence_tokens)
     else:
+        if len(train_sentences) < 2:
+            # Both halves of the 90/10 split must hold a sentence: an empty
+            # training set fails deep in TensorFlow's vocabulary lookup.
+            raise ValueError(
+                f"--data: {data_path!r} holds {len(train_sentences)} sentence(s); a single CoNLL-U file is split "
+                "90/10 into training and validation sentences, so it needs at least 2."
+            )
         cut = int(len(train_sentences) * 0.9)
         train_sentences, val_sentences = train_sentences[:cut], train_sentences[cut:]
     if max_examples:
