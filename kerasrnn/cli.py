@@ -313,8 +313,12 @@ def _add_serving_verbs(verbs):
     serve.add_argument("--max-generate-steps", type=int, default=65_536, help="most rows x max_length per generate")
     serve.add_argument("--request-timeout-seconds", type=float, default=30.0, help="deadline of one request")
     serve.add_argument("--max-connections", type=int, default=1024, help="REST connections beyond are refused")
-    serve.add_argument("--read-timeout-seconds", type=float, default=30.0, help="time for a request's headers, then body")
+    serve.add_argument("--read-timeout-seconds", type=float, default=30.0, help="time for a REST request's headers, "
+                       "then body, and for a gRPC call's request message (stalled calls are cut)")
     serve.add_argument("--keep-alive-seconds", type=float, default=30.0, help="idle keep-alive connections close after")
+    serve.add_argument("--shutdown-grace-seconds", type=float, default=20.0, help="on SIGTERM/SIGINT, stop accepting "
+                       "and give the requests in flight this long to be answered (then 503 / UNAVAILABLE), then exit "
+                       "0; a second signal stops at once (default 20: inside Kubernetes' 30 s before SIGKILL)")
 
 
 def _picked(arguments, names):
@@ -470,7 +474,7 @@ def run_serve(arguments):
     serve(models, arguments.host, rest_port, arguments.file_system_poll_wait_seconds, batching,
           arguments.max_body_bytes, ready, grpc_port=grpc_port, limits=limits,
           max_connections=arguments.max_connections, read_timeout_s=arguments.read_timeout_seconds,
-          keep_alive_s=arguments.keep_alive_seconds)
+          keep_alive_s=arguments.keep_alive_seconds, shutdown_grace_s=arguments.shutdown_grace_seconds)
 
 
 COMMANDS = {

@@ -1,6 +1,7 @@
 """TF Serving's gRPC API: a stock `PredictionServiceStub` gets the same answers as REST."""
 
 import socket
+import threading
 import time
 
 import grpc
@@ -146,6 +147,104 @@ def test_errors_match_rest(server, stubs):
         grpc.StatusCode.NOT_FOUND, "Could not find version 9 of model imdb")
 
 
+def _text_request(model, texts):
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model
+    request.inputs["text"].CopyFrom(tf.make_tensor_proto(texts))
+    return request
+
+
+def test_a_tensor_with_an_unknown_dtype_is_invalid_argument(stubs):
+    prediction, _ = stubs
+    request = _text_request("imdb", ["Great film!"])
+    request.inputs["text"].dtype = 999  # no DataType has this number
+    assert _error(prediction.Predict, request) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "Expects input 'text' to be string but an invalid type (DataType 999) is provided")
+
+
+def _stalled_calls(port, count):
+    """`count` Predict calls that send their headers, then never their request message (until `release` is set)."""
+    release = threading.Event()
+
+    def never_sent():
+        release.wait()
+        yield from ()
+
+    channels = [grpc.insecure_channel(f"127.0.0.1:{port}") for _ in range(4)]
+    calls = [channels[index % 4].stream_unary("/tensorflow.serving.PredictionService/Predict",
+                                              request_serializer=predict_pb2.PredictRequest.SerializeToString,
+                                              response_deserializer=predict_pb2.PredictResponse.FromString)
+             .future(never_sent(), timeout=60) for index in range(count)]
+    return calls, release, channels
+
+
+def _outcomes(calls):
+    outcomes = []
+    for call in calls:
+        try:
+            call.result(timeout=30)
+            outcomes.append(("OK", None))
+        except grpc.RpcError as error:
+            outcomes.append((error.code(), error.details()))
+    return outcomes
+
+
+def test_stalled_grpc_calls_are_cut_and_never_starve_other_clients(export_root):  # noqa: F811
+    running = ServeProcess("--model-base-path", export_root / "imdb", "--port", 0, "--grpc-port", 0,
+                           "--read-timeout-seconds", 2, "--file-system-poll-wait-seconds", 0)
+    try:
+        started = time.monotonic()
+        stalled, release, channels = _stalled_calls(running.ports["grpc"], 64)  # twice grpcio's 32 threads
+        time.sleep(0.5)
+        with grpc.insecure_channel(f"127.0.0.1:{running.ports['grpc']}") as channel:
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            answered = time.monotonic()
+            # Before: DEADLINE_EXCEEDED, every one of grpcio's threads held by a stalled call.
+            response = stub.Predict(_text_request("imdb", ["Great film!"]), timeout=5)
+            answered = time.monotonic() - answered
+        assert not any(call.done() for call in stalled)
+        assert set(response.outputs) == {"label", "probabilities"} and answered < 1.5
+        outcomes = _outcomes(stalled)
+        cut_after = time.monotonic() - started
+        release.set()
+        for channel in channels:
+            channel.close()
+    finally:
+        running.stop()
+    assert outcomes == [(grpc.StatusCode.DEADLINE_EXCEEDED, "Request message not received within 2 s of the call's "
+                                                            "start (--read-timeout-seconds)")] * 64
+    assert cut_after < 6
+
+
+def test_past_max_waiting_calls_the_longest_waiting_call_is_cut():
+    server = GrpcServer(("127.0.0.1", 0), StubManager(), read_timeout_s=30, max_waiting_calls=8)
+    server.start()
+    try:
+        stalled, release, channels = _stalled_calls(server.server_address[1], 20)
+        deadline = time.monotonic() + 10
+        while sum(call.done() for call in stalled) < 12 and time.monotonic() < deadline:
+            time.sleep(0.05)  # 8 wait, 12 were cut to let the later ones in
+        with grpc.insecure_channel(f"127.0.0.1:{server.server_address[1]}") as channel:
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            answer = stub.Predict(_text_request("stub", ["abc"]), timeout=5)
+            assert list(tf.make_ndarray(answer.outputs["length"])) == [3]
+        deadline = time.monotonic() + 10
+        while sum(call.done() for call in stalled) < 13 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the answered call cut one more on its way in
+        server.stop(0)  # the 7 still waiting get UNAVAILABLE
+        outcomes = _outcomes(stalled)
+        release.set()
+        for channel in channels:
+            channel.close()
+    finally:
+        server.stop(0)
+    codes = [code for code, _ in outcomes]
+    assert codes.count(grpc.StatusCode.RESOURCE_EXHAUSTED) == 13 and codes.count(grpc.StatusCode.UNAVAILABLE) == 7
+    assert all("8 calls were waiting for theirs (the server's limit)" in message
+               for code, message in outcomes if code == grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+
 def _free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -178,9 +277,7 @@ def test_grpc_requests_past_the_deadline_get_deadline_exceeded():
     try:
         with grpc.insecure_channel(f"127.0.0.1:{server.server_address[1]}") as channel:
             stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-            request = predict_pb2.PredictRequest()
-            request.model_spec.name = "stub"
-            request.inputs["text"].CopyFrom(tf.make_tensor_proto(["abc"]))
+            request = _text_request("stub", ["abc"])
             started = time.monotonic()
             code, message = _error(stub.Predict, request)
             assert code == grpc.StatusCode.DEADLINE_EXCEEDED and "--request-timeout-seconds" in message

@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from kerasrnn.portable import text as preprocessing
+from kerasrnn.portable.philox import stateless_uniform
 from kerasrnn.portable.runtimes import open_runner
 
 MODEL_FILE, PREPROCESSING_FILE = "model.json", "preprocessing.json"
@@ -131,11 +132,13 @@ class PortableCharLanguageModel(PortableModel):
     """`CharLanguageModel.generate` on an exported step graph that takes and returns the recurrent states.
 
     The prompt is read in one call, then each sampled character in one
-    call of one step. At temperature 0 the text is `CharLanguageModel.generate`'s
-    (the most likely known character at each step). Above 0 it samples
-    the same way (Gumbel-max on `logits / temperature`, never the unknown
-    class), with numpy's random generator seeded by `seed`: reproducible
-    here, but not the same stream as TensorFlow's stateless sampler.
+    call of one step. It samples as `CharLanguageModel.generate` does
+    (Gumbel-max on `logits / temperature`, never the unknown class), with
+    TensorFlow's stateless random numbers for `(seed, step)` recomputed in
+    numpy (`kerasrnn.portable.philox`): the same prompt, temperature and
+    seed give the same text as Keras, in both runtimes; at temperature 0,
+    the most likely known character at each step. (Only where two scaled
+    logits tie to within float32 rounding could a runtime pick the other.)
 
     Example:
 
@@ -169,7 +172,8 @@ class PortableCharLanguageModel(PortableModel):
             prompt: the text to continue; every character must be known to the model.
             length: how many characters to add, 0 to 2000.
             temperature: >= 0; 0 picks the most likely character (greedy).
-            seed: the sampling seed (numpy's generator); the same prompt and seed give the same text.
+            seed: the sampling seed (a 64-bit integer; None picks one); the same prompt and seed give the
+                same text here, in `CharLanguageModel.generate` and from a served SavedModel.
 
         Returns:
             The prompt followed by the generated characters.
@@ -187,7 +191,8 @@ class PortableCharLanguageModel(PortableModel):
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
                                  or not -(2**63) <= seed < 2**63):
             raise ValueError(f"`seed` must be a 64-bit integer. Received: seed={seed!r}")
-        rng = np.random.default_rng(None if seed is None else int(seed) % 2**64)
+        if seed is None:
+            seed = int(np.random.default_rng().integers(2**62))
         logits, states = self.step(preprocessing.character_ids(prompt, self.character_index)[None, :],
                                    self.initial_states())
         logits = logits[0, -1].astype("float32")
@@ -197,7 +202,9 @@ class PortableCharLanguageModel(PortableModel):
         for position in range(length):
             scores = logits
             if temperature > 0:
-                uniform = rng.uniform(1e-20, 1.0, logits.shape).astype("float32")
+                # The Keras sampler's Gumbel-max draw, number for number: TensorFlow's stateless uniform
+                # of (seed, step) in [1e-20, 1), then -log(-log(u)) added to the scaled logits.
+                uniform = stateless_uniform(len(logits), (seed, position)) + np.float32(1e-20)
                 scores = logits / np.float32(max(temperature, 1e-12)) - np.log(-np.log(uniform))
             picked.append(int(np.argmax(scores + never_unknown)))
             if position < length - 1:

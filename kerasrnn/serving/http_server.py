@@ -25,10 +25,18 @@ what a server facing the internet needs and uvicorn leaves to a proxy:
 Requests are parsed, run and formatted in a thread pool, so the event loop
 keeps accepting and answering other clients, and each request has a deadline
 (`RequestLimits.deadline_s`): past it the client gets 504 DEADLINE_EXCEEDED.
+
+On shutdown (`begin_shutdown`) the listening socket closes, idle
+connections close, and the requests in flight are answered (with
+`connection: close`), or get a JSON 503 when the grace ends, their queued
+work cancelled. uvicorn's own signal handling is left out: it re-raised
+SIGTERM once REST had stopped, killing the process before anything else
+(the gRPC API) could finish.
 """
 
 import asyncio
 import concurrent.futures
+import contextlib
 import ctypes
 import errno
 import json
@@ -45,9 +53,10 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from kerasrnn.serving.errors import ServingError, invalid_argument
+from kerasrnn.serving.errors import ServingError, cannot_listen, invalid_argument
 from kerasrnn.serving.json_tensors import parse_body, request_inputs, response_body, signature_name_of
 from kerasrnn.serving.limits import RequestLimits
+from kerasrnn.serving.shutdown import GraceTimer, StoppableServer, first_of
 
 log = logging.getLogger("kerasrnn.serving")
 
@@ -350,16 +359,27 @@ class _Protocol(H11Protocol):
         self.transport.close()
 
 
+class _Refused(Exception):
+    """A request answered with `http_status` and `message` and its connection closed (408, 413)."""
+
+    def __init__(self, http_status, message):
+        super().__init__(message)
+        self.http_status, self.message = http_status, message
+
+
 class _App:
     """The ASGI application: read the body within the read timeout, answer in the thread pool."""
 
     def __init__(self, api, executor, max_body_bytes, read_timeout_s):
         self.api, self.executor = api, executor
         self.max_body_bytes, self.read_timeout_s = max_body_bytes, read_timeout_s
+        self.computing = set()  # the executor's futures not done yet (the server's `busy`)
+        self.grace = None  # the GraceTimer, made on the event loop
+        self.stopping = False  # once the shutdown begins, every answer closes its connection
 
     async def _reply(self, send, status, data, close=False):
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
-        if close:
+        if close or self.stopping:
             headers.append((b"connection", b"close"))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": data})
@@ -381,39 +401,57 @@ class _App:
                 f"Request body of {int(length)} bytes exceeds the server's limit of {self.max_body_bytes} bytes "
                 "(--max-body-bytes)")))
             return
+        try:
+            body = await self._read_body(receive)
+            if body is None:
+                return  # the client went away
+            if method != "POST":
+                body = b""  # a GET's body is never read as anything
+            future = self.executor.submit(self.api.answer, method, path, bytes(body))
+            del body
+            self.computing.add(future)
+            future.add_done_callback(self.computing.discard)
+            try:
+                # Past the deadline or the grace, the wrapper is cancelled,
+                # and with it the work if it has not started.
+                status, data = await first_of(asyncio.wrap_future(future), self.api.limits.deadline_s, self.grace.over)
+            except asyncio.TimeoutError:
+                status, data = 504, _error_bytes(504, (f"Deadline exceeded: no answer within "
+                                                       f"{self.api.limits.deadline_s:g} s (--request-timeout-seconds)"))
+        except (_Refused, ServingError) as refusal:  # too slow a body, too large a one, or the end of the grace
+            await self._reply(send, refusal.http_status, _error_bytes(refusal.http_status, refusal.message), close=True)
+            return
+        await self._reply(send, status, data)
+
+    async def _read_body(self, receive):
+        """The request body, read within the read timeout; None if the client disconnects."""
         body = bytearray()
         deadline = time.monotonic() + self.read_timeout_s
         while True:
             try:
-                message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+                message = await first_of(receive(), max(0.0, deadline - time.monotonic()), self.grace.over)
             except asyncio.TimeoutError:
-                await self._reply(send, 408, _error_bytes(408, (
-                    f"Request body not received within {self.read_timeout_s:g} s (--read-timeout-seconds)")), close=True)
-                return
+                raise _Refused(408, (
+                    f"Request body not received within {self.read_timeout_s:g} s (--read-timeout-seconds)")) from None
             if message["type"] == "http.disconnect":
-                return
+                return None
             body += message.get("body", b"")
             if len(body) > self.max_body_bytes:  # a chunked body
-                await self._reply(send, 413, _error_bytes(413, (
-                    f"Request body exceeds the server's limit of {self.max_body_bytes} bytes (--max-body-bytes)")),
-                    close=True)
-                return
+                raise _Refused(413, (
+                    f"Request body exceeds the server's limit of {self.max_body_bytes} bytes (--max-body-bytes)"))
             if not message.get("more_body", False):
-                break
-        if method != "POST":
-            body = b""  # a GET's body is never read as anything
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self.executor, self.api.answer, method, path, bytes(body))
-        del body
-        try:
-            status, data = await asyncio.wait_for(future, self.api.limits.deadline_s)
-        except asyncio.TimeoutError:
-            status, data = 504, _error_bytes(504, (
-                f"Deadline exceeded: no answer within {self.api.limits.deadline_s:g} s (--request-timeout-seconds)"))
-        await self._reply(send, status, data)
+                return body
 
 
-class RestApiServer:
+class _UvicornServer(uvicorn.Server):
+    """uvicorn's server without its signal handlers: `GracefulShutdown` stops REST and gRPC together."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
+
+
+class RestApiServer(StoppableServer):
     """TF Serving's REST API on `(host, port)`, served by uvicorn over h11.
 
     The socket is bound when the object is made (port 0 picks a free one,
@@ -463,12 +501,17 @@ class RestApiServer:
         # so (with proto 0, every answer waited ~40 ms for a delayed ACK).
         self.socket = _ListeningSocket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.socket.bind(address)
+        try:
+            self.socket.bind(address)
+        except OSError as error:
+            self.socket.close()
+            raise cannot_listen("REST", address[0], address[1], error) from None
         self.socket.listen(backlog)
         self.socket.setblocking(False)
         self.server_address = self.socket.getsockname()
+        self.app = _App(self.api, self.executor, max_body_bytes, read_timeout_s)
         config = uvicorn.Config(
-            _App(self.api, self.executor, max_body_bytes, read_timeout_s),
+            self.app,
             http=_Protocol,
             lifespan="off",
             loop="asyncio",
@@ -481,30 +524,56 @@ class RestApiServer:
             server_header=False,
         )
         config.kerasrnn_settings = {"max_connections": _descriptor_headroom(max_connections), "read_timeout_s": float(read_timeout_s)}
-        self.uvicorn = uvicorn.Server(config)
-        self._stopped = threading.Event()
+        self.uvicorn = _UvicornServer(config)
+        self.computing = self.app.computing
+        self.stopped = threading.Event()
 
     def serve_forever(self):
-        """Answer requests until `shutdown` (or SIGINT/SIGTERM when run in the main thread).
+        """Answer requests until `begin_shutdown` or `shutdown` (signals are left to `GracefulShutdown`).
 
         Example:
 
         >>> threading.Thread(target=server.serve_forever, daemon=True).start()  # doctest: +SKIP
         """
         try:
-            self.uvicorn.run(sockets=[self.socket])
+            asyncio.run(self._serve())
         finally:
-            self._stopped.set()
+            self.stopped.set()
 
-    def shutdown(self, timeout_s=10):
-        """Stop `serve_forever` (from another thread) and wait for it.
+    async def _serve(self):
+        self.loop = asyncio.get_running_loop()
+        self.app.grace = GraceTimer(self.loop)
+        if self.pending_shutdown is not None:  # asked before the loop ran
+            self._shut_down(*self.pending_shutdown)
+        await self.uvicorn.serve(sockets=[self.socket])
+
+    @property
+    def in_flight(self):
+        """How many requests are being read or answered now.
+
+        Example:
+
+        >>> server.in_flight  # doctest: +SKIP
+        0
+        """
+        return len(self.uvicorn.server_state.tasks)
+
+    def _shut_down(self, deadline, message):
+        # uvicorn cancels what is left one second after the grace (with a
+        # plain-text 500): by then every request has had its JSON answer.
+        self.uvicorn.config.timeout_graceful_shutdown = max(0.0, deadline - time.monotonic()) + 1.0
+        self.uvicorn.should_exit = True
+        self.app.stopping = True
+        self.app.grace.end_at(deadline, message)
+
+    def shutdown(self, grace_s=5):
+        """Stop `serve_forever` (from another thread): requests in flight get `grace_s` seconds, then a 503.
 
         Example:
 
         >>> server.shutdown()  # doctest: +SKIP
         """
-        self.uvicorn.should_exit = True
-        self._stopped.wait(timeout_s)
+        self.stop_within(grace_s)
 
     def server_close(self):
         """Close the listening socket and the worker threads.

@@ -1,7 +1,8 @@
-"""`serve`: load the models, start polling, answer REST and gRPC requests until interrupted."""
+"""`serve`: load the models, start polling, answer REST and gRPC requests until stopped (SIGTERM, SIGINT)."""
 
 import logging
 import os
+import sys
 
 from kerasrnn.serving.http_server import (
     DEFAULT_KEEP_ALIVE_S,
@@ -13,6 +14,7 @@ from kerasrnn.serving.http_server import (
 from kerasrnn.serving.limits import RequestLimits
 from kerasrnn.serving.model_config import read_model_config
 from kerasrnn.serving.model_manager import ModelManager
+from kerasrnn.serving.shutdown import DEFAULT_SHUTDOWN_GRACE_S, GracefulShutdown
 from kerasrnn.serving.version_policy import VersionPolicy
 
 log = logging.getLogger("kerasrnn.serving")
@@ -53,8 +55,18 @@ def serve(
     max_connections=DEFAULT_MAX_CONNECTIONS,
     read_timeout_s=DEFAULT_READ_TIMEOUT_S,
     keep_alive_s=DEFAULT_KEEP_ALIVE_S,
+    shutdown_grace_s=DEFAULT_SHUTDOWN_GRACE_S,
 ):
-    """Serve `models` over TF Serving's REST API (and its gRPC API) until interrupted.
+    """Serve `models` over TF Serving's REST API (and its gRPC API) until SIGTERM or SIGINT.
+
+    Both ports are bound before any model loads, so a port in use is a
+    one-line `ValueError` at once. On the first SIGTERM/SIGINT both APIs stop
+    accepting, the requests in flight get `shutdown_grace_s` seconds to be
+    answered (then a JSON 503 / gRPC UNAVAILABLE, their queued work
+    cancelled), and `serve` returns; a second signal ends the grace at once.
+    A model call still running in a thread then cannot be stopped from
+    Python and would hold the interpreter's exit: the process exits (status
+    0) without waiting for it, as the signal asked.
 
     Args:
         models: `[(name, base_path, VersionPolicy)]`, see `models_to_serve`.
@@ -70,8 +82,11 @@ def serve(
             a free one; None serves no gRPC API.
         limits: the `RequestLimits` of every request (default: `RequestLimits()`).
         max_connections: REST connections beyond this many are refused (503).
-        read_timeout_s: how long a REST request's headers, then body, may take.
+        read_timeout_s: how long a REST request's headers, then body, may
+            take; and a gRPC call's request message (stalled calls are cut).
         keep_alive_s: how long an idle REST connection stays open.
+        shutdown_grace_s: seconds the requests in flight get after the first
+            SIGTERM/SIGINT (`--shutdown-grace-seconds`).
 
     Example:
 
@@ -80,39 +95,49 @@ def serve(
     if port is None and grpc_port is None:
         raise ValueError("Serve at least one API: give a REST port, a gRPC port, or both.")
     limits = limits or RequestLimits()
+    shutdown = GracefulShutdown([], shutdown_grace_s)  # the grace is checked before any port is bound
     manager = ModelManager(models, batching=batching)
-    manager.refresh()
+    servers = {}
+    try:
+        if port is not None:
+            servers["rest"] = RestApiServer((host, port), manager, max_body_bytes=max_body_bytes, limits=limits,
+                                            max_connections=max_connections, read_timeout_s=read_timeout_s,
+                                            keep_alive_s=keep_alive_s)
+        if grpc_port is not None:
+            from kerasrnn.serving.grpc_server import GrpcServer
+
+            servers["grpc"] = GrpcServer((host, grpc_port), manager, limits=limits, max_message_bytes=max_body_bytes,
+                                         read_timeout_s=read_timeout_s)
+        shutdown.servers.extend(servers.values())
+        manager.refresh()
+    except BaseException:
+        for server in servers.values():
+            server.server_close()
+        raise
     for name, base_path, _ in models:
         if not manager.models[name].servables:
             log.warning("No loadable version of model %s in %s yet; polling for one", name, base_path)
-    addresses = {}
-    grpc_server = None
-    if grpc_port is not None:
-        from kerasrnn.serving.grpc_server import GrpcServer
-
-        grpc_server = GrpcServer((host, grpc_port), manager, limits=limits, max_message_bytes=max_body_bytes)
-        grpc_server.start()
-        addresses["grpc"] = grpc_server.server_address
-    server = None
-    if port is not None:
-        server = RestApiServer((host, port), manager, max_body_bytes=max_body_bytes, limits=limits,
-                               max_connections=max_connections, read_timeout_s=read_timeout_s,
-                               keep_alive_s=keep_alive_s)
-        addresses["rest"] = server.server_address[:2]
-    if poll_seconds and poll_seconds > 0:
-        manager.start_polling(poll_seconds)
-    if ready is not None:
-        ready(addresses)
-    try:
-        if server is not None:
-            server.serve_forever()
-        else:
-            grpc_server.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if server is not None:
-            server.server_close()
-        if grpc_server is not None:
-            grpc_server.stop()
-        manager.stop()
+    with shutdown.on_signals():
+        try:
+            if "grpc" in servers:
+                servers["grpc"].start()
+            if poll_seconds and poll_seconds > 0:
+                manager.start_polling(poll_seconds)
+            if ready is not None:
+                ready({api: server.server_address[:2] for api, server in servers.items()})
+            if "rest" in servers:
+                servers["rest"].serve_forever()  # until the shutdown begins and REST has answered
+            else:
+                shutdown.wait_requested()
+        finally:
+            abandoned = shutdown.wait_stopped()
+            for server in servers.values():
+                server.server_close()
+    if abandoned and shutdown.signalled:
+        log.warning("%d model call(s) still running after the grace are abandoned: exiting without waiting for "
+                    "them", abandoned)
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+    manager.stop()

@@ -72,6 +72,13 @@ class Recurrence:
         activation: SimpleRNN's activation name (LSTM and GRU are tanh/sigmoid, checked).
         go_backwards: read the steps last to first, as Keras' `go_backwards`.
         zero_output_for_mask: a masked step outputs zeros (else the last real output), as Keras.
+
+    Example:
+
+    >>> spec = Recurrence("lstm_1", "lstm", 2, np.zeros((3, 8), "float32"), np.zeros((2, 8), "float32"),
+    ...                   np.zeros(8, "float32"))
+    >>> spec.state_count
+    2
     """
 
     name: str
@@ -95,6 +102,15 @@ class Value:
     """A backend tensor and the Keras mask that travels with it (None when unmasked).
 
     Not a namedtuple or dataclass: Keras' tree utilities would flatten those.
+
+    Args:
+        tensor: the backend's tensor (a TensorFlow tensor, an ONNX value name).
+        mask: the backend's boolean `(batch, time)` tensor, or None.
+
+    Example:
+
+    >>> Value("embedding_0", mask="not_0").mask
+    'not_0'
     """
 
     def __init__(self, tensor, mask=None):
@@ -201,7 +217,18 @@ class NetworkConverter:
     Args:
         backend: an object with the operator methods this class calls
             (`onnx_graph.OnnxGraph` or `litert_graph.TensorFlowGraph`); its
-            `format_name` names the format in errors.
+            `format_name` names the format in errors. The operators:
+            `gather(table, ids)`, `not_equal_zero(ids)`,
+            `any_not_zero_last_axis(ids)`, `logical_or(a, b)`,
+            `activation(x, name)`, `dense(x, kernel, bias, activation)`,
+            `concat(tensors)` (last axis), `add(tensors)`, `mean(tensors)`,
+            `multiply(a, b)`, `reduce_max_time(x)`, `masked_max_time(x, mask)`,
+            `masked_mean_time(x, mask)`, `fold_words(char_ids)` (batch and
+            words into one axis), `unfold_words(vectors, char_ids, features)`,
+            `recurrent(spec, x, mask, return_sequences, initial_states)` →
+            `(outputs, final states)` and `bidirectional(forward, backward, x,
+            mask, return_sequences)` → `(forward outputs, backward outputs in
+            input order)`, each with Keras' semantics at masked steps.
         carry_states: make every recurrent layer's initial state an input
             and its final state an output (the char LM's step, so a caller
             can feed one character at a time). Bidirectional layers refuse it.
