@@ -271,7 +271,8 @@ def _add_serving_verbs(verbs):
         "serve", help="serve exports over TF Serving's REST and gRPC APIs",
         description="Serve SavedModels over REST and gRPC. TF Serving's own flags (--port for gRPC, "
         "--rest_api_port, --model_config_file, --model_base_path, --model_name, --enable_batching, "
-        "--batching_parameters_file, --file_system_poll_wait_seconds) are accepted unchanged.",
+        "--batching_parameters_file, --file_system_poll_wait_seconds, --model_config_file_poll_wait_seconds) are "
+        "accepted unchanged.",
     )
 
     def flag_bool(text):
@@ -302,6 +303,9 @@ def _add_serving_verbs(verbs):
     serve.add_argument("--num-versions", type=int, default=2, help="newest versions kept loaded (default 2)")
     serve.add_argument("--file-system-poll-wait-seconds", "--file_system_poll_wait_seconds", type=float, default=1.0,
                        action=flag, help="0 = never poll")
+    serve.add_argument("--model-config-file-poll-wait-seconds", "--model_config_file_poll_wait_seconds", type=float,
+                       default=0.0, action=flag, help="re-read --model-config-file this often and apply it, as TF "
+                       "Serving does (default 0 = read only at start)")
     serve.add_argument("--enable-batching", "--enable_batching", nargs="?", const=True, default=False, type=flag_bool,
                        action=flag, help="merge concurrent predict calls")
     serve.add_argument("--batching_parameters_file", action=flag, help="TF Serving's BatchingParameters text proto")
@@ -447,6 +451,9 @@ def run_serve(arguments):
         if value is not None and value < (0 if name in ("port", "grpc_port", "rest_api_port", "batch_timeout_micros") else 1):
             raise ValueError(f"--{name.replace('_', '-')} must be a {'non-negative' if 'port' in name else 'positive'} "
                              f"integer. Received: {value}")
+    if not arguments.model_config_file_poll_wait_seconds >= 0:
+        raise ValueError("--model-config-file-poll-wait-seconds must be a non-negative number. Received: "
+                         f"{arguments.model_config_file_poll_wait_seconds}")
     for name in ("request_timeout_seconds", "read_timeout_seconds", "keep_alive_seconds"):
         if not getattr(arguments, name) > 0:
             raise ValueError(f"--{name.replace('_', '-')} must be a positive number. Received: {getattr(arguments, name)}")
@@ -474,7 +481,9 @@ def run_serve(arguments):
     serve(models, arguments.host, rest_port, arguments.file_system_poll_wait_seconds, batching,
           arguments.max_body_bytes, ready, grpc_port=grpc_port, limits=limits,
           max_connections=arguments.max_connections, read_timeout_s=arguments.read_timeout_seconds,
-          keep_alive_s=arguments.keep_alive_seconds, shutdown_grace_s=arguments.shutdown_grace_seconds)
+          keep_alive_s=arguments.keep_alive_seconds, model_config_file=arguments.model_config_file,
+          config_poll_seconds=arguments.model_config_file_poll_wait_seconds,
+          shutdown_grace_s=arguments.shutdown_grace_seconds)
 
 
 COMMANDS = {

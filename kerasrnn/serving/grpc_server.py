@@ -2,10 +2,11 @@
 
 `PredictionService` (`Predict`, `GetModelMetadata`, and `Classify`,
 `Regress`, `MultiInference` answered as TF Serving answers them for predict
-signatures) and `ModelService` (`GetModelStatus`) run on the same
-`ModelManager` as the REST API, with the same request budgets, so a TF
-Serving client (`prediction_service_pb2_grpc.PredictionServiceStub`) gets
-the same answers from either API.
+signatures) and `ModelService` (`GetModelStatus`, `HandleReloadConfigRequest`)
+run on the same `ModelManager` as the REST API, with the same request
+budgets, so a TF Serving client
+(`prediction_service_pb2_grpc.PredictionServiceStub`) gets the same answers
+from either API.
 
 The server is grpcio's asyncio one, on its own event loop: a call waiting
 for its request message costs a coroutine, not a thread, and is cut after
@@ -43,6 +44,7 @@ from tensorflow_serving.apis import (
 
 from kerasrnn.serving.errors import ServingError, cannot_listen, invalid_argument
 from kerasrnn.serving.limits import RequestLimits
+from kerasrnn.serving.model_config import models_of_config_list
 from kerasrnn.serving.shutdown import GraceTimer, StoppableServer, first_of
 
 log = logging.getLogger("kerasrnn.serving")
@@ -202,8 +204,19 @@ class _Handlers:
         return response
 
     def reload_config(self, request):
-        raise ServingError("UNIMPLEMENTED",
-                           "Reloading the model config is not supported: restart with the new --model_config_file")
+        # TF Serving's ModelServiceImpl::HandleReloadConfigRequest → ServerCore::ReloadConfig.
+        if request.config.WhichOneof("config") != "model_config_list":
+            raise invalid_argument("ServerModelConfig type not supported by HandleReloadConfigRequest. Only "
+                                   "ModelConfigList is currently supported")
+        try:
+            models = models_of_config_list(request.config.model_config_list)
+        except ValueError as error:
+            raise invalid_argument(str(error)) from None
+        unavailable = self.manager.reload_config(models)
+        if unavailable:
+            raise ServingError("UNKNOWN", f"{len(unavailable)} model(s) did not become available: "
+                                          f"{{{', '.join(unavailable)}}}")
+        return model_management_pb2.ReloadConfigResponse()
 
 
 class _Refused(Exception):

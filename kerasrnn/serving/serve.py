@@ -55,6 +55,8 @@ def serve(
     max_connections=DEFAULT_MAX_CONNECTIONS,
     read_timeout_s=DEFAULT_READ_TIMEOUT_S,
     keep_alive_s=DEFAULT_KEEP_ALIVE_S,
+    model_config_file=None,
+    config_poll_seconds=0,
     shutdown_grace_s=DEFAULT_SHUTDOWN_GRACE_S,
 ):
     """Serve `models` over TF Serving's REST API (and its gRPC API) until SIGTERM or SIGINT.
@@ -85,6 +87,9 @@ def serve(
         read_timeout_s: how long a REST request's headers, then body, may
             take; and a gRPC call's request message (stalled calls are cut).
         keep_alive_s: how long an idle REST connection stays open.
+        model_config_file: the config file `models` came from, re-read every
+            `config_poll_seconds` (TF Serving's
+            `--model_config_file_poll_wait_seconds`); 0 reads it only at start.
         shutdown_grace_s: seconds the requests in flight get after the first
             SIGTERM/SIGINT (`--shutdown-grace-seconds`).
 
@@ -123,6 +128,8 @@ def serve(
                 servers["grpc"].start()
             if poll_seconds and poll_seconds > 0:
                 manager.start_polling(poll_seconds)
+            if model_config_file and config_poll_seconds > 0:
+                manager.watch_config(model_config_file, config_poll_seconds)
             if ready is not None:
                 ready({api: server.server_address[:2] for api, server in servers.items()})
             if "rest" in servers:
