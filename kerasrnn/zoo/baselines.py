@@ -4,6 +4,7 @@ import json
 import os
 import platform
 
+from kerasrnn.atomic_files import write_text
 from kerasrnn.zoo.index import DEFAULT_ZOO_DIR
 
 BASELINES_FILE = os.path.join(DEFAULT_ZOO_DIR, "baselines.json")
@@ -37,9 +38,6 @@ def measure_baselines(shared_data, tasks=None, path=BASELINES_FILE):
     for task in chosen:
         result = task.baseline().measure_baseline(shared_data)
         measured[task.name] = {"task": task.name, **result, "machine": f"{platform.machine()}, {os.cpu_count()} cores"}
-    temporary = f"{path}.tmp"
-    with open(temporary, "w", encoding="utf-8") as file:
-        json.dump({"baselines": [measured[name] for name in sorted(measured)]}, file, indent=2, sort_keys=True)
-        file.write("\n")
-    os.replace(temporary, path)
+    text = json.dumps({"baselines": [measured[name] for name in sorted(measured)]}, indent=2, sort_keys=True)
+    write_text(path, text + "\n")
     return [measured[task.name] for task in chosen]

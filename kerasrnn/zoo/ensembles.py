@@ -11,6 +11,7 @@ publish NAME` then scores it on the test split as any recipe.
 import json
 import os
 
+from kerasrnn.atomic_files import save_model, write_text
 from kerasrnn.zoo.index import read_index
 
 ENSEMBLE_FILE = "ensemble.json"
@@ -89,13 +90,11 @@ def build_average(name, plan, shared_data, run_dir, zoo_dir):
         "member_validation": {member: validation(model) for member, model in zip(members, models)},
     }
     os.makedirs(run_dir, exist_ok=True)
-    average.save(os.path.join(run_dir, "model.keras"))
-    with open(os.path.join(run_dir, ENSEMBLE_FILE), "w", encoding="utf-8") as file:
-        json.dump(description, file, indent=2, sort_keys=True)
+    save_model(average, os.path.join(run_dir, "model.keras"))
+    write_text(os.path.join(run_dir, ENSEMBLE_FILE), json.dumps(description, indent=2, sort_keys=True))
     seconds = [published[member].get("training_seconds") for member in members]
     if all(seconds):
-        with open(os.path.join(run_dir, "training_seconds.json"), "w", encoding="utf-8") as file:
-            json.dump([round(sum(seconds), 1)], file)
+        write_text(os.path.join(run_dir, "training_seconds.json"), json.dumps([round(sum(seconds), 1)]))
     return description
 
 

@@ -10,6 +10,8 @@ in its `index.json`, beside the artifacts.
 import json
 import os
 
+from kerasrnn.atomic_files import write_text
+
 # A clone's published zoo folder: artifacts, index.json, recipes.json.
 DEFAULT_ZOO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "models")
 INDEX_FILE = "index.json"
@@ -91,11 +93,8 @@ def write_index(entries, path=None):
     []
     """
     path = path or index_path()
-    temporary = f"{path}.tmp"
-    with open(temporary, "w", encoding="utf-8") as file:
-        json.dump({"models": sorted(entries, key=lambda entry: entry["name"])}, file, indent=2, sort_keys=True)
-        file.write("\n")
-    os.replace(temporary, path)
+    text = json.dumps({"models": sorted(entries, key=lambda entry: entry["name"])}, indent=2, sort_keys=True)
+    write_text(path, text + "\n")
 
 
 def find_entry(name, entries=None):

@@ -157,8 +157,7 @@ def train_recipe(name, shared_data, runs_dir=RUNS_DIR, epochs=None, strategy=Non
     timing_path = os.path.join(out_dir, "training_seconds.json")
     previous = json.load(open(timing_path)) if os.path.exists(timing_path) and not overwrite else []
     # A resumed run adds its own wall time to the earlier sessions'.
-    with open(timing_path, "w") as file:
-        json.dump(previous + [round(time.time() - started, 1)], file)
+    write_text(timing_path, json.dumps(previous + [round(time.time() - started, 1)]))
     return metrics
 
 

@@ -2,6 +2,8 @@
 
 import re
 
+from kerasrnn.atomic_files import write_text
+
 START, END = "<!-- zoo-table-start -->", "<!-- zoo-table-end -->"
 
 
@@ -61,5 +63,4 @@ def update_readme(path, entries, baselines=()):
     if not pattern.search(text):
         raise ValueError(f"{path}: no {START} ... {END} markers to put the zoo table between.")
     text = pattern.sub(lambda _: f"{START}\n{markdown_table(entries, baselines)}\n{END}", text)
-    with open(path, "w", encoding="utf-8") as file:
-        file.write(text)
+    write_text(path, text)
