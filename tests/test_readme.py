@@ -49,11 +49,11 @@ def run_example(code, working_folder, checks=""):
 
 def test_the_readme_has_the_examples_this_file_checks():
     blocks = [code for _, code in python_examples()]
-    assert len(blocks) == 6, [block.splitlines()[0] for block in blocks]
+    assert len(blocks) == 7, [block.splitlines()[0] for block in blocks]
     assert "build_sentiment_classifier" in blocks[0] and "SentimentClassifier(" in blocks[1]
     assert "continuing the example above" in python_examples()[1][0]
     assert "load_model" in blocks[2] and "from_preset" in blocks[3]
-    assert "average_of" in blocks[4] and "gradient_flow" in blocks[5]
+    assert "average_of" in blocks[4] and "portable.load" in blocks[5] and "gradient_flow" in blocks[6]
 
 
 def test_building_and_task_model_examples(working_folder):
@@ -88,8 +88,22 @@ def test_averaging_example_saves_a_tagger(working_folder):
     run_example(code, working_folder, "import keras\nassert type(keras.saving.load_model('tagger.keras')).__name__ == 'PosTagger'")
 
 
-def test_diagnostics_example_prints_finite_figures(working_folder):
+def test_portable_example_runs_the_exports_without_tensorflow(working_folder):
+    # The README's `kerasrnn export ... --format onnx|litert` lines first (in one process), then its block.
+    text = open(README, encoding="utf-8").read()
+    exports = re.findall(r"^(kerasrnn export \S+ --format (?:onnx|litert) --base-path \S+)", text, re.MULTILINE)
+    assert len(exports) == 3, exports
+    commands = "; ".join(f"assert main({line.split()[1:]!r}) == 0" for line in exports)
+    run_example(f"from kerasrnn.cli import main; {commands}", working_folder)
     _, code = python_examples()[5]
+    no_tensorflow = "import sys\nassert not [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')]"
+    label, tags, *generated = run_example(code, working_folder, no_tensorflow)
+    assert label in ("neg", "pos") and [word for word, _ in eval(tags)] == ["The", "dog", "barks", "."]  # noqa: S307
+    assert "\n".join(generated).startswith("ROMEO:")
+
+
+def test_diagnostics_example_prints_finite_figures(working_folder):
+    _, code = python_examples()[6]
     lines = run_example(code, working_folder)
     decay, spectrum, monitor = lines[-3:]
     assert -1.0 < float(decay) < 0.0, decay

@@ -15,12 +15,11 @@ of every kerasrnn task produces.
 
 Opset 17 and IR version 8, deliberately: every operator used here has
 had its current definition since opset 14 at the latest (LSTM/GRU/RNN-14,
-Softmax-13 over one axis, ReduceSum-13 with axes as an input), 17 is the
-newest opset whose reductions keep `axes` as an attribute for ReduceMax,
-and onnxruntime >= 1.12, TensorRT >= 8.6 and OpenVINO >= 2022.3 all run it;
-IR version 8 (the one opset 17 shipped with) keeps the file loadable by
-those runtimes, where onnx 1.23's default IR version 11 is refused by
-older ones.
+Softmax-13 over one axis, ReduceSum-13 with axes as an input), so a newer
+opset would add nothing and only narrow the runtimes that load the file;
+17 is also the last opset whose ReduceMax/ReduceMean take `axes` as an
+attribute. IR version 8 is the one opset 17 came with: onnx 1.23 writes
+IR version 11 by default, which older runtimes refuse.
 """
 
 import numpy as np
