@@ -133,8 +133,9 @@ def keras_outputs(model, inputs):
 def assert_matches_keras(task, model, runner, output):
     """The exported graph equals Keras on real data: one right-padded batch, and every row alone."""
     if task == "sentiment":
+        # With a review that has no token at all (a row of padding only: every step masked).
         rows = [portable_text.review_ids([review], _word_index(model), model.preprocessor.max_length)
-                for review in reviews()]
+                for review in reviews() + ("<br />",)]
         batch = {"token_ids": portable_text.pad([row[0].tolist() for row in rows])}
         singles = [{"token_ids": row} for row in rows]
     elif task == "pos_tagger":
