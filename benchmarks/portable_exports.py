@@ -164,8 +164,22 @@ def folder_bytes(path):
     return sum(os.path.getsize(os.path.join(root, name)) for root, _, files in os.walk(path) for name in files)
 
 
+def _timed_medians(calls, repetitions):
+    order = ["Keras", "SavedModel", "onnx", "litert"]
+    for key in order:  # warm-up: tracing, allocation
+        calls[key]()
+
+    def timed(key):
+        started = time.perf_counter()
+        calls[key]()
+        return time.perf_counter() - started
+
+    return {key: median(values) for key, values in interleaved(order, repetitions, timed).items()}
+
+
 def latency_rows(names, data, repetitions, threads):
-    """Single-example seconds, text to answer, of Keras, the SavedModel, onnxruntime and LiteRT (medians)."""
+    """Text in, answer out: one example's seconds, and a batch of 64's examples/s, of Keras, the SavedModel,
+    onnxruntime and LiteRT (medians, interleaved)."""
     from kerasrnn import portable
     from kerasrnn.export import export_for_serving
     from kerasrnn.export.portable import export_portable
@@ -182,18 +196,30 @@ def latency_rows(names, data, repetitions, threads):
             exported = export_portable(model, os.path.join(work, name, format), format)
             loaded[format] = portable.load(exported.path, threads=threads)
             sizes[format] = os.path.getsize(exported.file)
+        batch_calls = None
         if task == "sentiment":
             review = sorted(data["reviews"], key=len)[len(data["reviews"]) // 2]  # the median-length review
             signature = saved.signatures["serving_default"]
             calls = {"SavedModel": lambda: signature(text=tf.constant([review]))}
             calls.update({key: (lambda m=value: m.predict_text(review)) for key, value in loaded.items()})
             example = f"one review of {len(review.split())} words"
+            texts = data["reviews"][:64]
+            batch_calls = {"Keras": lambda: model.predict(texts, batch_size=64, verbose=0),
+                           "SavedModel": lambda: signature(text=tf.constant(texts))}
+            batch_calls.update({format: (lambda m=loaded[format]: m.predict(texts)) for format in FORMATS})
+            batch = "64 reviews (the first 64 of the 200)"
         elif task == "pos_tagger":
             sentence = " ".join(next(words for words in data["sentences"] if len(words) == 20))
             signature = saved.signatures["tag_text"]
             calls = {"SavedModel": lambda: signature(text=tf.constant([sentence]))}
             calls.update({key: (lambda m=value: m.predict_text(sentence)) for key, value in loaded.items()})
             example = "one sentence of 20 words"
+            sentences = data["sentences"][:64]
+            texts = [" ".join(words) for words in sentences]
+            batch_calls = {"Keras": lambda: model.predict(texts, batch_size=64, verbose=0),
+                           "SavedModel": lambda: signature(text=tf.constant(texts))}
+            batch_calls.update({format: (lambda m=loaded[format]: m.predict(sentences)) for format in FORMATS})
+            batch = "64 sentences (the first 64 of the test set)"
         else:
             prompt, length = "ROMEO:", 100
             signature = saved.signatures["generate"]
@@ -202,19 +228,13 @@ def latency_rows(names, data, repetitions, threads):
             calls.update({key: (lambda m=value: m.generate(prompt, length=length, temperature=0.0))
                           for key, value in loaded.items()})
             example = f"generate {length} characters after {prompt!r} (greedy)"
-        order = ["Keras", "SavedModel", "onnx", "litert"]
-        for key in order:  # warm-up: tracing, allocation
-            calls[key]()
-
-        def timed(key):
-            started = time.perf_counter()
-            calls[key]()
-            return time.perf_counter() - started
-
-        times = interleaved(order, repetitions, timed)
         row = {"model": name, "task": task, "example": example, "repetitions": repetitions, "threads": threads,
-               "median_ms": {key: round(median(values) * 1e3, 2) for key, values in times.items()},
+               "median_ms": {key: round(value * 1e3, 2) for key, value in _timed_medians(calls, repetitions).items()},
                "file_bytes": sizes}
+        if batch_calls:
+            medians = _timed_medians(batch_calls, max(5, repetitions // 4))
+            row["batch"] = batch
+            row["batch_examples_per_s"] = {key: round(64 / value, 1) for key, value in medians.items()}
         rows.append(row)
         print(json.dumps(row), flush=True)
     return rows
@@ -237,6 +257,13 @@ def markdown(accuracy, latency):
             lines.append(f"| {row['model']} | {row['example']} | {ms['Keras']} | {ms['SavedModel']} | {ms['onnx']} | "
                          f"{ms['litert']} | {size['SavedModel'] / 1e6:.1f} / {size['onnx'] / 1e6:.1f} / "
                          f"{size['litert'] / 1e6:.1f} |")
+        lines += ["", "| model | batch | Keras ex/s | SavedModel ex/s | onnxruntime ex/s | LiteRT ex/s |",
+                  "|---|---|---|---|---|---|"]
+        for row in latency:
+            if "batch" in row:
+                rate = row["batch_examples_per_s"]
+                lines.append(f"| {row['model']} | {row['batch']} | {rate['Keras']} | {rate['SavedModel']} | "
+                             f"{rate['onnx']} | {rate['litert']} |")
     return "\n".join(lines)
 
 
@@ -253,12 +280,20 @@ def main(argv=None):
     parser.add_argument("--latency-models", nargs="+", help="default: each task's best published model")
     parser.add_argument("--repetitions", type=int, default=30)
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="onnxruntime / LiteRT threads")
+    parser.add_argument("--no-accuracy", action="store_true",
+                        help="with --latency: re-measure the latency alone, keeping --out's earlier accuracy rows")
     parser.add_argument("--out", default="benchmarks/portable_exports.json")
     arguments = parser.parse_args(argv)
     started = time.perf_counter()
     machine = machine_description()
     data = test_data()
-    accuracy = accuracy_rows(arguments.models or zoo.list_models(), data)
+    if arguments.no_accuracy:
+        with open(arguments.out, encoding="utf-8") as file:
+            earlier = json.load(file)
+        accuracy = earlier["accuracy"]
+        machine = {**machine, "accuracy_measured": earlier["machine"]}
+    else:
+        accuracy = accuracy_rows(arguments.models or zoo.list_models(), data)
     latency = []
     if arguments.latency:
         latency = latency_rows(arguments.latency_models or best_models(), data, arguments.repetitions,

@@ -207,6 +207,8 @@ def build_portable(model, format):
         "output": {"name": output_name, "dtype": "float32", "shape": [None] * output_rank},
         "states": [{"input": f"state_{index}", "output": f"state_{index}_out", "size": size}
                    for index, size in enumerate(state_sizes)],
+        # ONNX's sequence_lens count each row's real ids: they must come first, then the padding (0).
+        "padding": "none" if task == "char_lm" else "right",
         **extra,
     }
     return data, description

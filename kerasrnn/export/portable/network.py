@@ -248,7 +248,6 @@ class NetworkConverter:
     def __init__(self, backend, carry_states=False):
         self.backend = backend
         self.carry_states = carry_states
-        self.recurrences = []  # every converted recurrence, in graph order (the char LM's state order)
         self._state_inputs = None
         self._state_outputs = []
 
@@ -265,6 +264,11 @@ class NetworkConverter:
         outputs = self._walk(network, [Value(inputs[tensor.name]) for tensor in network.inputs])
         if self.carry_states and self._state_inputs:
             raise ValueError(f"{len(self._state_inputs)} initial states were given beyond the network's layers.")
+        for output in outputs:
+            if isinstance(output, _MaskOp):
+                raise UnsupportedLayerError(output.operation.name, type(output.operation).__name__,
+                                            self.backend.format_name, "the network's output is computed by this "
+                                            "op, which a portable export does not convert")
         return [output.tensor for output in outputs] if len(outputs) > 1 else outputs[0].tensor
 
     @property
@@ -377,7 +381,6 @@ class NetworkConverter:
         outputs, states = self.backend.recurrent(
             spec, value.tensor, value.mask, layer.return_sequences, initial_states=initial
         )
-        self.recurrences.append(spec)
         if self.carry_states:
             self._state_outputs.extend(states)
         return Value(outputs, value.mask if layer.return_sequences else None)
@@ -400,7 +403,6 @@ class NetworkConverter:
         forward_out, backward_out = self.backend.bidirectional(
             forward, backward, value.tensor, value.mask, layer.return_sequences
         )
-        self.recurrences.extend([forward, backward])
         merged = {
             "concat": lambda: self.backend.concat([forward_out, backward_out]),
             "sum": lambda: self.backend.add([forward_out, backward_out]),
