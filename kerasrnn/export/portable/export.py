@@ -47,6 +47,11 @@ class PortableExport:
         format: `"onnx"` or `"litert"`.
         file: the model file's path.
         max_abs_difference: the largest difference to Keras' outputs on the probe batch.
+
+    Example:
+
+    >>> PortableExport("export/lm/1", 1, "char_lm", "onnx", "export/lm/1/model.onnx", 4e-06).file
+    'export/lm/1/model.onnx'
     """
 
     path: str
