@@ -40,9 +40,24 @@ def markdown_table(entries, baselines=()):
             f"| `{entry['name']}` | {entry['task']} | {entry['cell']} | {score.format(entry['metrics'][score.key])} ({score.label}) "
             f"| {entry.get('parameters', 0):,} | {entry['size_bytes'] / 1e6:.1f} MB "
             f"| {'' if latency is None else f'{1000 * latency:.1f} ms'} "
-            f"| {'' if seconds is None else f'{seconds / 60:.0f} min'} |"
+            f"| {_training_time(seconds, entry.get('pretraining'))} |"
         )
     return "\n".join(lines)
+
+
+def _training_time(seconds, pretraining):
+    """The training time column; a recipe's pretraining step shown apart from its fine-tuning.
+
+    >>> _training_time(5400.0, {"seconds": 3600.0})
+    '90 min (60 pretraining + 30 fine-tuning)'
+    """
+    # Apart because a pretraining can start other fine-tunings, which then cost only their own time.
+    if seconds is None:
+        return ""
+    if not pretraining or not pretraining.get("seconds"):
+        return f"{seconds / 60:.0f} min"
+    before = pretraining["seconds"]
+    return f"{seconds / 60:.0f} min ({before / 60:.0f} pretraining + {(seconds - before) / 60:.0f} fine-tuning)"
 
 
 def update_readme(path, entries, baselines=()):
