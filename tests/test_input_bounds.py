@@ -25,7 +25,7 @@ import tarfile
 import pytest
 
 from kerasrnn.cli import main
-from kerasrnn.shared_data import EWT_TEST, IMDB_TARBALL
+from kerasrnn.shared_data import EWT_TEST, IMDB_TARBALL, SHAKESPEARE
 from kerasrnn.tasks.char_lm import CharLanguageModel, CharLanguageModelPreprocessor, build_char_lm
 from kerasrnn.tasks.pos_tagger import PosTagger, PosTaggerPreprocessor, build_pos_tagger
 from kerasrnn.tasks.sentiment import SentimentClassifier, SentimentPreprocessor, build_sentiment_classifier
@@ -377,3 +377,19 @@ def test_export_onto_a_full_disk_is_one_line_and_leaves_nothing(mounted, models,
     filler.unlink()
     status, out, err = run_cli(capsys, "export", models["sentiment"], "--base-path", disk / "imdb")
     assert status == 0 and '"version": 1' in out, err
+
+
+# -- characters per char LM prompt -----------------------------------------------------------------------
+
+
+def test_generate_refuses_a_prompt_over_the_character_limit_in_one_line(capsys):
+    # The first 10,001 characters of the real Tiny Shakespeare: every character known to the zoo's model.
+    prompt = open(SHAKESPEARE, encoding="utf-8").read()[:10_001]
+    assert main(["generate", "charlm-shakespeare-rnn", "--prompt", prompt, "--length", "5"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, err
+    assert "`prompt` has 10001 characters, over the limit of 10000" in err, err
+    assert main(["generate", "charlm-shakespeare-rnn", "--prompt", prompt[:10_000], "--length", "5",
+                 "--temperature", "0"]) == 0
+    assert capsys.readouterr().out.startswith(prompt[:100])
+

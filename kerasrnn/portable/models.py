@@ -14,6 +14,7 @@ MODEL_FILE, PREPROCESSING_FILE = "model.json", "preprocessing.json"
 SCHEMA_VERSION = 1
 # As `kerasrnn.tasks.char_lm.sampler.MAX_GENERATE_LENGTH` (not imported: that module imports TensorFlow).
 MAX_GENERATE_LENGTH = 2000
+MAX_PROMPT_LENGTH = 10_000  # As `kerasrnn.tasks.char_lm.sampler.MAX_PROMPT_LENGTH`.
 
 
 class PortableModel:
@@ -180,6 +181,9 @@ class PortableCharLanguageModel(PortableModel):
         """
         if not isinstance(prompt, str) or not prompt:
             raise ValueError(f"`prompt` must be non-empty text. Received: prompt={prompt!r}")
+        if len(prompt) > MAX_PROMPT_LENGTH:
+            raise ValueError(f"`prompt` has {len(prompt)} characters, over the limit of {MAX_PROMPT_LENGTH} "
+                             "(each is one sequential step): give its last part.")
         unknown = sorted(set(prompt) - set(self.characters))
         if unknown:
             raise ValueError(f"`prompt` has characters the model never saw: {unknown}")

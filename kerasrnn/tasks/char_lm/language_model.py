@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from kerasrnn.data.text import tbptt_dataset
 from kerasrnn.tasks.char_lm.metrics import bits_per_character_metric, nats_per_character
-from kerasrnn.tasks.char_lm.sampler import MAX_GENERATE_LENGTH, CharStepper, sample_characters
+from kerasrnn.tasks.char_lm.sampler import MAX_GENERATE_LENGTH, MAX_PROMPT_LENGTH, CharStepper, sample_characters
 from kerasrnn.tasks.model_parts import reset_states, stateful_copy
 from kerasrnn.tasks.char_lm.preprocessor import CharLanguageModelPreprocessor  # noqa: F401  (registers it for loading)
 from kerasrnn.tasks.task_model import DEFAULT_BATCH_SIZE, TaskModel
@@ -121,7 +121,8 @@ class CharLanguageModel(TaskModel):
         """Continue `prompt` with `length` sampled characters (the exported sampler, run here).
 
         Args:
-            prompt: the text to continue; every character must be known to the model.
+            prompt: the text to continue, at most 10,000 characters; every
+                character must be known to the model.
             length: how many characters to add, 0 to 2000.
             temperature: >= 0; 0 picks the most likely character (greedy),
                 below 1 is more conservative, above 1 more random.
@@ -138,6 +139,9 @@ class CharLanguageModel(TaskModel):
         """
         if not isinstance(prompt, str) or not prompt:
             raise ValueError(f"`prompt` must be non-empty text. Received: prompt={prompt!r}")
+        if len(prompt) > MAX_PROMPT_LENGTH:
+            raise ValueError(f"`prompt` has {len(prompt)} characters, over the limit of {MAX_PROMPT_LENGTH} "
+                             "(each is one sequential step): give its last part.")
         unknown = sorted(set(prompt) - set(self.preprocessor.characters))
         if unknown:
             raise ValueError(f"`prompt` has characters the model never saw: {unknown}")
