@@ -280,6 +280,8 @@ def main(argv=None):
     parser.add_argument("--latency-models", nargs="+", help="default: each task's best published model")
     parser.add_argument("--repetitions", type=int, default=30)
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="onnxruntime / LiteRT threads")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep --out's accuracy and latency rows of the models not measured now")
     parser.add_argument("--no-accuracy", action="store_true",
                         help="with --latency: re-measure the latency alone, keeping --out's earlier accuracy rows")
     parser.add_argument("--out", default="benchmarks/portable_exports.json")
@@ -299,6 +301,14 @@ def main(argv=None):
         latency = latency_rows(arguments.latency_models or best_models(), data, arguments.repetitions,
                                arguments.threads)
     machine["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
+    if arguments.merge:
+        with open(arguments.out, encoding="utf-8") as file:
+            earlier = json.load(file)
+        measured = {row["model"] for row in accuracy + latency}
+        accuracy = [row for row in earlier["accuracy"] if row["model"] not in {r["model"] for r in accuracy}] + accuracy
+        latency = [row for row in earlier["latency"] if row["model"] not in {r["model"] for r in latency}] + latency
+        machine = {**earlier["machine"], "merged": [*earlier["machine"].get("merged", []),
+                                                    {"models": sorted(measured), **machine}]}
     result = {"machine": machine, "seconds": round(time.perf_counter() - started), "accuracy": accuracy,
               "latency": latency}
     with open(arguments.out, "w", encoding="utf-8") as file:
