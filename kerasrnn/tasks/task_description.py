@@ -59,6 +59,8 @@ class TaskDescription:
             task takes → `argparse` keyword arguments; its model class checks
             them (`check_training_options`) and applies them
             (`use_training_options`).
+        portable_output: the name of the network's output in an ONNX or
+            LiteRT export (`kerasrnn.export_portable`).
 
     Example:
 
@@ -81,6 +83,7 @@ class TaskDescription:
     latency_example: list
     batch_size: int
     training_options: dict = dataclasses.field(default_factory=dict)
+    portable_output: str = "outputs"
 
     def model_class(self):
         """The task model class (imports TensorFlow)."""

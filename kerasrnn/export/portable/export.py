@@ -33,7 +33,6 @@ FORMATS = ("onnx", "litert")
 MODEL_FILES = {"onnx": "model.onnx", "litert": "model.tflite"}
 # The exported graph must equal Keras to this on the probe batch, or nothing is written.
 TOLERANCE = 1e-4
-OUTPUT_NAMES = {"sentiment": "probabilities", "pos_tagger": "scores", "char_lm": "logits"}
 
 
 @dataclasses.dataclass
@@ -102,7 +101,9 @@ def _interface(model, task):
             if isinstance(layer, keras.layers.RNN):
                 count = 2 if isinstance(layer.cell, keras.layers.LSTMCell) else 1
                 state_sizes += [int(layer.cell.units)] * count
-    return inputs, OUTPUT_NAMES[task], state_sizes
+    from kerasrnn.tasks.registry import get_task
+
+    return inputs, get_task(task).portable_output, state_sizes
 
 
 def preprocessing_config(model, task):
