@@ -21,11 +21,8 @@
 #include <cstring>
 #include <string>
 
-#if defined(__SSE__)
-#include <xmmintrin.h>
-#endif
-
 #include "oneapi/dnnl/dnnl.hpp"
+#include "onednn_common.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
@@ -39,40 +36,15 @@ using tensorflow::OpKernelContext;
 using tensorflow::Tensor;
 using tensorflow::TensorShape;
 using tensorflow::errors::InvalidArgument;
-using tensorflow::shape_inference::DimensionHandle;
 using tensorflow::shape_inference::InferenceContext;
-using tensorflow::shape_inference::ShapeHandle;
 
 using dims = dnnl::memory::dims;
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
 
-// One CPU engine for the process: creating one is not free, and primitives
-// are thread-safe to execute on separate streams.
-const dnnl::engine& Engine() {
-  static const dnnl::engine* engine = new dnnl::engine(dnnl::engine::kind::cpu, 0);
-  return *engine;
-}
-
 struct Sizes {
   int64_t batch, time, features, units;
 };
-
-absl::Status CheckShape(const Tensor& t, std::initializer_list<int64_t> expected, const char* name,
-                        const char* meaning) {
-  bool ok = t.dims() == static_cast<int>(expected.size());
-  int i = 0;
-  for (int64_t size : expected) {
-    ok = ok && t.dim_size(i++) == size;
-  }
-  if (!ok) {
-    std::string want;
-    for (int64_t size : expected) want += (want.empty() ? "" : ", ") + std::to_string(size);
-    return InvalidArgument("`", name, "` must have shape ", meaning, " = (", want, "). Received shape ",
-                           t.shape().DebugString());
-  }
-  return absl::OkStatus();
-}
 
 // Checks inputs 0-5 (inputs, h0, c0, kernel, recurrent_kernel, bias) of both ops.
 absl::Status CheckInputs(OpKernelContext* context, Sizes* sizes) {
@@ -117,31 +89,6 @@ struct Descriptors {
   dnnl::memory::desc layer_input, layer_output, state, kernel, recurrent_kernel, kernel_any,
       recurrent_kernel_any, bias;
 };
-
-// oneDNN computes on its OpenMP worker threads, which TensorFlow never
-// sets up: give them the floating-point mode TensorFlow runs this op in
-// (it flushes subnormal numbers to zero, which this CPU otherwise handles
-// in slow microcode, as an LSTM's backward pass meets them).
-void ShareFloatingPointMode() {
-#if defined(__SSE__) && defined(_OPENMP)
-  const unsigned int mode = _mm_getcsr();
-#pragma omp parallel
-  _mm_setcsr(mode);
-#endif
-}
-
-dnnl::memory Wrap(const dnnl::memory::desc& desc, const Tensor& tensor) {
-  // oneDNN takes non-const handles; the forward pass only reads its inputs.
-  return dnnl::memory(desc, Engine(), const_cast<char*>(tensor.tensor_data().data()));
-}
-
-// `user` (Keras' layout) reordered into a new memory of the primitive's `desc`.
-dnnl::memory Reordered(dnnl::stream& stream, dnnl::memory user, const dnnl::memory::desc& desc) {
-  if (user.get_desc() == desc) return user;
-  dnnl::memory packed(desc, Engine());
-  dnnl::reorder(user, packed).execute(stream, user, packed);
-  return packed;
-}
 
 class OnednnLstmForwardOp : public OpKernel {
  public:
@@ -241,9 +188,7 @@ class OnednnLstmBackwardOp : public OpKernel {
       dnnl::memory d_kernel_packed(backward.diff_weights_layer_desc(), Engine());
       dnnl::memory d_recurrent_packed(backward.diff_weights_iter_desc(), Engine());
       auto d_bias_memory = Wrap(d.bias, *d_bias);
-      for (auto* memory : {&d_kernel_packed, &d_recurrent_packed, &d_bias_memory}) {
-        std::memset(memory->get_data_handle(), 0, memory->get_desc().get_size());
-      }
+      for (auto* memory : {&d_kernel_packed, &d_recurrent_packed, &d_bias_memory}) Zero(*memory);
       dnnl::lstm_backward(backward).execute(
           stream, {{DNNL_ARG_SRC_LAYER, Wrap(d.layer_input, context->input(0))},
                    {DNNL_ARG_SRC_ITER, Wrap(d.state, context->input(1))},
@@ -275,22 +220,7 @@ class OnednnLstmBackwardOp : public OpKernel {
   }
 };
 
-absl::Status ForwardShape(InferenceContext* c) {
-  ShapeHandle inputs, recurrent_kernel;
-  TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &inputs));
-  TF_RETURN_IF_ERROR(c->WithRank(c->input(4), 2, &recurrent_kernel));
-  DimensionHandle batch = c->Dim(inputs, 0), units = c->Dim(recurrent_kernel, 0);
-  c->set_output(0, c->MakeShape({batch, c->Dim(inputs, 1), units}));
-  c->set_output(1, c->MakeShape({batch, units}));
-  c->set_output(2, c->MakeShape({batch, units}));
-  c->set_output(3, c->Vector(c->UnknownDim()));
-  return absl::OkStatus();
-}
-
-absl::Status BackwardShape(InferenceContext* c) {
-  for (int i = 0; i < 6; ++i) c->set_output(i, c->input(i));
-  return absl::OkStatus();
-}
+absl::Status ForwardShape(InferenceContext* c) { return SequenceForwardShape(c, 4, 2); }
 
 REGISTER_OP("KerasrnnOnednnLstmForward")
     .Input("inputs: float")
@@ -339,7 +269,7 @@ REGISTER_OP("KerasrnnOnednnLstmBackward")
     .Output("d_kernel: float")
     .Output("d_recurrent_kernel: float")
     .Output("d_bias: float")
-    .SetShapeFn(BackwardShape)
+    .SetShapeFn(GradientShapes)
     .Doc(R"doc(
 Gradient of KerasrnnOnednnLstmForward with respect to its six inputs, given the
 gradients of its h, h_last and c_last outputs.

@@ -32,6 +32,7 @@ import hashlib
 import logging
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -83,6 +84,30 @@ def _compile_command(source, output, extra_flags=(), target_flags=TARGET_FLAGS[0
             *tf.sysconfig.get_compile_flags(), *tf.sysconfig.get_link_flags(), *extra_flags]
 
 
+def local_headers(source):
+    """The headers beside `source` that it includes with `#include "NAME"`, in the order it names them.
+
+    They are part of a library's cache key: an edit to a shared header must
+    rebuild every library that includes it.
+
+    Args:
+        source: path of a C++ source.
+
+    Returns:
+        A list of header paths.
+
+    Example:
+
+    >>> import os
+    >>> [os.path.basename(path) for path in local_headers(SOURCE.replace("lstm_ops", "lstm_onednn_ops"))]
+    ['onednn_common.h']
+    """
+    folder = os.path.dirname(os.path.abspath(source))
+    with open(source, encoding="utf-8") as file:
+        names = re.findall(r'^\s*#\s*include\s+"([^"]+)"', file.read(), flags=re.MULTILINE)
+    return [os.path.join(folder, name) for name in names if os.path.isfile(os.path.join(folder, name))]
+
+
 def library_path(source=SOURCE, extra_flags=(), target_flags=TARGET_FLAGS[0]):
     """Where the compiled library for `source` is (or will be) cached.
 
@@ -92,15 +117,19 @@ def library_path(source=SOURCE, extra_flags=(), target_flags=TARGET_FLAGS[0]):
         target_flags: the instruction-set flags, one of `TARGET_FLAGS`; part of the cache key.
 
     Returns:
-        The `.so` path: cache folder / `tf-VERSION-CPU` / `lstm_ops-SHA.so`.
+        The `.so` path: cache folder / `tf-VERSION-CPU` / `lstm_ops-SHA.so`, where
+        the hash covers the source, the headers of its folder it includes
+        (`local_headers`) and the compile command.
 
     Example:
 
     >>> library_path().endswith(".so")
     True
     """
-    with open(source, "rb") as file:
-        digest = hashlib.sha256(file.read())
+    digest = hashlib.sha256()
+    for path in [source, *local_headers(source)]:
+        with open(path, "rb") as file:
+            digest.update(file.read())
     digest.update(" ".join(_compile_command("SRC", "OUT", extra_flags, target_flags)).encode())
     cache = os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "kerasrnn", "kernels")
     folder = os.path.join(cache, f"tf-{tf.__version__}-{_cpu_tag()}")
