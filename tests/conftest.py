@@ -31,3 +31,20 @@ def pytest_sessionstart(session):
                 f"Real data not found at {path}. Put the shared data beside the repository "
                 "(../shared/data) or set KERASRNN_SHARED_DATA."
             )
+
+
+def pytest_terminal_summary(terminalreporter):
+    # The suite's time budget (~10 minutes) is spent file by file: the
+    # slowest files, setup and teardown included, show where to trim.
+    seconds = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if hasattr(report, "duration") and hasattr(report, "nodeid"):
+                test_file = report.nodeid.split("::")[0]
+                seconds[test_file] = seconds.get(test_file, 0.0) + report.duration
+    if not seconds:
+        return
+    slowest = sorted(seconds.items(), key=lambda item: -item[1])[:15]
+    terminalreporter.section(f"slowest files ({sum(seconds.values()):.0f} s in all)")
+    for test_file, total in slowest:
+        terminalreporter.write_line(f"{total:8.1f}s  {test_file}")
