@@ -6,14 +6,10 @@ import os
 
 import keras
 
-from kerasrnn.export.models_config import write_models_config
 from kerasrnn.export.portable_rnn import without_cudnn
 from kerasrnn.export.versioned_write import export_folder_error, write_version
 from kerasrnn.export.warmup import write_warmup_requests
-
-# Beside the warmup file: what each signature expects, for people and for
-# the metadata of `kerasrnn serve` (TF Serving ignores it).
-NOTES_FILE = os.path.join("assets.extra", "kerasrnn_signatures.json")
+from kerasrnn.serving.saved_model_layout import SIGNATURE_NOTES_FILE, write_models_config
 
 
 @dataclasses.dataclass
@@ -72,9 +68,11 @@ def export_for_serving(model, base_path, version=None, overwrite=False):
     if not isinstance(base_path, (str, os.PathLike)) or not str(base_path).strip():
         raise ValueError(f"`base_path` must be a folder path such as 'export/NAME'. Received: base_path={base_path!r}")
     base_path = os.path.normpath(os.fspath(base_path))
-    from kerasrnn.tasks.registry import task_of
-
-    task = task_of(model).name
+    # The task model names its task: no registry lookup (and no import of every task) is needed.
+    task = getattr(model, "task_name", None)
+    if not task or not callable(getattr(model, "serving_endpoints", None)):
+        raise ValueError("Expected a kerasrnn task model (a `TaskModel` such as `SentimentClassifier`); "
+                         f"received {type(model).__name__}.")
     model_name = os.path.basename(os.path.abspath(base_path))
     endpoints = model.serving_endpoints()
 
@@ -90,7 +88,7 @@ def export_for_serving(model, base_path, version=None, overwrite=False):
             archive.write_out(folder, verbose=False)
         write_warmup_requests(folder, model_name, endpoints)
         notes = {"task": task, "signatures": {endpoint.name: endpoint.note for endpoint in endpoints}}
-        with open(os.path.join(folder, NOTES_FILE), "w", encoding="utf-8") as file:
+        with open(os.path.join(folder, SIGNATURE_NOTES_FILE), "w", encoding="utf-8") as file:
             json.dump(notes, file, indent=2)
 
     written = write_version(base_path, write, version=version, overwrite=overwrite)

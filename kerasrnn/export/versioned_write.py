@@ -1,8 +1,9 @@
 """Write a model version into a TF Serving base path, atomically.
 
-TF Serving (and `kerasrnn serve`) load an integer-named folder as soon as it
-appears, so a version is built in a non-integer sibling (`temp-...`) and
-renamed into place only when complete. Several exports may run into one
+TF Serving (and `kerasrnn serve`) load a version folder (an integer name, as
+`kerasrnn.serving.saved_model_layout` defines it) as soon as it appears, so a
+version is built in a non-integer sibling (`temp-...`) and renamed into place
+only when complete. Several exports may run into one
 base path at once: the version number is chosen, and the folder renamed,
 under a lock on the base path, so each gets its own version and none
 replaces another's unasked.
@@ -21,6 +22,7 @@ import shutil
 import time
 
 from kerasrnn.atomic_files import disk_full, is_disk_full
+from kerasrnn.serving.saved_model_layout import next_version
 from kerasrnn.validation import check_positive_int
 
 TEMP_PREFIX = "temp-"
@@ -90,42 +92,6 @@ def export_folder_error(base_path, error):
         reason = str(error).rsplit("; ", 1)[-1].strip()
         return ExportFolderError(errno.EACCES, f"cannot write into {base_path!r} ({reason})")
     return None
-
-
-def existing_versions(base_path):
-    """The integer version folders under `base_path`, sorted (none if it does not exist).
-
-    Example:
-
-    >>> existing_versions("/no/such/path")
-    []
-    >>> import tempfile
-    >>> base = tempfile.mkdtemp()
-    >>> for name in ("1", "12", "\u00b2", "temp-3"):
-    ...     os.mkdir(os.path.join(base, name))
-    >>> existing_versions(base)  # "²" is a digit to str.isdigit, not a version
-    [1, 12]
-    """
-    if not os.path.isdir(base_path):
-        return []
-    return sorted(
-        int(name)
-        for name in os.listdir(base_path)
-        # ASCII digits only: "²".isdigit() is True but int("²") raises, as TF Serving ignores such folders.
-        if name.isascii() and name.isdigit() and os.path.isdir(os.path.join(base_path, name))
-    )
-
-
-def next_version(base_path):
-    """One more than the highest existing version, or 1.
-
-    Example:
-
-    >>> next_version("/no/such/path")
-    1
-    """
-    versions = existing_versions(base_path)
-    return versions[-1] + 1 if versions else 1
 
 
 @contextlib.contextmanager

@@ -6,7 +6,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
-WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+from kerasrnn.serving.saved_model_layout import WARMUP_FILE
+
 
 
 def prediction_log(model_name, signature_name, inputs, input_specs):

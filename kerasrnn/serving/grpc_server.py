@@ -44,7 +44,7 @@ from tensorflow_serving.apis import (
 
 from kerasrnn.serving.errors import ServingError, cannot_listen, invalid_argument
 from kerasrnn.serving.limits import RequestLimits
-from kerasrnn.serving.model_config import models_of_config_list
+from kerasrnn.serving.saved_model_layout import models_of_config_list
 from kerasrnn.serving.shutdown import GraceTimer, StoppableServer, first_of
 
 log = logging.getLogger("kerasrnn.serving")

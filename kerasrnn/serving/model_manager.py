@@ -8,40 +8,13 @@ The set of models itself can change while serving, as TF Serving's
 
 import logging
 import os
-import re
 import threading
 
 from kerasrnn.serving.errors import ServingError
-from kerasrnn.serving.model_config import read_model_config
+from kerasrnn.serving.saved_model_layout import read_model_config, version_folders
 from kerasrnn.serving.servable import Servable
 
 log = logging.getLogger("kerasrnn.serving")
-_VERSION_NAME = re.compile(r"[0-9]{1,18}")  # ASCII digits only, within int64 (TF Serving's version type)
-
-
-def version_folders(base_path):
-    """`{version: path}` of the integer-named folders holding a `saved_model.pb`.
-
-    Other names (`temp-...` folders of an export in progress, `²`, numbers
-    beyond 64 bits) are ignored, as TF Serving ignores them.
-
-    Example:
-
-    >>> version_folders("/no/such/path")
-    {}
-    """
-    if not os.path.isdir(base_path):
-        return {}
-    found = {}
-    try:
-        names = os.listdir(base_path)
-    except OSError:  # deleted or unreadable while we looked
-        return {}
-    for name in names:
-        path = os.path.join(base_path, name)
-        if _VERSION_NAME.fullmatch(name) and os.path.isfile(os.path.join(path, "saved_model.pb")):
-            found[int(name)] = path
-    return found
 
 
 def folder_fingerprint(path):
@@ -189,7 +162,7 @@ class ModelManager:
             return unavailable
 
     def _refresh_model(self, model):
-        on_disk = version_folders(model.base_path)
+        on_disk = version_folders(model.base_path, saved_models_only=True)
         stamps = {version: folder_fingerprint(path) for version, path in on_disk.items()}
         stamps = {version: stamp for version, stamp in stamps.items() if stamp}
         for version in set(model.failures) - set(stamps):

@@ -1,11 +1,183 @@
-"""Read TF Serving's `--model_config_file` (a `ModelServerConfig` text proto)."""
+"""The folder layout TF Serving reads: what `kerasrnn.export` writes and `kerasrnn serve` loads.
 
+A model's base path (`export/imdb/`) holds one folder per version, named by
+its number (`export/imdb/1/`); a version folder holding a `saved_model.pb` is
+a SavedModel to load, and its `assets.extra/` holds the warmup requests TF
+Serving replays before taking traffic, and kerasrnn's notes on the
+signatures. The models to serve are listed in `models.config`, TF Serving's
+`ModelServerConfig` text proto (`--model_config_file`).
+
+The exporter and the server both take these rules from here, so what one
+writes is what the other reads. The module needs the standard library and
+TF Serving's config protos only: the server imports no model code.
+"""
+
+import contextlib
 import os
+import re
+import tempfile
 
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 from kerasrnn.serving.version_policy import VersionPolicy
+
+SAVED_MODEL_FILE = "saved_model.pb"
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+# Beside the warmup file: what each signature expects, for people and for the metadata of
+# `kerasrnn serve` (TF Serving ignores it).
+SIGNATURE_NOTES_FILE = os.path.join("assets.extra", "kerasrnn_signatures.json")
+CONFIG_FILE = "models.config"
+# Older versions stay loaded (reachable at /versions/N) next to the newest.
+NUM_VERSIONS = 2
+# TF Serving's rule: a version is an int64 written in ASCII digits; other names (`temp-...`
+# folders of an export in progress, "²", numbers beyond 64 bits) are not versions.
+_VERSION_NAME = re.compile(r"[0-9]{1,18}")
+
+
+def is_version_name(name):
+    """Whether a folder named `name` is a version folder: 1 to 18 ASCII digits.
+
+    Args:
+        name: a folder name inside a base path.
+
+    Example:
+
+    >>> [is_version_name(name) for name in ("1", "0012", "\u00b2", "temp-3", "1" * 19)]
+    [True, True, False, False, False]
+    """
+    return bool(_VERSION_NAME.fullmatch(name))
+
+
+def version_folders(base_path, saved_models_only=False):
+    """`{version: path}` of the version folders under `base_path` (none if it does not exist).
+
+    Args:
+        base_path: a model's folder (`export/NAME`).
+        saved_models_only: keep only the folders holding a `saved_model.pb`
+            (what a server can load; an ONNX export's folders have none).
+
+    Example:
+
+    >>> version_folders("/no/such/path")
+    {}
+    >>> import tempfile
+    >>> base = tempfile.mkdtemp()
+    >>> for name in ("1", "12", "\u00b2", "temp-3"):
+    ...     os.mkdir(os.path.join(base, name))
+    >>> _ = open(os.path.join(base, "12", SAVED_MODEL_FILE), "wb").close()
+    >>> sorted(version_folders(base)), sorted(version_folders(base, saved_models_only=True))
+    ([1, 12], [12])
+    """
+    try:
+        names = os.listdir(base_path)
+    except OSError:  # missing, a file, or deleted or unreadable while we looked
+        return {}
+    found = {}
+    for name in names:
+        path = os.path.join(base_path, name)
+        if not is_version_name(name) or not os.path.isdir(path):
+            continue
+        if saved_models_only and not os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
+            continue
+        found[int(name)] = path
+    return found
+
+
+def existing_versions(base_path):
+    """The version numbers under `base_path`, sorted (none if it does not exist).
+
+    Args:
+        base_path: a model's folder (`export/NAME`).
+
+    Example:
+
+    >>> existing_versions("/no/such/path")
+    []
+    """
+    return sorted(version_folders(base_path))
+
+
+def next_version(base_path):
+    """One more than the highest existing version, or 1.
+
+    Args:
+        base_path: a model's folder (`export/NAME`).
+
+    Example:
+
+    >>> next_version("/no/such/path")
+    1
+    """
+    versions = existing_versions(base_path)
+    return versions[-1] + 1 if versions else 1
+
+
+def build_models_config(export_root, num_versions=NUM_VERSIONS):
+    """The `ModelServerConfig` listing every model folder under `export_root`.
+
+    A model folder is one holding at least one SavedModel version; each
+    model is named after its folder and served from its absolute path, with
+    the `latest { num_versions }` version policy.
+
+    Args:
+        export_root: the folder holding one subfolder per model (`export/`).
+        num_versions: how many of the newest versions each model keeps loaded.
+
+    Example:
+
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> os.makedirs(os.path.join(root, "imdb", "1"))
+    >>> _ = open(os.path.join(root, "imdb", "1", SAVED_MODEL_FILE), "wb").close()
+    >>> os.makedirs(os.path.join(root, "notes"))
+    >>> [model.name for model in build_models_config(root).model_config_list.config]
+    ['imdb']
+    """
+    config = model_server_config_pb2.ModelServerConfig()
+    root = os.path.abspath(export_root)
+    names = sorted(os.listdir(root)) if os.path.isdir(root) else []
+    for name in names:
+        path = os.path.join(root, name)
+        if version_folders(path, saved_models_only=True):
+            model = config.model_config_list.config.add(name=name, base_path=path, model_platform="tensorflow")
+            model.model_version_policy.latest.num_versions = num_versions
+    return config
+
+
+def write_models_config(export_root, num_versions=NUM_VERSIONS):
+    """Regenerate `export_root/models.config` (atomically) and return its path.
+
+    On any failure, a full disk included, the previous file stays as it was.
+
+    Args:
+        export_root: the folder of the model folders, where the file goes.
+        num_versions: each model's `latest` policy (see `build_models_config`).
+
+    Example:
+
+    >>> from tempfile import mkdtemp
+    >>> path = write_models_config(mkdtemp())
+    >>> os.path.basename(path), open(path).read()
+    ('models.config', '')
+    """
+    path = os.path.join(export_root, CONFIG_FILE)
+    text = text_format.MessageToString(build_models_config(export_root, num_versions))
+    # A temporary file of its own (exports into sibling base paths rewrite this file at the same time),
+    # fsynced, then renamed: on any failure the old file stays and the temporary goes.
+    descriptor, temporary = tempfile.mkstemp(prefix=f"{CONFIG_FILE}.tmp-", dir=export_root)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide the config from a server running as another user
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
+    return path
 
 
 def models_of_config_list(config_list, config_dir=None):

@@ -13,18 +13,17 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from kerasrnn.serving.batching import SignatureBatcher
 from kerasrnn.serving.errors import ServingError, invalid_argument
+from kerasrnn.serving.saved_model_layout import SAVED_MODEL_FILE, SIGNATURE_NOTES_FILE, WARMUP_FILE
 
 log = logging.getLogger("kerasrnn.serving")
 DEFAULT_SIGNATURE = "serving_default"
-NOTES_FILE = os.path.join("assets.extra", "kerasrnn_signatures.json")
-WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 MAX_WARMUP_RECORDS = 1000  # TF Serving's limit
 
 
 def _signature_def_protos(path):
     """The `SignatureDef` protos of `path/saved_model.pb`, by name."""
     saved_model = saved_model_pb2.SavedModel()
-    with open(os.path.join(path, "saved_model.pb"), "rb") as file:
+    with open(os.path.join(path, SAVED_MODEL_FILE), "rb") as file:
         saved_model.ParseFromString(file.read())
     return dict(saved_model.meta_graphs[0].signature_def)
 
@@ -131,7 +130,7 @@ class Servable:
         self.signatures = {key: Signature(function) for key, function in self.loaded.signatures.items()}
         self.signature_def_protos = _signature_def_protos(path)
         self.signature_defs = _signature_defs_json(self.signature_def_protos)
-        notes_path = os.path.join(path, NOTES_FILE)
+        notes_path = os.path.join(path, SIGNATURE_NOTES_FILE)
         self.notes = {}
         if os.path.isfile(notes_path):
             with open(notes_path, encoding="utf-8") as file:

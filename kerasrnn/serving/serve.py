@@ -12,8 +12,8 @@ from kerasrnn.serving.http_server import (
     RestApiServer,
 )
 from kerasrnn.serving.limits import RequestLimits
-from kerasrnn.serving.model_config import read_model_config
 from kerasrnn.serving.model_manager import ModelManager
+from kerasrnn.serving.saved_model_layout import read_model_config
 from kerasrnn.serving.shutdown import DEFAULT_SHUTDOWN_GRACE_S, GracefulShutdown
 from kerasrnn.serving.version_policy import VersionPolicy
 

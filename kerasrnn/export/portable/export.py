@@ -25,8 +25,9 @@ import os
 import keras
 import numpy as np
 
-from kerasrnn.export.versioned_write import next_version, write_version
+from kerasrnn.export.versioned_write import write_version
 from kerasrnn.portable.models import MODEL_FILE, PREPROCESSING_FILE, SCHEMA_VERSION
+from kerasrnn.serving.saved_model_layout import next_version
 from kerasrnn.validation import check_positive_int
 
 FORMATS = ("onnx", "litert")
