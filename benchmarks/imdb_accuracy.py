@@ -6,7 +6,7 @@ per-epoch speed-up is read next to the accuracy it buys.
 
 The kerasrnn side is exactly `kerasrnn train sentiment` with its defaults:
 one call of `kerasrnn.training.train("sentiment", ...)` for all the epochs,
-scored with `kerasrnn.evaluation.evaluate_on_data` on the saved model (what
+scored with `kerasrnn.training.evaluation.evaluate_on_data` on the saved model (what
 `kerasrnn evaluate` prints). Calling `train` once per epoch would not work:
 its `BackupAndRestore` callback deletes the backup when a fit ends
 normally, so a second call starts again from scratch. Instead the other
@@ -170,8 +170,8 @@ def _torch_runner(max_examples, epoch_seconds, rss):
 
 def _kerasrnn_accuracy(out_dir, test_subset):
     """What `kerasrnn evaluate` prints for the saved model (on a test subset in the tiny mode)."""
-    from kerasrnn.evaluation import evaluate_on_data
-    from kerasrnn.training import load_trained
+    from kerasrnn.training.evaluation import evaluate_on_data
+    from kerasrnn.training.trainer import load_trained
 
     model = load_trained(out_dir)[0]
     if test_subset is None:
@@ -198,7 +198,7 @@ def epochs_to_accuracy(settings):
     >>> rows = epochs_to_accuracy({"accuracy_epochs": 1, "accuracy_reviews": 300})  # doctest: +SKIP
     """
     from kerasrnn.data import load_imdb
-    from kerasrnn.training import train
+    from kerasrnn.training.trainer import train
 
     epochs, subset_size = settings["accuracy_epochs"], settings.get("accuracy_reviews")
     splits = load_imdb(IMDB)

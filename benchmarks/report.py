@@ -181,7 +181,7 @@ def write_report(results, path):
                 f"(load average at the end of that run {run.get('load_average_at_end', '?')}). The kerasrnn row is "
                 f"exactly `kerasrnn train sentiment` with its defaults: one `kerasrnn.training.train(\"sentiment\", "
                 f"...)` call for all {ours_row['epochs']} epochs ({ours_row['train_reviews']:,} training reviews after "
-                "its validation split), scored by `kerasrnn.evaluation.evaluate_on_data` on the saved model, which is "
+                "its validation split), scored by `kerasrnn.training.evaluation.evaluate_on_data` on the saved model, which is "
                 "what `kerasrnn evaluate` prints. The keras-io recipe trains on "
                 f"{naive_row['train_reviews']:,} reviews. Epochs are interleaved in one process (keras-io epoch 1, "
                 "kerasrnn epoch 1, keras-io epoch 2, ...: the other recipes' epochs run from a callback before each "

@@ -23,7 +23,7 @@ import tensorflow as tf
 from benchmarks.measure import PeakRss, interleaved, median, seconds
 from kerasrnn.data import load_imdb
 from kerasrnn.export import export_for_serving
-from kerasrnn.training import train
+from kerasrnn.training.trainer import train
 from kerasrnn.zoo import load as load_model
 
 DATA = "../shared/data"

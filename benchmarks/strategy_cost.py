@@ -37,7 +37,7 @@ if config.get("logical_cpus"):
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * config["logical_cpus"])
 import keras
-from kerasrnn.training import train
+from kerasrnn.training.trainer import train
 
 times = []
 

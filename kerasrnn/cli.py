@@ -337,7 +337,7 @@ def load_model_argument(source):
 
 
 def run_train(arguments):
-    from kerasrnn.training import train
+    from kerasrnn.training.trainer import train
 
     task = get_task(arguments.task)
     own = set(task.builder_options) | set(task.data_options) | set(task.training_options)
@@ -375,7 +375,7 @@ def run_train(arguments):
 
 
 def run_evaluate(arguments):
-    from kerasrnn.evaluation import evaluate_on_data, progress_verbosity
+    from kerasrnn.training.evaluation import evaluate_on_data, progress_verbosity
 
     if not os.path.exists(arguments.data):
         raise FileNotFoundError(f"--data: {arguments.data!r} does not exist.")
@@ -591,7 +591,7 @@ def interrupted_message(arguments):
         command, out_dir = "kerasrnn zoo train", os.path.join(RUNS_DIR, arguments.name)
     else:
         return f"{command}: interrupted"
-    from kerasrnn.training import BACKUP_DIR, checkpointed_epochs
+    from kerasrnn.training.run_folder import BACKUP_DIR, checkpointed_epochs
 
     epochs = checkpointed_epochs(out_dir)
     if not epochs and arguments.command == "zoo":

@@ -22,7 +22,7 @@ import pytest
 from conftest import SHAKESPEARE
 from kerasrnn.atomic_files import DiskFullError, save_model
 from kerasrnn.cli import main
-from kerasrnn.training import train
+from kerasrnn.training.trainer import train
 
 # 2 batches of 16 windows of 20 characters per epoch: a second or two.
 TINY = ["--max-examples", "32", "--batch-size", "16", "--seq-len", "20", "--cell", "gru", "--units", "8",

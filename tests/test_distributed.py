@@ -18,9 +18,9 @@ import pytest
 
 from conftest import EWT_DIR, IMDB_TARBALL, SHAKESPEARE
 from kerasrnn.cli import main
-from kerasrnn.distribute import ClusterSetupError, make_strategy, read_tf_config
+from kerasrnn.training.distribute import ClusterSetupError, make_strategy, read_tf_config
 from kerasrnn.tasks.registry import get_task
-from kerasrnn.training import train
+from kerasrnn.training.trainer import train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = {"sentiment": IMDB_TARBALL, "pos_tagger": EWT_DIR, "char_lm": SHAKESPEARE}
@@ -171,7 +171,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
-    from kerasrnn.training import train
+    from kerasrnn.training.trainer import train
     out, data = sys.argv[1], json.loads(sys.argv[2])
     runs = [("char_lm", {"units": 8}, {"stateful": True, "seq_len": 20}),
             ("pos_tagger", {"units": 8, "embedding_dim": 8}, {}),

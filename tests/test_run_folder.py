@@ -14,7 +14,7 @@ import pytest
 
 from conftest import SHAKESPEARE
 from kerasrnn.cli import main
-from kerasrnn.training import train
+from kerasrnn.training.trainer import train
 
 # 2 batches of 16 windows of 20 characters per epoch: a second or two.
 TINY = ["--max-examples", "32", "--batch-size", "16", "--seq-len", "20", "--cell", "gru", "--units", "8",
@@ -182,13 +182,13 @@ def test_ctrl_c_before_the_first_checkpoint_and_in_other_verbs_is_one_line(tmp_p
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("kerasrnn.training.train", interrupted)
+    monkeypatch.setattr("kerasrnn.training.trainer.train", interrupted)
     status, _, err = run_cli(capsys, "train", "char_lm", "--data", SHAKESPEARE, "--out", tmp_path / "run", *TINY)
     assert status == 130
     assert err == "kerasrnn train: interrupted before the first epoch ended; run the same command to start again\n"
     monkeypatch.setattr("kerasrnn.zoo.recipes.train_recipe", interrupted)
     status, _, err = run_cli(capsys, "zoo", "train", "no-such-recipe")
     assert status == 130 and err == "kerasrnn zoo train: interrupted; run the same command to resume\n"
-    monkeypatch.setattr("kerasrnn.evaluation.evaluate_on_data", interrupted)
+    monkeypatch.setattr("kerasrnn.training.evaluation.evaluate_on_data", interrupted)
     status, _, err = run_cli(capsys, "evaluate", "charlm-shakespeare-rnn", "--data", SHAKESPEARE)
     assert status == 130 and err == "kerasrnn evaluate: interrupted\n"

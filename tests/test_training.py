@@ -15,8 +15,8 @@ import tensorflow as tf
 from conftest import EWT_DIR, IMDB_TARBALL, SHAKESPEARE
 from kerasrnn.cli import main
 from kerasrnn.data import read_conllu, read_text, split_text
-from kerasrnn.training import load_trained, train
-from kerasrnn.evaluation import evaluate_on_data
+from kerasrnn.training.trainer import load_trained, train
+from kerasrnn.training.evaluation import evaluate_on_data
 
 
 def run_cli(capsys, *arguments):
@@ -320,7 +320,7 @@ def test_a_bad_builder_option_is_refused_before_the_data_is_read(tmp_path, monke
 @pytest.mark.parametrize("task", ["sentiment", "pos_tagger"])
 def test_cli_option_shared_by_two_tasks_reaches_each_builder(tmp_path, capsys, monkeypatch, task):
     received = {}
-    monkeypatch.setattr("kerasrnn.training.train", lambda *args, **kwargs: received.update(kwargs) or {})
+    monkeypatch.setattr("kerasrnn.training.trainer.train", lambda *args, **kwargs: received.update(kwargs) or {})
     run_cli(capsys, "train", task, "--data", "unused", "--out", str(tmp_path), "--word-dropout", "0.2")
     assert received["builder_options"]["word_dropout"] == 0.2
 
@@ -347,7 +347,7 @@ def test_predict_rejects_empty_text_and_wrong_task(tmp_path, capsys, sentiment_d
 
 def test_load_trained_in_a_fresh_process_registers_the_task_class(sentiment_dir):
     # `kerasrnn zoo publish` loads a run before anything imported the task packages (they load lazily).
-    code = "from kerasrnn.training import load_trained; print(type(load_trained(%r)[0]).__name__)" % str(sentiment_dir)
+    code = "from kerasrnn.training.trainer import load_trained; print(type(load_trained(%r)[0]).__name__)" % str(sentiment_dir)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert loaded.returncode == 0, loaded.stderr[-2000:]

@@ -12,7 +12,7 @@ import tensorflow as tf
 from conftest import EWT_DIR, SHARED_DATA
 from kerasrnn import zoo
 from kerasrnn.cli import main
-from kerasrnn.training import train
+from kerasrnn.training.trainer import train
 from kerasrnn.zoo import index as zoo_index
 from kerasrnn.zoo.download import fetch, sha256_of
 from kerasrnn.zoo.index import read_index, write_index

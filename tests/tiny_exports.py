@@ -21,7 +21,7 @@ EXPORT_NAMES = {"sentiment": "imdb", "pos_tagger": "ewt", "char_lm": "shakespear
 @functools.cache
 def trained_dir(task):
     """Train a tiny `task` model on its real data set; returns the run folder."""
-    from kerasrnn.training import train
+    from kerasrnn.training.trainer import train
 
     data, builder_options, data_options, max_examples = TRAINING[task]
     out = os.path.join(tempfile.mkdtemp(prefix=f"kerasrnn-{task}-"), "run")
@@ -32,7 +32,7 @@ def trained_dir(task):
 @functools.cache
 def trained_model(task):
     """The task model of `trained_dir(task)`."""
-    from kerasrnn.training import load_trained
+    from kerasrnn.training.trainer import load_trained
 
     return load_trained(trained_dir(task))[0]
 

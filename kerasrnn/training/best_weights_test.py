@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from kerasrnn.best_weights import KeepBestWeights
+from kerasrnn.training.best_weights import KeepBestWeights
 
 
 def small_model(seed):

@@ -1,4 +1,4 @@
-"""`tf.distribute` for `kerasrnn train`: strategies by name, `TF_CONFIG` checks, the chief, Keras 3's multi-worker fix.
+"""Cluster set-up for `kerasrnn train`: strategies by name, `TF_CONFIG` checks, peer probes, the chief.
 
 Three strategies are offered by name (`STRATEGY_NAMES`):
 
@@ -14,8 +14,10 @@ a hang: `TF_CONFIG` missing, not JSON, without `cluster`/`task`, a task index
 out of range, or a peer that does not come up within `peer_timeout` seconds.
 
 Keras 3.15 cannot `fit` under `MultiWorkerMirroredStrategy` with more than
-one worker (keras-team/keras#20585); `multi_worker_fit` is kerasrnn's fix,
-and docs/distributed_training.md explains the cause.
+one worker (keras-team/keras#20585); kerasrnn's fix patches Keras' private
+trainer, so it lives with the other private Keras uses:
+`kerasrnn.keras_adapter.multi_worker_fit` (docs/distributed_training.md
+explains the cause).
 
 Example:
 
@@ -24,7 +26,6 @@ Example:
 (1, True)
 """
 
-import contextlib
 import json
 import os
 import socket
@@ -316,81 +317,3 @@ def shard_by_data(dataset):
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return dataset.with_options(options)
-
-
-def _first_local_value(value):
-    if isinstance(value, tf.distribute.DistributedValues):
-        return value.values[0]
-    return value
-
-
-def _scalar_safe_reduce(keras_reduce):
-    def reduce_per_replica(values, strategy, reduction):
-        if reduction in ("auto", "mean") and is_multi_worker(strategy):
-            # Keras reduces every step output with `reduce("MEAN", v, axis=0)`
-            # across workers; the losses and metrics are scalars, which have no
-            # axis 0. Average them across replicas as single-worker Keras does.
-            def reduce(value):
-                if isinstance(value, (tf.Tensor, tf.distribute.DistributedValues)) and value.shape.rank == 0:
-                    return strategy.reduce("MEAN", value, axis=None)
-                return keras_reduce(value, strategy, reduction)
-
-            return tf.nest.map_structure(reduce, values)
-        return keras_reduce(values, strategy, reduction)
-
-    return reduce_per_replica
-
-
-@contextlib.contextmanager
-def multi_worker_fit(model):
-    """Let Keras 3 `fit`/`evaluate` run `model` under a multi-worker strategy (keras-team/keras#20585).
-
-    Two steps of Keras' TensorFlow trainer fail with more than one worker,
-    both by handing a cross-worker reduction something it cannot reduce:
-
-    1. Before the first step Keras builds the model, its metrics and
-       optimizer from the first batch, "reducing" that batch first with
-       `strategy.reduce("MEAN", batch, axis=None)`. `Strategy.reduce` does not
-       take a nest of per-replica values; single-worker strategies hand the
-       nest back unchanged, but `MultiWorkerMirroredStrategy` sends it to a
-       cross-worker all-reduce, which fails converting the tuple of
-       `PerReplica` batches to a tensor (the error of the issue). Only shapes
-       and dtypes are needed, so here the build uses this worker's first
-       replica's batch, with no communication (length buckets would also make
-       the batches' shapes differ between workers).
-    2. After every step Keras averages the step's outputs (loss, metrics)
-       with `strategy.reduce("MEAN", v, axis=0)` across workers; they are
-       scalars, with no axis 0. Here scalars are averaged across replicas
-       (`axis=None`), as Keras does on one worker.
-
-    Only `model`'s build step and, while the context lasts, Keras' per-step
-    reduction change; single-worker strategies take Keras' own code paths.
-
-    Example:
-
-    >>> with multi_worker_fit(model):  # doctest: +SKIP
-    ...     model.fit(dataset)
-    """
-    from kerasrnn.keras_adapter import tensorflow_trainer
-
-    keras_build = model._maybe_symbolic_build
-    keras_reduce = tensorflow_trainer.reduce_per_replica
-
-    def build_from_local_batch(iterator=None, data_batch=None):
-        strategy = model._distribute_strategy
-        if strategy is None or not is_multi_worker(strategy):
-            return keras_build(iterator=iterator, data_batch=data_batch)
-        if iterator is not None:
-            for _, _, batches in iterator:
-                data_batch = tf.nest.map_structure(_first_local_value, next(batches))
-                break
-        with strategy.scope():
-            model._symbolic_build(data_batch=data_batch)
-
-    model._maybe_symbolic_build = build_from_local_batch
-    tensorflow_trainer.reduce_per_replica = _scalar_safe_reduce(keras_reduce)
-    try:
-        yield model
-    finally:
-        tensorflow_trainer.reduce_per_replica = keras_reduce
-        del model._maybe_symbolic_build

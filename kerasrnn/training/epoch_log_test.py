@@ -1,6 +1,6 @@
 import pytest
 
-from kerasrnn.epoch_log import EpochLog
+from kerasrnn.training.epoch_log import EpochLog
 from kerasrnn.zoo.recipes import training_seconds, validation_curve
 
 

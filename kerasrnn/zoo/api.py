@@ -96,6 +96,6 @@ def evaluate(source, data_path):
 
     >>> evaluate("pos-ewt-bilstm", "../shared/data/ud-english-ewt/en_ewt-ud-test.conllu")  # doctest: +SKIP
     """
-    from kerasrnn.evaluation import evaluate_on_data
+    from kerasrnn.training.evaluation import evaluate_on_data
 
     return evaluate_on_data(load(source), data_path)

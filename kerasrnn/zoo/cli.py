@@ -118,7 +118,7 @@ def run_zoo(arguments):
     elif action == "download":
         print(zoo.download(arguments.name))
     elif action == "evaluate":
-        from kerasrnn.evaluation import evaluate_on_data, progress_verbosity
+        from kerasrnn.training.evaluation import evaluate_on_data, progress_verbosity
 
         if not os.path.exists(arguments.data):
             raise FileNotFoundError(f"--data: {arguments.data!r} does not exist.")

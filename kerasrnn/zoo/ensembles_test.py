@@ -6,7 +6,7 @@ import os
 import pytest
 
 from kerasrnn.shared_data import SHARED_DATA, EWT_DIR
-from kerasrnn.training import train
+from kerasrnn.training.trainer import train
 from kerasrnn.zoo import recipes
 from kerasrnn.zoo.download import sha256_of
 from kerasrnn.zoo.ensembles import build_average, read_average

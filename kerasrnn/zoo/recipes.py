@@ -123,7 +123,7 @@ def train_recipe(name, shared_data, runs_dir=RUNS_DIR, epochs=None, strategy=Non
     A recipe with `average_of` trains nothing: it averages published models
     (see `kerasrnn.zoo.ensembles`) and returns its validation metrics.
     """
-    from kerasrnn.training import train
+    from kerasrnn.training.trainer import train
 
     plan = recipe(name)
     out_dir = os.path.join(runs_dir, name)
@@ -150,7 +150,7 @@ def train_recipe(name, shared_data, runs_dir=RUNS_DIR, epochs=None, strategy=Non
         overwrite=overwrite,
         **_task_training_options(plan, shared_data),
     )
-    from kerasrnn.distribute import is_chief, make_strategy
+    from kerasrnn.training.distribute import is_chief, make_strategy
 
     if not is_chief(make_strategy(strategy)):  # the same (cached) strategy `train` used
         return metrics  # only the chief writes the run's files
@@ -289,9 +289,9 @@ def publish(name, shared_data, runs_dir=RUNS_DIR, zoo_dir=DEFAULT_ZOO_DIR, updat
     import keras
 
     from kerasrnn import __version__
-    from kerasrnn.evaluation import evaluate_on_data
+    from kerasrnn.training.evaluation import evaluate_on_data
     from kerasrnn.tasks.registry import get_task
-    from kerasrnn.training import load_trained
+    from kerasrnn.training.trainer import load_trained
 
     plan = recipe(name)
     run_dir = os.path.join(runs_dir, name)

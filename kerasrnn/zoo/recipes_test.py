@@ -3,7 +3,7 @@
 import json
 import os
 
-import kerasrnn.training
+import kerasrnn.training.trainer
 import kerasrnn.zoo.recipes as recipes
 from kerasrnn.tasks.registry import get_task
 
@@ -28,7 +28,7 @@ def test_a_pretrain_step_runs_into_the_run_folder_and_its_weights_start_the_trai
 
     monkeypatch.setattr(recipes, "recipe", lambda name: PLAN)
     monkeypatch.setattr(get_task("sentiment").pretraining(), "pretrain", pretrain)
-    monkeypatch.setattr(kerasrnn.training, "train", train)
+    monkeypatch.setattr(kerasrnn.training.trainer, "train", train)
     assert recipes.train_recipe("sentiment-test", "/data", runs_dir=str(tmp_path)) == {"loss": 0.5}
     run_dir = f"{tmp_path}/sentiment-test"
     (step, data_path, out_dir, options), (then, *_, train_options) = calls
@@ -43,7 +43,7 @@ def test_a_pretrain_step_runs_into_the_run_folder_and_its_weights_start_the_trai
 def test_a_recipe_without_pretrain_trains_from_scratch(tmp_path, monkeypatch):
     received = {}
     monkeypatch.setattr(recipes, "recipe", lambda name: {key: value for key, value in PLAN.items() if key != "pretrain"})
-    monkeypatch.setattr(kerasrnn.training, "train",
+    monkeypatch.setattr(kerasrnn.training.trainer, "train",
                         lambda task, data, out_dir, **options: received.update(options) or os.makedirs(out_dir) or {})
     recipes.train_recipe("sentiment-test", "/data", runs_dir=str(tmp_path))
     assert received["initial_weights"] is None
@@ -54,7 +54,7 @@ def test_a_recipes_training_options_reach_train_with_their_data_file_in_the_shar
     plan = {key: value for key, value in PLAN.items() if key != "pretrain"}
     plan["training_options"] = {"adversarial": "vat", "adversarial_epsilon": 1.0, "unlabeled": "aclImdb_v1_unsup.tar.gz"}
     monkeypatch.setattr(recipes, "recipe", lambda name: plan)
-    monkeypatch.setattr(kerasrnn.training, "train",
+    monkeypatch.setattr(kerasrnn.training.trainer, "train",
                         lambda task, data, out_dir, **options: received.update(options) or os.makedirs(out_dir) or {})
     recipes.train_recipe("sentiment-test", "/data", runs_dir=str(tmp_path))
     assert (received["adversarial"], received["adversarial_epsilon"]) == ("vat", 1.0)
@@ -135,7 +135,7 @@ def test_zoo_train_overwrite_replaces_a_finished_run_and_restarts_its_timing(tmp
 
     received = []
     monkeypatch.setattr(recipes, "recipe", lambda name: {key: value for key, value in PLAN.items() if key != "pretrain"})
-    monkeypatch.setattr(kerasrnn.training, "train", lambda task, data, out_dir, **options:
+    monkeypatch.setattr(kerasrnn.training.trainer, "train", lambda task, data, out_dir, **options:
                         received.append(options["overwrite"]) or os.makedirs(out_dir, exist_ok=True) or {})
     timing = tmp_path / "sentiment-test" / "training_seconds.json"
     recipes.train_recipe("sentiment-test", "/data", runs_dir=str(tmp_path))

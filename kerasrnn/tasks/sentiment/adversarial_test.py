@@ -193,7 +193,7 @@ def test_train_with_vat_on_unlabeled_reviews_saves_a_plain_classifier(tmp_path):
     import os
 
     from kerasrnn.shared_data import SHARED_DATA
-    from kerasrnn.training import load_trained, train
+    from kerasrnn.training.trainer import load_trained, train
 
     unlabeled = os.path.join(SHARED_DATA, "aclImdb_v1_unsup.tar.gz")
     metrics = train("sentiment", IMDB_TARBALL, str(tmp_path), {"units": 4, "embedding_dim": 4},
@@ -218,7 +218,7 @@ def test_train_with_vat_on_unlabeled_reviews_saves_a_plain_classifier(tmp_path):
     ],
 )
 def test_train_refuses_bad_adversarial_options_before_writing_anything(tmp_path, arguments, message):
-    from kerasrnn.training import train
+    from kerasrnn.training.trainer import train
 
     with pytest.raises(ValueError) as error:
         train("sentiment", IMDB_TARBALL, str(tmp_path / "run"), **arguments)
@@ -228,7 +228,7 @@ def test_train_refuses_bad_adversarial_options_before_writing_anything(tmp_path,
 
 def test_train_refuses_adversarial_options_for_another_task(tmp_path):
     from kerasrnn.shared_data import SHAKESPEARE
-    from kerasrnn.training import train
+    from kerasrnn.training.trainer import train
 
     with pytest.raises(ValueError, match="Unknown argument\\(s\\) adversarial of `train` for task 'char_lm'"):
         train("char_lm", SHAKESPEARE, str(tmp_path / "run"), adversarial="at")

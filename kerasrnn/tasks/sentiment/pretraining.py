@@ -25,8 +25,8 @@ import keras
 import tensorflow as tf
 
 from kerasrnn.atomic_files import write_text
-from kerasrnn.backup import AtomicBackupAndRestore
-from kerasrnn.epoch_log import EpochLog
+from kerasrnn.training.backup import AtomicBackupAndRestore
+from kerasrnn.training.epoch_log import EpochLog
 from kerasrnn.layers.sampled_language_model_loss import SampledLanguageModelLoss
 from kerasrnn.optimizers import build_optimizer
 from kerasrnn.tasks.task_model import length_bucketed_input

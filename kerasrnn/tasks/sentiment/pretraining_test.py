@@ -19,7 +19,7 @@ from kerasrnn.tasks.sentiment.pretraining import (
     pretrain,
     read_record,
 )
-from kerasrnn.training import train
+from kerasrnn.training.trainer import train
 
 OPTIONS = {"cell": "gru", "units": 16, "embedding_dim": 16, "word_dropout": 0.1}
 DATA_OPTIONS = {"vocab_size": 2000, "max_length": 80}
@@ -210,7 +210,7 @@ def test_an_interrupted_pretraining_resumes_at_its_next_epoch(imdb_folder, tmp_p
     began = []
     monkeypatch.setattr(PretrainingRecord, "on_epoch_begin", lambda self, epoch, logs=None: began.append(epoch),
                         raising=False)
-    from kerasrnn.backup import AtomicBackupAndRestore
+    from kerasrnn.training.backup import AtomicBackupAndRestore
 
     real_end = AtomicBackupAndRestore.on_epoch_end
 
