@@ -106,14 +106,16 @@ def test_recurrent_initializer_changes_the_recurrent_kernel():
 
 
 def test_cells_are_the_keras_layers_asked_for():
-    from kerasrnn.layers.fast_rnn import FastLSTM
+    from kerasrnn.layers.fast_rnn import FastGRU, FastLSTM, FastSimpleRNN
 
-    # LSTM is FastLSTM: a keras.layers.LSTM subclass with the same config and weights.
-    for cell, cls in zip(CELLS, (keras.layers.SimpleRNN, FastLSTM, keras.layers.GRU)):
+    # Each is a subclass of the Keras layer with the same config and weights, on fused CPU kernels.
+    fast_classes = (FastSimpleRNN, FastLSTM, FastGRU)
+    for cell, cls in zip(CELLS, fast_classes):
         model = build("char_lm", cell, num_layers=3)
         recurrent = [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]
         assert [type(layer) for layer in recurrent] == [cls] * 3
-    assert issubclass(FastLSTM, keras.layers.LSTM)
+    for cls, keras_class in zip(fast_classes, (keras.layers.SimpleRNN, keras.layers.LSTM, keras.layers.GRU)):
+        assert issubclass(cls, keras_class)
 
 
 @pytest.mark.parametrize(

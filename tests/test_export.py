@@ -319,27 +319,30 @@ def test_stepper_refuses_a_model_it_cannot_unroll():
         CharStepper(keras.Model(ids, keras.layers.Dense(5)(x)))
 
 
-def test_exported_char_lm_with_fast_lstm_has_no_fused_op(tmp_path):
-    # TF Serving loads SavedModels as they are: kerasrnn's custom op must never be in one.
-    from kerasrnn.kernels import load_lstm_ops
-    from kerasrnn.layers import FastLSTM
+@pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
+def test_exported_char_lm_with_fast_layers_has_no_fused_op(tmp_path, cell):
+    # TF Serving loads SavedModels as they are: kerasrnn's custom ops must never be in one.
+    from kerasrnn.kernels import load_lstm_ops, load_onednn_rnn_ops
+    from kerasrnn.layers import FastGRU, FastLSTM, FastSimpleRNN
     from kerasrnn.tasks.char_lm import CharLanguageModel, CharLanguageModelPreprocessor, build_char_lm
 
     text = "ROMEO: what light through yonder window breaks? "
     preprocessor = CharLanguageModelPreprocessor(sorted(set(text)), sequence_length=20)
-    network = build_char_lm(len(preprocessor.labels), units=8, num_layers=2, embedding_dim=4)  # FastLSTM layers
+    # FastLSTM, FastGRU or FastSimpleRNN layers.
+    network = build_char_lm(len(preprocessor.labels), units=8, num_layers=2, embedding_dim=4, cell=cell)
     model = CharLanguageModel(network, preprocessor)
-    if load_lstm_ops() is not None:
+    if (load_lstm_ops() if cell == "lstm" else load_onednn_rnn_ops()) is not None:
         traced = tf.function(lambda ids: network(ids)).get_concrete_function(tf.TensorSpec([None, None], tf.int32))
         graph = traced.graph.as_graph_def()
         traced_ops = {node.op for node in graph.node} | {n.op for f in graph.library.function for n in f.node_def}
-        # KerasrnnOnednnLstmForward where oneDNN is installed, else KerasrnnLstmForward.
-        assert {"KerasrnnLstmForward", "KerasrnnOnednnLstmForward"} & traced_ops, \
-            "control: a plain CPU trace of FastLSTM uses a fused op"
+        # KerasrnnOnednnLstmForward where oneDNN is installed, else KerasrnnLstmForward; GRU and SimpleRNN
+        # KerasrnnOnednnRnnForward.
+        assert {"KerasrnnLstmForward", "KerasrnnOnednnLstmForward", "KerasrnnOnednnRnnForward"} & traced_ops, \
+            "control: a plain CPU trace of the fast layers uses a fused op"
     exported = export_for_serving(model, tmp_path / "charlm")
     assert not [op for op in _graph_ops(tmp_path / "charlm" / "1") if op.startswith("Kerasrnn")]
     # The switch is restored after the export.
-    assert all(layer.use_fused_kernel for layer in network.layers if isinstance(layer, FastLSTM))
+    assert all(layer.use_fused_kernel for layer in network.layers if isinstance(layer, (FastLSTM, FastGRU, FastSimpleRNN)))
     served = tf.saved_model.load(exported.path).signatures["serving_default"]
     probabilities = served(text=tf.constant(["ROMEO: wha"]))["probabilities"].numpy()[0]
     logits = model.predict(tf.constant([list("ROMEO: wha")]), verbose=0)[0, -1]

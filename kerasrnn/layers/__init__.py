@@ -6,7 +6,8 @@ loading a saved kerasrnn model needs (see `kerasrnn.zoo.load`).
 
 from kerasrnn.layers.char_word_encoder import CharacterWordEncoder
 from kerasrnn.layers.character_ids import CharacterIds
-from kerasrnn.layers.fast_rnn import FastLSTM, with_fast_lstm, with_keras_lstm
+from kerasrnn.layers.fast_rnn import (FastGRU, FastLSTM, FastSimpleRNN, with_fast_lstm, with_fast_rnn,
+                                      with_keras_lstm, with_keras_rnn)
 from kerasrnn.layers.masked_max_pooling import MaskedGlobalMaxPooling1D
 from kerasrnn.layers.recurrent_stack import CELLS, recurrent_stack, resolve_initializer
 from kerasrnn.layers.sampled_language_model_loss import SampledLanguageModelLoss
@@ -17,7 +18,9 @@ __all__ = [
     "CELLS",
     "CharacterIds",
     "CharacterWordEncoder",
+    "FastGRU",
     "FastLSTM",
+    "FastSimpleRNN",
     "MaskedGlobalMaxPooling1D",
     "recurrent_stack",
     "SampledLanguageModelLoss",
@@ -25,5 +28,7 @@ __all__ = [
     "standardize_review",
     "WordDropout",
     "with_fast_lstm",
+    "with_fast_rnn",
     "with_keras_lstm",
+    "with_keras_rnn",
 ]

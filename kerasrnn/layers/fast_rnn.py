@@ -29,6 +29,13 @@ rank, non-default activations, a dtype other than float32, or
 Serving never meets the custom op), it runs the batched-projection Keras
 loop above.
 
+`FastGRU` and `FastSimpleRNN` are Keras' `GRU` and `SimpleRNN` (same config
+and weights) that run a whole layer, forward and backward, in oneDNN's GRU
+(linear-before-reset, Keras' `reset_after=True`) and vanilla RNN primitives
+on a CPU, for unmasked and right-padded masked sequences; every other case
+runs Keras' own loop (their docstrings list the cases). `with_fast_rnn` and
+`with_keras_rnn` swap all three layers of a saved model either way.
+
 Example:
 
 >>> import numpy as np
@@ -50,14 +57,39 @@ def _gpu_present():
     return bool(tf.config.list_logical_devices("GPU"))
 
 
-class _BatchedInputProjection:
-    """Mixin: replace `inner_loop` with a loop over pre-projected inputs."""
+class _FusedKernelLayer:
+    """Mixin of every kerasrnn RNN layer: when Keras' loop must run, input dropout, and a clear 0-step error."""
+
+    # Instance attributes, not part of the config: they change the traced ops,
+    # never the outputs (the fused ops equal the Keras loop to ~1e-7).
+    use_fused_kernel = True
+    use_onednn = True
+    # How an error message names the cell ("an LSTM needs at least one time step").
+    _cell_noun = "a recurrent layer"
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        if len(sequences.shape) == 3 and sequences.shape[1] == 0:
+            # Keras fails on a strided slice of step 0; say what is wrong instead.
+            raise ValueError(
+                f"`sequences` of {self.name} has 0 time steps (shape {tuple(sequences.shape)}); "
+                f"{self._cell_noun} needs at least one time step."
+            )
+        return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
+
+    def _common_kernel_conditions(self, mask):
+        return (
+            self.use_fused_kernel
+            and (mask is None or len(mask.shape) == 2)
+            and keras.backend.backend() == "tensorflow"
+            and self.compute_dtype == "float32"
+            and not _gpu_present()
+        )
 
     def _use_keras_loop(self, training):
         if training and self.recurrent_dropout:
             return True  # the recurrent mask is applied per step by the cell
         # On a GPU the parent tries cuDNN first, which is faster still.
-        return self.use_cudnn in ("auto", True) and _gpu_present()
+        return getattr(self, "use_cudnn", False) in ("auto", True) and _gpu_present()  # SimpleRNN has no cuDNN
 
     def _dropped_inputs(self, sequences, training):
         cell = self.cell
@@ -67,6 +99,10 @@ class _BatchedInputProjection:
             dp_mask = cell.get_dropout_mask(sequences[:, 0, :])
             sequences = sequences * ops.expand_dims(dp_mask, axis=1)
         return sequences
+
+
+class _BatchedInputProjection(_FusedKernelLayer):
+    """Mixin: replace `inner_loop` with a loop over pre-projected inputs."""
 
     def _project_inputs(self, sequences, training):
         cell = self.cell
@@ -149,32 +185,16 @@ class FastLSTM(_BatchedInputProjection, keras.layers.LSTM):
     True
     """
 
-    # Instance attributes, not part of the config: they change the traced ops,
-    # never the outputs (the fused ops equal the Keras loop to ~1e-7).
-    use_fused_kernel = True
-    use_onednn = True
+    _cell_noun = "an LSTM"
 
     def _fused_kernel_applies(self, mask):
         cell = self.cell
         return (
-            self.use_fused_kernel
-            and (mask is None or len(mask.shape) == 2)
-            and keras.backend.backend() == "tensorflow"
-            and self.compute_dtype == "float32"
+            self._common_kernel_conditions(mask)
             and cell.activation is keras.activations.tanh
             and cell.recurrent_activation is keras.activations.sigmoid
-            and not _gpu_present()
             and _load_lstm_ops() is not None
         )
-
-    def call(self, sequences, initial_state=None, mask=None, training=False):
-        if len(sequences.shape) == 3 and sequences.shape[1] == 0:
-            # Keras fails on a strided slice of step 0; say what is wrong instead.
-            raise ValueError(
-                f"`sequences` of {self.name} has 0 time steps (shape {tuple(sequences.shape)}); "
-                "an LSTM needs at least one time step."
-            )
-        return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         bare_mask = mask[0] if isinstance(mask, (list, tuple)) else mask
@@ -220,6 +240,166 @@ class FastLSTM(_BatchedInputProjection, keras.layers.LSTM):
         return h, [h, c]
 
 
+def _load_onednn_rnn_ops():
+    from kerasrnn.kernels import load_onednn_rnn_ops
+
+    return load_onednn_rnn_ops()
+
+
+class _OnednnSingleStateLayer(_FusedKernelLayer):
+    """Mixin of `FastGRU` and `FastSimpleRNN`: the whole layer in oneDNN's primitive, right-padded masks around it.
+
+    oneDNN's recurrent primitives have no per-step mask. A right-padded
+    `(batch, time)` mask (every row's steps first, then padding, as
+    `Embedding(mask_zero=True)` gives for right-padded ids) needs none, as
+    cuDNN's path in Keras does it: the unmasked layer runs over every step
+    (read within each row's length in reverse for `go_backwards`), each row's
+    state is taken at its last real step, and the masked steps get Keras'
+    outputs. Other masks are checked for at run time and run Keras' loop.
+    """
+
+    def _onednn_layer(self, inputs, h0):
+        raise NotImplementedError  # (h, h_last) of the cell's oneDNN op
+
+    def _cell_supported(self):
+        raise NotImplementedError
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        keras_loop = super().inner_loop
+        bare_mask = mask[0] if isinstance(mask, (list, tuple)) else mask
+        if (self._use_keras_loop(training) or not self._common_kernel_conditions(bare_mask)
+                or not self._cell_supported() or _load_onednn_rnn_ops() is None):
+            return keras_loop(sequences, initial_state, mask, training=training)
+        h0 = initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state
+        inputs = self._dropped_inputs(sequences, training)
+        if bare_mask is None:
+            if self.go_backwards:
+                # Keras' loop reads the steps last to first and returns the outputs in that order.
+                inputs = tf.reverse(inputs, axis=[1])
+            h, h_last = self._onednn_layer(inputs, h0)
+            return h_last, h if self.return_sequences else h[:, -1:], [h_last]
+        bare_mask = tf.cast(bare_mask, tf.bool)
+        lengths = tf.reduce_sum(tf.cast(bare_mask, tf.int32), axis=1)
+        right_padded = tf.reduce_all(tf.equal(bare_mask, tf.sequence_mask(lengths, tf.shape(bare_mask)[1])))
+
+        def keras_branch():
+            # tf.cond wants the same structure from both branches: Keras' loop gives its states as a tuple.
+            last_output, outputs, states = keras_loop(sequences, initial_state, mask, training=training)
+            return last_output, outputs, tf.nest.flatten(states)
+
+        return tf.cond(right_padded, lambda: self._right_padded_loop(inputs, h0, bare_mask, lengths), keras_branch)
+
+    def _right_padded_loop(self, inputs, h0, mask, lengths):
+        steps = tf.range(tf.shape(inputs)[1])[None, :]
+        if self.go_backwards:
+            # Each row's real steps last to first, then its padding: the
+            # unmasked layer then runs them as Keras' reversed, masked loop does.
+            inputs = tf.reverse_sequence(inputs, lengths, seq_axis=1, batch_axis=0)
+        h, _ = self._onednn_layer(inputs, h0)
+        # The state after each step, in the order Keras' loop runs them, as
+        # an index into [h0, h]: before the first real step it is h0, and
+        # after the last one it stays (masked steps carry the state).
+        if self.go_backwards:
+            # Keras runs the padding first (reversed), then the real steps.
+            index = tf.maximum(steps - tf.shape(inputs)[1] + lengths[:, None] + 1, 0)
+            mask = tf.reverse(mask, axis=[1])
+        else:
+            index = tf.minimum(steps, lengths[:, None] - 1) + 1
+        states = tf.gather(tf.concat([h0[:, None, :], h], axis=1), index, batch_dims=1)
+        outputs = _masked_outputs(states, mask, self.zero_output_for_mask)
+        return outputs[:, -1], outputs if self.return_sequences else outputs[:, -1:], [states[:, -1]]
+
+
+@keras.saving.register_keras_serializable(package="kerasrnn")
+class FastGRU(_OnednnSingleStateLayer, keras.layers.GRU):
+    """`keras.layers.GRU` that runs oneDNN's GRU primitive on a CPU (same config and weights).
+
+    On a CPU (TensorFlow backend, float32, `reset_after=True` (Keras'
+    default), tanh and sigmoid activations, no recurrent dropout in
+    training, no mask or a right-padded `(batch, time)` one) the whole layer,
+    forward and backward, runs in oneDNN's linear-before-reset GRU
+    (`kerasrnn.kernels.onednn_gru`); masked steps get Keras' outputs and
+    states. Otherwise (the op cannot be built, `KERASRNN_FUSED_KERNELS=0` or
+    `KERASRNN_ONEDNN=0`, another mask, `recurrent_dropout` while training,
+    `reset_after=False`, other activations or dtypes, a GPU, or the instance
+    attribute `use_fused_kernel = False`, which exports set so SavedModels
+    hold only standard ops) it runs Keras' own loop.
+
+    Args:
+        units: hidden units; every other argument is `keras.layers.GRU`'s.
+        **kwargs: passed to `keras.layers.GRU`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    >>> reference, fast = keras.layers.GRU(4), FastGRU(4)
+    >>> _ = reference(x), fast(x)
+    >>> fast.set_weights(reference.get_weights())
+    >>> bool(np.allclose(fast(x), reference(x), atol=1e-5))
+    True
+    >>> mask = np.array([[True, True, False, False, False], [True] * 5])
+    >>> bool(np.allclose(fast(x, mask=mask), reference(x, mask=mask), atol=1e-5))
+    True
+    """
+
+    _cell_noun = "a GRU"
+
+    def _cell_supported(self):
+        cell = self.cell
+        return (self.use_onednn and cell.reset_after and cell.activation is keras.activations.tanh
+                and cell.recurrent_activation is keras.activations.sigmoid)
+
+    def _onednn_layer(self, inputs, h0):
+        from kerasrnn.kernels import onednn_gru
+
+        cell = self.cell
+        return onednn_gru(inputs, h0, cell.kernel, cell.recurrent_kernel, cell.bias if cell.use_bias else None)
+
+
+@keras.saving.register_keras_serializable(package="kerasrnn")
+class FastSimpleRNN(_OnednnSingleStateLayer, keras.layers.SimpleRNN):
+    """`keras.layers.SimpleRNN` that runs oneDNN's vanilla RNN primitive on a CPU (same config and weights).
+
+    On a CPU (TensorFlow backend, float32, tanh or relu activation, no
+    recurrent dropout in training, no mask or a right-padded `(batch, time)`
+    one) the whole layer, forward and backward, runs in oneDNN's vanilla RNN
+    (`kerasrnn.kernels.onednn_simple_rnn`); masked steps get Keras' outputs
+    and states. Otherwise (the op cannot be built, `KERASRNN_FUSED_KERNELS=0`
+    or `KERASRNN_ONEDNN=0`, another mask, `recurrent_dropout` while
+    training, another activation or dtype, or the instance attribute
+    `use_fused_kernel = False`, which exports set) it runs Keras' own loop.
+
+    Args:
+        units: hidden units; every other argument is `keras.layers.SimpleRNN`'s.
+        **kwargs: passed to `keras.layers.SimpleRNN`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    >>> reference, fast = keras.layers.SimpleRNN(4, activation="relu"), FastSimpleRNN(4, activation="relu")
+    >>> _ = reference(x), fast(x)
+    >>> fast.set_weights(reference.get_weights())
+    >>> bool(np.allclose(fast(x), reference(x), atol=1e-5))
+    True
+    """
+
+    _cell_noun = "a SimpleRNN"
+    # The activations oneDNN's vanilla RNN has, by the names `onednn_simple_rnn` takes.
+    _ACTIVATIONS = {keras.activations.tanh: "tanh", keras.activations.relu: "relu"}
+
+    def _cell_supported(self):
+        return self.use_onednn and self.cell.activation in self._ACTIVATIONS
+
+    def _onednn_layer(self, inputs, h0):
+        from kerasrnn.kernels import onednn_simple_rnn
+
+        cell = self.cell
+        return onednn_simple_rnn(inputs, h0, cell.kernel, cell.recurrent_kernel,
+                                 cell.bias if cell.use_bias else None, self._ACTIVATIONS[cell.activation])
+
+
 def _masked_outputs(states, mask, zero_output_for_mask):
     """Keras' masked-loop outputs from the hidden states of every step (in the order they ran).
 
@@ -236,26 +416,33 @@ def _masked_outputs(states, mask, zero_output_for_mask):
     return tf.where(shown[:, :, None], states, tf.zeros_like(states))
 
 
-def _swap_lstm_classes(config, lstm_class):
-    # Walk a serialized model and give every LSTM layer (Keras' or FastLSTM)
-    # the class `lstm_class`; their configs are the same, so nothing else changes.
+# Each Keras recurrent layer and the kerasrnn layer with its config and weights.
+_KERAS_AND_FAST = ((keras.layers.LSTM, FastLSTM), (keras.layers.GRU, FastGRU),
+                   (keras.layers.SimpleRNN, FastSimpleRNN))
+
+
+def _swap_classes(config, targets):
+    # Walk a serialized model and give every recurrent layer of a pair in
+    # `_KERAS_AND_FAST` (Keras' or kerasrnn's) the class of that pair in
+    # `targets`; their configs are the same, so nothing else changes.
     if isinstance(config, dict):
-        if config.get("class_name") in ("LSTM", "FastLSTM") and config.get("module") in (
-            "keras.layers", FastLSTM.__module__,
-        ):
-            config["class_name"] = lstm_class.__name__
-            config["module"] = "keras.layers" if lstm_class is keras.layers.LSTM else lstm_class.__module__
-            config["registered_name"] = keras.saving.get_registered_name(lstm_class)
+        for pair in _KERAS_AND_FAST:
+            target = next((cls for cls in targets if cls in pair), None)
+            if target is not None and config.get("class_name") in [cls.__name__ for cls in pair] and config.get(
+                    "module") in ("keras.layers", FastLSTM.__module__):
+                config["class_name"] = target.__name__
+                config["module"] = "keras.layers" if target is pair[0] else target.__module__
+                config["registered_name"] = keras.saving.get_registered_name(target)
         for value in config.values():
-            _swap_lstm_classes(value, lstm_class)
+            _swap_classes(value, targets)
     elif isinstance(config, list):
         for value in config:
-            _swap_lstm_classes(value, lstm_class)
+            _swap_classes(value, targets)
     return config
 
 
-def _rebuilt_with(model, lstm_class):
-    config = _swap_lstm_classes(model.get_config(), lstm_class)
+def _rebuilt_with(model, targets):
+    config = _swap_classes(model.get_config(), targets)
     copy = model.__class__.from_config(config)
     copy.set_weights(model.get_weights())
     compile_config = model.get_compile_config() if model.compiled else None
@@ -284,7 +471,7 @@ def with_fast_lstm(model):
     >>> type(with_fast_lstm(model).get_layer("lstm")).__name__
     'FastLSTM'
     """
-    return _rebuilt_with(model, FastLSTM)
+    return _rebuilt_with(model, [FastLSTM])
 
 
 def with_keras_lstm(model):
@@ -309,4 +496,55 @@ def with_keras_lstm(model):
     >>> round(float(with_keras_lstm(model).optimizer.learning_rate), 6)
     0.002
     """
-    return _rebuilt_with(model, keras.layers.LSTM)
+    return _rebuilt_with(model, [keras.layers.LSTM])
+
+
+def with_fast_rnn(model):
+    """Rebuild a functional model with every Keras LSTM, GRU and SimpleRNN as kerasrnn's fast layer.
+
+    `keras.layers.LSTM` becomes `FastLSTM`, `GRU` `FastGRU` and `SimpleRNN`
+    `FastSimpleRNN`: the same weights and outputs, on fused CPU kernels. A
+    model saved before the builders used them (e.g. an older zoo model)
+    trains and predicts on the kernels after this. If `model` is compiled,
+    the copy is compiled from the same compile config with a fresh optimizer.
+
+    Args:
+        model: a functional `keras.Model` (as the kerasrnn builders return).
+
+    Returns:
+        A new `keras.Model`.
+
+    Example:
+
+    >>> inputs = keras.Input((None, 3))
+    >>> outputs = keras.layers.GRU(4, name="gru", return_sequences=True)(inputs)
+    >>> model = keras.Model(inputs, keras.layers.SimpleRNN(2, name="rnn")(outputs))
+    >>> fast = with_fast_rnn(model)
+    >>> type(fast.get_layer("gru")).__name__, type(fast.get_layer("rnn")).__name__
+    ('FastGRU', 'FastSimpleRNN')
+    """
+    return _rebuilt_with(model, [fast for _, fast in _KERAS_AND_FAST])
+
+
+def with_keras_rnn(model):
+    """Rebuild a functional model with every `FastLSTM`, `FastGRU` and `FastSimpleRNN` as Keras' own layer.
+
+    The copy runs Keras' recurrent loops, the reference the fused kernels
+    are tested against, with the same weights and outputs. If `model` is
+    compiled, the copy is compiled from the same compile config with a
+    fresh optimizer.
+
+    Args:
+        model: a functional `keras.Model`.
+
+    Returns:
+        A new `keras.Model`.
+
+    Example:
+
+    >>> from kerasrnn.tasks import build_char_lm
+    >>> model = build_char_lm(vocab_size=9, units=4, num_layers=1, cell="gru")
+    >>> type(with_keras_rnn(model).get_layer("gru_1")).__name__
+    'GRU'
+    """
+    return _rebuilt_with(model, [keras_class for keras_class, _ in _KERAS_AND_FAST])

@@ -2,17 +2,17 @@
 
 import keras
 
-from kerasrnn.layers.fast_rnn import FastLSTM
+from kerasrnn.layers.fast_rnn import FastGRU, FastLSTM, FastSimpleRNN
 from kerasrnn.validation import check_choice, check_positive_int, check_rate
 
-# `FastLSTM` is `keras.layers.LSTM` (same weights and config) that runs
-# kerasrnn's fused C++ op on a CPU when it can: 1.35x faster per char-LM
-# training step than Keras' loop (benchmarks/RESULTS.md). GRU and SimpleRNN
-# are Keras' own: batching their input projection never won beyond noise.
+# kerasrnn's layers are Keras' own (same weights and config, subclasses)
+# that run fused C++ ops on a CPU when they can: `FastLSTM` its Eigen op or
+# oneDNN's LSTM, `FastGRU` and `FastSimpleRNN` oneDNN's GRU and vanilla RNN
+# (benchmarks/RESULTS.md has the speed-ups). Exports switch the ops off.
 CELLS = {
-    "simple_rnn": keras.layers.SimpleRNN,
+    "simple_rnn": FastSimpleRNN,
     "lstm": FastLSTM,
-    "gru": keras.layers.GRU,
+    "gru": FastGRU,
 }
 
 # The names users most often mean; any other Keras initializer name or object
@@ -70,9 +70,9 @@ def recurrent_stack(
 ):
     """Apply `num_layers` recurrent layers of one cell type to `inputs`.
 
-    The layers are Keras `SimpleRNN` and `GRU` layers, and for `"lstm"`
-    kerasrnn's `FastLSTM` (a `keras.layers.LSTM` with the same weights that
-    runs a fused op on a CPU), wrapped in `Bidirectional` when asked; a
+    The layers are kerasrnn's `FastSimpleRNN`, `FastLSTM` and `FastGRU`
+    (Keras' `SimpleRNN`, `LSTM` and `GRU` with the same weights that run
+    fused ops on a CPU), wrapped in `Bidirectional` when asked; a
     SavedModel export traces only standard TensorFlow ops. A Keras mask on `inputs` (from
     `Embedding(mask_zero=True)`) flows through every layer, so padded steps
     change nothing.
