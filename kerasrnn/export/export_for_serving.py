@@ -7,6 +7,7 @@ import os
 import keras
 
 from kerasrnn.export.portable_rnn import without_cudnn
+from kerasrnn.export.task_name import exported_task_name
 from kerasrnn.export.versioned_write import export_folder_error, write_version
 from kerasrnn.export.warmup import write_warmup_requests
 from kerasrnn.serving.saved_model_layout import SIGNATURE_NOTES_FILE, write_models_config
@@ -68,11 +69,7 @@ def export_for_serving(model, base_path, version=None, overwrite=False):
     if not isinstance(base_path, (str, os.PathLike)) or not str(base_path).strip():
         raise ValueError(f"`base_path` must be a folder path such as 'export/NAME'. Received: base_path={base_path!r}")
     base_path = os.path.normpath(os.fspath(base_path))
-    # The task model names its task: no registry lookup (and no import of every task) is needed.
-    task = getattr(model, "task_name", None)
-    if not task or not callable(getattr(model, "serving_endpoints", None)):
-        raise ValueError("Expected a kerasrnn task model (a `TaskModel` such as `SentimentClassifier`); "
-                         f"received {type(model).__name__}.")
+    task = exported_task_name(model)
     model_name = os.path.basename(os.path.abspath(base_path))
     endpoints = model.serving_endpoints()
 

@@ -25,6 +25,7 @@ import os
 import keras
 import numpy as np
 
+from kerasrnn.export.task_name import exported_task_name
 from kerasrnn.export.versioned_write import write_version
 from kerasrnn.portable.models import MODEL_FILE, PREPROCESSING_FILE, SCHEMA_VERSION
 from kerasrnn.serving.saved_model_layout import next_version
@@ -186,10 +187,8 @@ def build_portable(model, format):
     >>> description["states"]  # doctest: +SKIP
     [{'input': 'state_0', 'output': 'state_0_out', 'size': 256}, {'input': 'state_1', 'output': 'state_1_out', 'size': 256}]
     """
-    from kerasrnn.tasks.registry import task_of
-
     check_format(format)
-    task = task_of(model).name
+    task = exported_task_name(model)
     inputs, output_name, state_sizes = _interface(model, task)
     carry = task == "char_lm"
     if format == "onnx":
