@@ -9,12 +9,14 @@ not a traceback. Wherever a verb takes a model it accepts a zoo name, a
 import argparse
 import contextlib
 import copy
+import dataclasses
 import json
 import os
 import sys
 
 from kerasrnn.diagnostics.command import add_diagnose_verb, run_diagnose
 from kerasrnn.tasks.registry import all_tasks, get_task
+from kerasrnn.training.config import TrainingConfig
 from kerasrnn.zoo.cli import add_zoo_verb, run_zoo
 
 BUILDER_OPTIONS = (
@@ -191,7 +193,9 @@ def build_parser():
         "--overwrite", action="store_true",
         help="replace the run --out holds (its model, checkpoint and logs; other files stay)",
     )
-    train.add_argument("--epochs", type=int, default=1, metavar="N", help="passes over the training data")
+    # The defaults are TrainingConfig's (the batch size: the task's), shown by --help.
+    train.add_argument("--epochs", type=int, default=TrainingConfig.epochs, metavar="N",
+                       help="passes over the training data")
     train.add_argument(
         "--batch-size", type=int,
         help="default: the task's (" + ", ".join(f"{task.name} {task.batch_size}" for task in all_tasks()) + ")",
@@ -201,8 +205,8 @@ def build_parser():
         help="train on a subset: reviews, sentences, or char_lm windows of --seq-len characters (rounded down to "
         "whole batches)",
     )
-    train.add_argument("--seed", type=int, default=1337, help="seeds the weights, dropout and shuffling")
-    train.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard logs to DIR")
+    train.add_argument("--seed", type=int, default=TrainingConfig.seed, help="seeds the weights, dropout and shuffling")
+    train.add_argument("--tensorboard", dest="tensorboard_dir", metavar="DIR", help="also write TensorBoard logs to DIR")
     train.add_argument(
         "--keep-best", action="store_true", help="save the epoch with the best validation score, not the last"
     )
@@ -212,16 +216,16 @@ def build_parser():
         help="multiply the learning rate by --learning-rate-factor after N epochs without improvement",
     )
     train.add_argument(
-        "--learning-rate-factor", type=float, default=0.5, metavar="F",
+        "--learning-rate-factor", type=float, default=TrainingConfig.learning_rate_factor, metavar="F",
         help="with --learning-rate-patience: the factor, in (0, 1)",
     )
     train.add_argument(
-        "--strategy", choices=["default", "mirrored", "multi-worker"], default="default",
+        "--strategy", choices=["default", "mirrored", "multi-worker"], default=TrainingConfig.strategy,
         help="default: one device; mirrored: every local GPU (or logical CPU); multi-worker: the cluster in "
         "TF_CONFIG (--batch-size is the global batch; only the chief writes --out)",
     )
     train.add_argument(
-        "--peer-timeout", type=float, default=120.0, metavar="SECONDS",
+        "--peer-timeout", type=float, default=TrainingConfig.peer_timeout, metavar="SECONDS",
         help="multi-worker: how long to wait for the other workers to come up",
     )
     _add_builder_options(train)
@@ -348,29 +352,27 @@ def run_train(arguments):
     misplaced = sorted(f"--{name.replace('_', '-')}" for name in _picked(arguments, every - own))
     if misplaced:
         raise ValueError(f"{', '.join(misplaced)}: not an option of the {task.name} task.")
-    metrics = train(
-        task.name,
-        arguments.data,
-        arguments.out,
-        builder_options=_picked(arguments, BUILDER_OPTIONS + tuple(task.builder_options))
+    filled = {
+        "task": task.name,
+        "data_path": arguments.data,
+        "out_dir": arguments.out,
+        "builder_options": _picked(arguments, BUILDER_OPTIONS + tuple(task.builder_options))
         | ({"bidirectional": False} if arguments.bidirectional is False else {}),
-        data_options=_picked(arguments, tuple(task.data_options)),
-        epochs=arguments.epochs,
-        batch_size=arguments.batch_size,
-        max_examples=arguments.max_examples,
-        seed=arguments.seed,
-        tensorboard_dir=arguments.tensorboard,
-        keep_best=arguments.keep_best,
-        patience=arguments.patience,
-        learning_rate_patience=arguments.learning_rate_patience,
-        learning_rate_factor=arguments.learning_rate_factor,
-        strategy=arguments.strategy,
-        peer_timeout=arguments.peer_timeout,
-        overwrite=arguments.overwrite,
-        **_picked(arguments, tuple(task.training_options)),
+        "data_options": _picked(arguments, tuple(task.data_options)),
+        "task_options": _picked(arguments, tuple(task.training_options)),
         # Progress bars only where someone watches; one line per epoch in logs.
-        verbose="auto" if sys.stdout.isatty() else 2,
-    )
+        "verbose": "auto" if sys.stdout.isatty() else 2,
+    }
+    # Every other option is the flag of the same name (all but `initial_weights`, which recipes use);
+    # one left unset takes the config's default.
+    given = vars(arguments)
+    flags = {
+        field.name: given[field.name]
+        for field in dataclasses.fields(TrainingConfig)
+        if field.name not in filled and given.get(field.name) is not None
+    }
+    config = TrainingConfig.from_dict({**filled, **flags})
+    metrics = train(config.task, config.data_path, config.out_dir, **config.train_options())
     print(json.dumps(metrics, sort_keys=True))
 
 

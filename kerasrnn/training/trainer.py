@@ -14,8 +14,8 @@ from kerasrnn.tasks.registry import get_task, task_names
 from kerasrnn.tasks.task_model import length_bucketed_input
 from kerasrnn.training.backup import AtomicBackupAndRestore
 from kerasrnn.training.best_weights import KeepBestWeights
+from kerasrnn.training.config import TrainingConfig
 from kerasrnn.training.distribute import (
-    DEFAULT_PEER_TIMEOUT,
     is_chief,
     make_strategy,
     shard_by_data,
@@ -39,7 +39,6 @@ from kerasrnn.training.run_folder import (
     run_identity,
     write_json,
 )
-from kerasrnn.validation import check_open_unit_interval, check_positive_int
 
 
 class ResetStatesEachEpoch(keras.callbacks.Callback):
@@ -57,27 +56,25 @@ class ResetStatesEachEpoch(keras.callbacks.Callback):
         reset_states(self.model.network)
 
 
-
-@releases_run_locks
 def train(
     task,
     data_path,
     out_dir,
     builder_options=None,
     data_options=None,
-    epochs=1,
+    epochs=TrainingConfig.epochs,
     batch_size=None,
     max_examples=None,
-    seed=1337,
+    seed=TrainingConfig.seed,
     tensorboard_dir=None,
     callbacks=None,
-    verbose="auto",
+    verbose=TrainingConfig.verbose,
     keep_best=False,
     patience=None,
     learning_rate_patience=None,
-    learning_rate_factor=0.5,
+    learning_rate_factor=TrainingConfig.learning_rate_factor,
     strategy=None,
-    peer_timeout=DEFAULT_PEER_TIMEOUT,
+    peer_timeout=TrainingConfig.peer_timeout,
     initial_weights=None,
     overwrite=False,
     **task_options,
@@ -162,75 +159,104 @@ def train(
     >>> train("pos_tagger", "../shared/data/ud-english-ewt", "/tmp/tagger",
     ...       {"units": 32}, max_examples=500)  # doctest: +SKIP
     """
-    description = get_task(task)
-    epochs = check_positive_int("epochs", epochs)
-    batch_size = check_positive_int("batch_size", description.batch_size if batch_size is None else batch_size)
-    requested_patience = patience  # the run's identity records what was asked, not the default it stands for
-    patience = check_positive_int("patience", epochs if patience is None else patience)
-    if learning_rate_patience is not None:
-        learning_rate_patience = check_positive_int("learning_rate_patience", learning_rate_patience)
-        learning_rate_factor = check_open_unit_interval("learning_rate_factor", learning_rate_factor)
+    # A Strategy object is not plain data: it stays beside the config.
+    named = strategy is None or isinstance(strategy, str)
+    config = TrainingConfig(
+        task, data_path, out_dir, dict(builder_options or {}), dict(data_options or {}), epochs=epochs,
+        batch_size=batch_size, max_examples=max_examples, seed=seed, keep_best=keep_best, patience=patience,
+        learning_rate_patience=learning_rate_patience, learning_rate_factor=learning_rate_factor,
+        initial_weights=initial_weights, task_options=dict(task_options), tensorboard_dir=tensorboard_dir,
+        verbose=verbose, strategy=(strategy or "default") if named else "default", peer_timeout=peer_timeout,
+        overwrite=overwrite,
+    )
+    return run_training(config, callbacks=callbacks, strategy=None if named else strategy)
+
+
+@releases_run_locks
+def run_training(config, callbacks=None, strategy=None):
+    """Train the run `config` describes: what `train` does, for a `TrainingConfig` (see `train`).
+
+    Args:
+        config: a `TrainingConfig`; options it leaves to the task take the task's defaults.
+        callbacks: more Keras callbacks for `model.fit`.
+        strategy: a `tf.distribute.Strategy` to use instead of `config.strategy` (a name), or None.
+
+    Returns:
+        The metrics dict written to `metrics.json`.
+
+    Example:
+
+    >>> config = TrainingConfig("pos_tagger", "../shared/data/ud-english-ewt", "/tmp/tagger", max_examples=500)
+    >>> run_training(config)  # doctest: +SKIP
+    """
+    # First the task (an unknown one is named), then every number, before anything is read.
+    config = config.with_task_defaults().check()
+    description = get_task(config.task)
+    patience = config.epochs if config.patience is None else config.patience
     # First: a multi-worker strategy must configure TensorFlow before it runs anything.
-    strategy = make_strategy(strategy, peer_timeout)
+    strategy = make_strategy(config.strategy if strategy is None else strategy, config.peer_timeout)
     chief = is_chief(strategy)
     replicas = strategy.num_replicas_in_sync
-    check_builder_options(task, builder_options)  # before the data is read; the seed is set after it
-    if task_options:
-        unknown = sorted(set(task_options) - set(description.training_options))
+    check_builder_options(config.task, config.builder_options)  # before the data is read; the seed is set after it
+    if config.task_options:
+        unknown = sorted(set(config.task_options) - set(description.training_options))
         if unknown:
-            raise ValueError(f"Unknown argument(s) {', '.join(unknown)} of `train` for task {task!r}.")
-        description.model_class().check_training_options(**task_options)
+            raise ValueError(f"Unknown argument(s) {', '.join(unknown)} of `train` for task {config.task!r}.")
+        description.model_class().check_training_options(**config.task_options)
     identity = run_identity(
-        task, data_path, builder_options, data_options, initial_weights, epochs=epochs, batch_size=batch_size,
-        max_examples=max_examples, seed=seed, keep_best=keep_best, patience=requested_patience,
-        learning_rate_patience=learning_rate_patience, learning_rate_factor=learning_rate_factor, **task_options,
+        config.task, config.data_path, config.builder_options, config.data_options, config.initial_weights,
+        epochs=config.epochs, batch_size=config.batch_size, max_examples=config.max_examples, seed=config.seed,
+        keep_best=config.keep_best, patience=config.patience, learning_rate_patience=config.learning_rate_patience,
+        learning_rate_factor=config.learning_rate_factor, **config.task_options,
     )
     if chief:
         # Before the data is read: a refused run touches nothing. The other
         # workers follow the chief's decision (their folder may be local and empty).
-        hold_run_lock(out_dir)
-        check_run_folder(out_dir, identity, overwrite)
-    keras.utils.set_random_seed(seed)
+        hold_run_lock(config.out_dir)
+        check_run_folder(config.out_dir, identity, config.overwrite)
+    keras.utils.set_random_seed(config.seed)
     data = description.data().prepare(
-        data_path, batch_size=batch_size, max_examples=max_examples, seed=seed, **(data_options or {})
+        config.data_path, batch_size=config.batch_size, max_examples=config.max_examples, seed=config.seed,
+        **config.data_options,
     )
-    spec = {"task": task, **(builder_options or {}), **data.spec_arguments}
+    spec = {"task": config.task, **config.builder_options, **data.spec_arguments}
     network_spec = dict(spec)
     if spec.get("stateful"):
         # Each replica carries the state of its own slice of the streams.
-        if batch_size % replicas:
+        if config.batch_size % replicas:
             raise ValueError(
                 f"`batch_size` must be a multiple of the {replicas} replicas for a stateful model "
-                f"(each carries batch_size / replicas streams). Received: batch_size={batch_size}"
+                f"(each carries batch_size / replicas streams). Received: batch_size={config.batch_size}"
             )
-        network_spec["batch_size"] = batch_size // replicas
+        network_spec["batch_size"] = config.batch_size // replicas
     task_type, task_index = worker_identity(strategy)
     # Only the chief writes `out_dir`; another worker keeps just its backup, in its own folder.
-    backup_dir = os.path.join(out_dir, BACKUP_DIR if chief else f"workertemp_{task_index}")
-    if overwrite:
+    backup_dir = os.path.join(config.out_dir, BACKUP_DIR if chief else f"workertemp_{task_index}")
+    if config.overwrite:
         # Only now, with the data read and the options checked: a mistake in them keeps the old run.
         if chief:
-            clear_run_folder(out_dir)
+            clear_run_folder(config.out_dir)
         else:
             for name in (f"workertemp_{task_index}", f"workertemp_{task_index}_best"):
-                shutil.rmtree(os.path.join(out_dir, name), ignore_errors=True)
+                shutil.rmtree(os.path.join(config.out_dir, name), ignore_errors=True)
     if chief:
-        os.makedirs(out_dir, exist_ok=True)
-        write_json(identity, os.path.join(out_dir, RUN_FILE))
-        with atomic_path(os.path.join(out_dir, SPEC_FILE)) as temporary:
+        os.makedirs(config.out_dir, exist_ok=True)
+        write_json(identity, os.path.join(config.out_dir, RUN_FILE))
+        with atomic_path(os.path.join(config.out_dir, SPEC_FILE)) as temporary:
             save_spec(spec, temporary)
     with strategy.scope():
         network = build_from_spec(network_spec)
-        if initial_weights is not None:
-            network.load_weights(initial_weights)
+        if config.initial_weights is not None:
+            network.load_weights(config.initial_weights)
         model = description.model_class()(network, data.preprocessor)
     monitor, mode = description.monitor
     fit_callbacks = []
-    if learning_rate_patience is not None:
+    if config.learning_rate_patience is not None:
         # Before BackupAndRestore: an epoch's checkpoint holds the rate this epoch decided.
         fit_callbacks.append(
             keras.callbacks.ReduceLROnPlateau(
-                monitor, factor=learning_rate_factor, patience=learning_rate_patience, mode=mode, verbose=1
+                monitor, factor=config.learning_rate_factor, patience=config.learning_rate_patience, mode=mode,
+                verbose=1,
             )
         )
     stateful = any(getattr(layer, "stateful", False) for layer in model.network.layers)
@@ -239,12 +265,12 @@ def train(
     if chief:
         # One row per finished epoch, appended across resumes (history.json
         # holds only the epochs of the last run): the whole validation curve.
-        fit_callbacks.append(EpochLog(os.path.join(out_dir, EPOCHS_FILE)))
-    if tensorboard_dir and chief:
-        fit_callbacks.append(keras.callbacks.TensorBoard(tensorboard_dir))
+        fit_callbacks.append(EpochLog(os.path.join(config.out_dir, EPOCHS_FILE)))
+    if config.tensorboard_dir and chief:
+        fit_callbacks.append(keras.callbacks.TensorBoard(config.tensorboard_dir))
     best = None
-    if keep_best:
-        best_dir = os.path.join(out_dir, BEST_DIR if chief else f"workertemp_{task_index}_best")
+    if config.keep_best:
+        best_dir = os.path.join(config.out_dir, BEST_DIR if chief else f"workertemp_{task_index}_best")
         if not os.path.isdir(backup_dir):
             shutil.rmtree(best_dir, ignore_errors=True)  # not a resume: no earlier best counts
         best = KeepBestWeights(best_dir, monitor, mode, patience)
@@ -256,9 +282,10 @@ def train(
     backup = AtomicBackupAndRestore(backup_dir)
     fit_callbacks.append(backup)
     train_data, validation_data = data.train, data.validation
-    if task_options:
+    if config.task_options:
         train_data = model.use_training_options(
-            train_data, batch_size=batch_size, seed=seed, max_examples=max_examples, **task_options
+            train_data, batch_size=config.batch_size, seed=config.seed, max_examples=config.max_examples,
+            **config.task_options,
         )
     if task_type is not None:
         train_data, validation_data = shard_by_data(train_data), shard_by_data(validation_data)
@@ -266,22 +293,22 @@ def train(
         history = model.fit(
             train_data,
             validation_data=validation_data,
-            epochs=epochs,
+            epochs=config.epochs,
             shuffle=False,  # the task's tf.data pipeline shuffles (or keeps TBPTT order)
             callbacks=fit_callbacks + list(callbacks or []),
-            verbose=verbose,
+            verbose=config.verbose,
         )
     history_data = {key: [float(value) for value in values] for key, values in history.history.items()}
     if not history_data and chief:
         # Every epoch was checkpointed by a process that died before saving the model:
         # its history, as far as it was written.
-        history_data = recorded_history(out_dir)
+        history_data = recorded_history(config.out_dir)
     # The saved weights are the best epoch's under keep_best (which may have
     # run before a resume, so its logs come from the callback), else the last's.
     reported = {key: values[-1] for key, values in history_data.items()}
     if best is not None and best.best_logs is not None:
         reported = dict(best.best_logs)
-    metrics = {"task": task, "epochs": epochs, "train_examples": data.train_examples, **reported}
+    metrics = {"task": config.task, "epochs": config.epochs, "train_examples": data.train_examples, **reported}
     if best is not None and best.best_epoch is not None:
         metrics["best_epoch"] = best.best_epoch + 1
     if replicas > 1:
@@ -291,10 +318,10 @@ def train(
         if best is not None:
             best.remove_files()
         return metrics
-    write_json(history_data, os.path.join(out_dir, HISTORY_FILE))
-    write_json(metrics, os.path.join(out_dir, METRICS_FILE))
+    write_json(history_data, os.path.join(config.out_dir, HISTORY_FILE))
+    write_json(metrics, os.path.join(config.out_dir, METRICS_FILE))
     # Last, saved beside and renamed over: model.keras marks a finished run, so it is never half written.
-    save_model_atomically(inference_model(model), os.path.join(out_dir, MODEL_FILE))
+    save_model_atomically(inference_model(model), os.path.join(config.out_dir, MODEL_FILE))
     # Only now: a crash before this line resumes from the checkpoint instead of training again.
     backup.remove_files()
     if best is not None:

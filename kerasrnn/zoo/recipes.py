@@ -1,5 +1,6 @@
 """How the zoo's models are made: training recipes (data) and publishing measured entries."""
 
+import copy
 import json
 import os
 import platform
@@ -135,21 +136,12 @@ def train_recipe(name, shared_data, runs_dir=RUNS_DIR, epochs=None, strategy=Non
     initial_weights = None
     if "pretrain" in plan:
         initial_weights = pretrain_recipe(plan, shared_data, out_dir)
-    metrics = train(
-        plan["task"],
-        os.path.join(shared_data, plan["data"]),
-        out_dir,
-        epochs=epochs or plan["epochs"],
-        **_data_and_builder_arguments(plan),
-        keep_best=plan.get("keep_best", False),
-        patience=plan.get("patience"),
-        learning_rate_patience=plan.get("learning_rate_patience"),
-        learning_rate_factor=plan.get("learning_rate_factor", 0.5),
-        strategy=strategy,
-        initial_weights=initial_weights,
-        overwrite=overwrite,
-        **_task_training_options(plan, shared_data),
-    )
+    config = training_config(plan, shared_data, out_dir, epochs=epochs or plan["epochs"],
+                             initial_weights=initial_weights, overwrite=overwrite)
+    options = config.train_options()
+    if strategy is not None:
+        options["strategy"] = strategy  # a name, or a tf.distribute.Strategy (not plain data: not in the config)
+    metrics = train(config.task, config.data_path, config.out_dir, **options)
     from kerasrnn.training.distribute import is_chief, make_strategy
 
     if not is_chief(make_strategy(strategy)):  # the same (cached) strategy `train` used
@@ -182,10 +174,16 @@ def pretrain_recipe(plan, shared_data, run_dir):
     step = dict(plan["pretrain"])
     if "unlabeled" in step:
         step["unlabeled"] = os.path.join(shared_data, step["unlabeled"])
+    # The same reading of the recipe as the training it starts: the same network from the same prepared data.
+    config = training_config(plan, shared_data, run_dir)
     return get_task(plan["task"]).pretraining().pretrain(
-        os.path.join(shared_data, plan["data"]),
+        config.data_path,
         os.path.join(run_dir, "pretraining"),
-        **_data_and_builder_arguments(plan),
+        builder_options=config.builder_options,
+        data_options=config.data_options,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        verbose=config.verbose,
         **step,
     )
 
@@ -223,26 +221,49 @@ def pretraining_summary(run_dir):
     return summary
 
 
-def _task_training_options(plan, shared_data):
+# The recipe keys that are `TrainingConfig` fields of the same name; a recipe leaves the rest to the config.
+RECIPE_TRAINING_KEYS = (
+    "builder_options", "data_options", "epochs", "batch_size", "seed", "keep_best", "patience",
+    "learning_rate_patience", "learning_rate_factor",
+)
+
+
+def training_config(plan, shared_data, out_dir, **options):
+    """The `TrainingConfig` of a recipe: its options, and the task's defaults for what it leaves out.
+
+    Its data files (`data`, and `unlabeled` among its `training_options`)
+    are named inside `shared_data`; progress is logged one line per epoch.
+
+    Args:
+        plan: a recipe (`recipe(name)`).
+        shared_data: the folder holding the real data sets.
+        out_dir: the run folder.
+        **options: more `TrainingConfig` fields (e.g. `epochs`, `initial_weights`).
+
+    Example:
+
+    >>> plan = {"task": "pos_tagger", "data": "ud-english-ewt", "epochs": 3}
+    >>> config = training_config(plan, "../shared/data", "runs/pos")
+    >>> config.data_path, config.epochs, config.batch_size
+    ('../shared/data/ud-english-ewt', 3, 32)
+    """
+    from kerasrnn.training.config import TrainingConfig
+
     # A recipe's `training_options` are the task's own `train` options (the
-    # sentiment classifier's `adversarial`, `adversarial_epsilon`, `unlabeled`);
-    # a data file among them is named as `data` is, inside `shared_data`.
-    options = dict(plan.get("training_options", {}))
-    if options.get("unlabeled"):
-        options["unlabeled"] = os.path.join(shared_data, options["unlabeled"])
-    return options
-
-
-def _data_and_builder_arguments(plan):
-    # One reading of the recipe for both steps: the pretraining must build the
-    # same network from the same prepared data as the training it starts.
-    return {
-        "builder_options": plan.get("builder_options", {}),
-        "data_options": plan.get("data_options", {}),
-        "batch_size": plan.get("batch_size", 32),
-        "seed": plan.get("seed", 1337),
+    # sentiment classifier's `adversarial`, `adversarial_epsilon`, `unlabeled`).
+    task_options = dict(plan.get("training_options", {}))
+    if task_options.get("unlabeled"):
+        task_options["unlabeled"] = os.path.join(shared_data, task_options["unlabeled"])
+    config = {
+        "task": plan["task"],
+        "data_path": os.path.join(shared_data, plan["data"]),
+        "out_dir": out_dir,
+        "task_options": task_options,
         "verbose": 2,
+        **{key: copy.deepcopy(plan[key]) for key in RECIPE_TRAINING_KEYS if key in plan},
+        **options,
     }
+    return TrainingConfig.from_dict(config).with_task_defaults()
 
 
 def measure_latency(model, repeats=21):

@@ -144,3 +144,13 @@ def test_zoo_train_overwrite_replaces_a_finished_run_and_restarts_its_timing(tmp
     recipes.train_recipe("sentiment-test", "/data", runs_dir=str(tmp_path), overwrite=True)
     assert received == [False, False, True] and len(json.loads(timing.read_text())) == 1
     assert build_parser().parse_args(["zoo", "train", "sentiment-imdb-bigru", "--overwrite"]).overwrite
+
+
+def test_a_recipe_without_a_batch_size_trains_with_its_tasks_batch_size(tmp_path, monkeypatch):
+    received = {}
+    plan = {key: value for key, value in PLAN.items() if key not in ("pretrain", "batch_size")}
+    monkeypatch.setattr(recipes, "recipe", lambda name: plan)
+    monkeypatch.setattr(kerasrnn.training.trainer, "train",
+                        lambda task, data, out_dir, **options: received.update(options) or os.makedirs(out_dir) or {})
+    recipes.train_recipe("sentiment-test", "/data", runs_dir=str(tmp_path))
+    assert received["batch_size"] == get_task("sentiment").batch_size == 128
