@@ -124,7 +124,7 @@ def char_lm_reference(units=None, data_path=None, recipe_name=CHAR_LM_RECIPE):
     return Reference(
         task="char_lm",
         data=data,
-        keras_model=lambda: build_from_spec(spec),
+        keras_model=lambda **options: build_from_spec({**spec, **options}),
         torch_model=lambda: _torch_models().TorchCharLM(vocab, embedding, width, layers, dropout=dropout,
                                                         stateful=stateful),
         torch_loss=lambda logits, ids, y: _cross_entropy(logits.reshape(-1, vocab), y.reshape(-1)),
@@ -223,7 +223,7 @@ def pos_reference(data_path=f"{DATA}/ud-english-ewt"):
     return Reference(
         task="pos",
         data=data,
-        keras_model=lambda: build_from_spec(spec),
+        keras_model=lambda **options: build_from_spec({**spec, **options}),
         torch_model=lambda: _torch_models().TorchBiLSTMTagger(vocab, embedding, units, tags),
         torch_loss=_masked_token_loss,
         learning_rate=defaults["learning_rate"],
