@@ -221,6 +221,75 @@ class TaskModel(keras.Model):
 
         optimizer.load_own_variables = load_own_variables
 
+    # -- training hooks ---------------------------------------------------
+    # What `kerasrnn.training.train` asks the task for, so that nothing in the
+    # trainer branches on a task.
+
+    def training_callbacks(self):
+        """The Keras callbacks this task's training needs beside the trainer's own: none here.
+
+        A task whose `fit` needs more overrides it (the char LM resets a
+        stateful network's carried state every epoch).
+
+        Returns:
+            A list of `keras.callbacks.Callback`.
+
+        Example:
+
+        >>> from kerasrnn.tasks.char_lm import CharLanguageModel, CharLanguageModelPreprocessor, build_char_lm
+        >>> preprocessor = CharLanguageModelPreprocessor(list("ab"), sequence_length=4)
+        >>> model = CharLanguageModel(build_char_lm(len(preprocessor.labels), units=4, num_layers=1), preprocessor)
+        >>> model.training_callbacks()
+        []
+        """
+        return []
+
+    def inference_network(self):
+        """A copy of the network with the same weights, for inference: here, the same graph.
+
+        A task whose training network differs from the one to save
+        overrides it (the char LM's stateful network becomes stateless,
+        with no fixed batch size).
+
+        Returns:
+            A `keras.Model` over integer ids.
+
+        Example:
+
+        >>> from kerasrnn.tasks.pos_tagger import PosTagger, PosTaggerPreprocessor, build_pos_tagger
+        >>> preprocessor = PosTaggerPreprocessor(["the", "cat"], ["DET", "NOUN"])
+        >>> model = PosTagger(build_pos_tagger(4, 2, units=4, embedding_dim=4), preprocessor)
+        >>> copy = model.inference_network()
+        >>> copy is model.network, copy.count_params() == model.network.count_params()
+        (False, True)
+        """
+        network = keras.Model.from_config(self.network.get_config())
+        network.set_weights(self.network.get_weights())
+        return network
+
+    def inference_copy(self):
+        """A copy of the trained model to save: same weights and compile settings, no optimizer state.
+
+        Returns:
+            A model of this class over `inference_network()`, compiled with
+            this model's loss, metrics and optimizer configuration.
+
+        Example:
+
+        >>> from kerasrnn.tasks.char_lm import CharLanguageModel, CharLanguageModelPreprocessor, build_char_lm
+        >>> preprocessor = CharLanguageModelPreprocessor(list("ab"), sequence_length=4)
+        >>> model = CharLanguageModel(build_char_lm(len(preprocessor.labels), units=4, num_layers=1), preprocessor)
+        >>> copy = model.inference_copy()
+        >>> type(copy).__name__, copy.network is model.network, copy.optimizer.built
+        ('CharLanguageModel', False, False)
+        """
+        copy = self.__class__(self.inference_network(), self.preprocessor, compile=False)
+        # Same loss, metrics and optimizer configuration, and an optimizer not yet
+        # built: the file holds no optimizer slots (a third of the size), and a
+        # loaded model fine-tunes as the original would.
+        copy.compile(**keras.saving.deserialize_keras_object(self.get_compile_config()))
+        return copy
+
     def default_loss(self):
         raise NotImplementedError
 

@@ -9,7 +9,6 @@ from kerasrnn.atomic_files import atomic_path
 from kerasrnn.atomic_files import save_model as save_model_atomically
 from kerasrnn.keras_adapter import multi_worker_fit
 from kerasrnn.spec import build_from_spec, check_builder_options, load_spec, save_spec
-from kerasrnn.tasks.model_parts import reset_states, stateful_copy
 from kerasrnn.tasks.registry import get_task, task_names
 from kerasrnn.tasks.task_model import length_bucketed_input
 from kerasrnn.training.backup import AtomicBackupAndRestore
@@ -39,21 +38,6 @@ from kerasrnn.training.run_folder import (
     run_identity,
     write_json,
 )
-
-
-class ResetStatesEachEpoch(keras.callbacks.Callback):
-    """Start every epoch and every validation pass of a stateful model from a zero state.
-
-    Example:
-
-    >>> callback = ResetStatesEachEpoch()
-    """
-
-    def on_epoch_begin(self, epoch, logs=None):
-        reset_states(self.model.network)
-
-    def on_test_begin(self, logs=None):
-        reset_states(self.model.network)
 
 
 def train(
@@ -221,12 +205,14 @@ def run_training(config, callbacks=None, strategy=None):
     )
     spec = {"task": config.task, **config.builder_options, **data.spec_arguments}
     network_spec = dict(spec)
-    if spec.get("stateful"):
-        # Each replica carries the state of its own slice of the streams.
+    if spec.get("batch_size") is not None:
+        # A network with a fixed batch (a stateful one carries the state of
+        # each stream): each replica builds it for its own slice of the batch.
         if config.batch_size % replicas:
             raise ValueError(
-                f"`batch_size` must be a multiple of the {replicas} replicas for a stateful model "
-                f"(each carries batch_size / replicas streams). Received: batch_size={config.batch_size}"
+                f"`batch_size` must be a multiple of the {replicas} replicas for a network with a fixed batch "
+                f"(a stateful model: each replica carries batch_size / replicas streams). "
+                f"Received: batch_size={config.batch_size}"
             )
         network_spec["batch_size"] = config.batch_size // replicas
     task_type, task_index = worker_identity(strategy)
@@ -259,9 +245,7 @@ def run_training(config, callbacks=None, strategy=None):
                 verbose=1,
             )
         )
-    stateful = any(getattr(layer, "stateful", False) for layer in model.network.layers)
-    if stateful:
-        fit_callbacks.append(ResetStatesEachEpoch())
+    fit_callbacks.extend(model.training_callbacks())  # what the task's own training needs
     if chief:
         # One row per finished epoch, appended across resumes (history.json
         # holds only the epochs of the last run): the whole validation curve.
@@ -321,36 +305,12 @@ def run_training(config, callbacks=None, strategy=None):
     write_json(history_data, os.path.join(config.out_dir, HISTORY_FILE))
     write_json(metrics, os.path.join(config.out_dir, METRICS_FILE))
     # Last, saved beside and renamed over: model.keras marks a finished run, so it is never half written.
-    save_model_atomically(inference_model(model), os.path.join(config.out_dir, MODEL_FILE))
+    save_model_atomically(model.inference_copy(), os.path.join(config.out_dir, MODEL_FILE))
     # Only now: a crash before this line resumes from the checkpoint instead of training again.
     backup.remove_files()
     if best is not None:
         best.remove_files()  # the run is over: its best weights are model.keras
     return metrics
-
-
-def inference_model(model):
-    """A copy of a trained task model to save: same weights and compile settings, no optimizer state.
-
-    A stateful network (truncated BPTT across batches) becomes stateless,
-    with no fixed batch size, so the saved model reads any batch.
-
-    Example:
-
-    >>> inference_model(model).save("model.keras")  # doctest: +SKIP
-    """
-    network = model.network
-    if any(getattr(layer, "stateful", False) for layer in network.layers):
-        network = stateful_copy(network, None)
-    else:
-        network = keras.Model.from_config(network.get_config())
-        network.set_weights(model.network.get_weights())
-    copy = model.__class__(network, model.preprocessor, compile=False)
-    # Same loss, metrics and optimizer configuration, and an optimizer not yet
-    # built: the file holds no optimizer slots (a third of the size), and a
-    # loaded model fine-tunes as the original would.
-    copy.compile(**keras.saving.deserialize_keras_object(model.get_compile_config()))
-    return copy
 
 
 def load_trained(model_dir):

@@ -2,7 +2,8 @@
 
 Everything about the task lives in this folder: the integer-id builder
 (`builder.py`), the preprocessor (`preprocessor.py`), the task model
-(`language_model.py`), its metrics (`metrics.py`), the one in-graph sampler
+(`language_model.py`), its training hook for a stateful network
+(`reset_states_each_epoch.py`), its metrics (`metrics.py`), the one in-graph sampler
 (`sampler.py`) used by Python, the CLI and the export, text data
 (`data.py`), serving signatures (`signatures.py`), the registry entry
 (`task.py`) and the zoo presets (`presets.json`).

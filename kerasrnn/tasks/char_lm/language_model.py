@@ -9,6 +9,7 @@ from kerasrnn.tasks.char_lm.metrics import bits_per_character_metric, nats_per_c
 from kerasrnn.tasks.char_lm.sampler import MAX_GENERATE_LENGTH, MAX_PROMPT_LENGTH, CharStepper, sample_characters
 from kerasrnn.tasks.model_parts import reset_states, stateful_copy
 from kerasrnn.tasks.char_lm.preprocessor import CharLanguageModelPreprocessor  # noqa: F401  (registers it for loading)
+from kerasrnn.tasks.char_lm.reset_states_each_epoch import ResetStatesEachEpoch
 from kerasrnn.tasks.task_model import DEFAULT_BATCH_SIZE, TaskModel
 
 # `evaluate` on a text reads it as this many contiguous streams, the state
@@ -96,6 +97,41 @@ class CharLanguageModel(TaskModel):
 
     def _stateful(self):
         return any(getattr(layer, "stateful", False) for layer in self.network.layers)
+
+    def training_callbacks(self):
+        """A stateful network (truncated BPTT across batches) starts every epoch from a zero state.
+
+        Returns:
+            `[ResetStatesEachEpoch()]` for a stateful network, else `[]`.
+
+        Example:
+
+        >>> from kerasrnn.tasks.char_lm import CharLanguageModelPreprocessor, build_char_lm
+        >>> preprocessor = CharLanguageModelPreprocessor(list("ab"), sequence_length=4)
+        >>> network = build_char_lm(len(preprocessor.labels), units=4, num_layers=1, stateful=True, batch_size=2)
+        >>> [type(callback).__name__ for callback in CharLanguageModel(network, preprocessor).training_callbacks()]
+        ['ResetStatesEachEpoch']
+        """
+        return [ResetStatesEachEpoch()] if self._stateful() else []
+
+    def inference_network(self):
+        """The network to save: a stateful one becomes stateless, with no fixed batch size, so it reads any batch.
+
+        Returns:
+            A `keras.Model` over integer ids with the same weights.
+
+        Example:
+
+        >>> from kerasrnn.tasks.char_lm import CharLanguageModelPreprocessor, build_char_lm
+        >>> preprocessor = CharLanguageModelPreprocessor(list("ab"), sequence_length=4)
+        >>> network = build_char_lm(len(preprocessor.labels), units=4, num_layers=1, stateful=True, batch_size=2)
+        >>> copy = CharLanguageModel(network, preprocessor).inference_network()
+        >>> any(getattr(layer, "stateful", False) for layer in copy.layers), copy.input.shape[0]
+        (False, None)
+        """
+        if self._stateful():
+            return stateful_copy(self.network, None)
+        return super().inference_network()
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
         """Cross-entropy per character; on a raw text, read as carried-state streams.
