@@ -45,6 +45,7 @@ def add_diagnose_verb(verbs):
             choices=CELLS if field.name == "clip_cell" else None,
             help=f"default {default}",
         )
+    diagnose.set_defaults(handler=run_diagnose)
 
 
 def require_matplotlib():

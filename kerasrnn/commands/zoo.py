@@ -59,6 +59,7 @@ def with_measurement_notes(entry):
 def add_zoo_verb(verbs):
     """Add `zoo` and its actions to the `kerasrnn` subparsers."""
     zoo = verbs.add_parser("zoo", help="pretrained models by name", description="The pretrained model zoo.")
+    zoo.set_defaults(handler=run_zoo)
     actions = zoo.add_subparsers(dest="zoo_action", required=True, metavar="ACTION")
     listing = actions.add_parser("list", help="the available models")
     listing.add_argument("--json", action="store_true", help="one JSON entry per line")
