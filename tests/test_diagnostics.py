@@ -347,10 +347,18 @@ def test_diagnose_command_writes_the_report(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "arguments, message",
-    [(["--data", "no/such/input.txt"], "does not exist"), (["--data", SHAKESPEARE, "--seq-len", "0"], "`seq_len` must be")],
+    [
+        (["--data", "no/such/input.txt"], "does not exist"),
+        (["--data", SHAKESPEARE, "--seq-len", "0"], "`seq_len` must be"),
+        # A treebank was read as prose by the char LM; each task's data reader now says what it reads.
+        (["--data", f"{EWT_DIR}/en_ewt-ud-dev.conllu"], "is a CoNLL-U treebank (tab-separated token lines); "
+         "`kerasrnn diagnose` reads the data of char_lm (a UTF-8 text file"),
+    ],
 )
 def test_diagnose_command_reports_bad_input(tmp_path, capsys, arguments, message):
     from kerasrnn.cli import main
 
     assert main(["diagnose", "--out", str(tmp_path), *arguments]) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not any(tmp_path.iterdir())  # refused before anything is written

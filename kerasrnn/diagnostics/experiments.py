@@ -7,8 +7,9 @@
 3. Initialization: Glorot vs He vs orthogonal recurrent kernels, gradient
    flow and spectrum.
 
-Tiny Shakespeare (a text file) trains a character language model; IMDB (the
-aclImdb folder or tarball) trains a many-to-one sentiment classifier.
+The data comes from the task that reads `--data` (each task folder's
+`diagnosis.py`): Tiny Shakespeare (a text file) trains a character language
+model; IMDB (the aclImdb folder or tarball) a many-to-one sentiment classifier.
 """
 
 import dataclasses
@@ -17,151 +18,32 @@ import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from kerasrnn.data import read_text, split_text, tbptt_dataset
+from kerasrnn.data.kinds import DESCRIPTIONS, data_kind
 from kerasrnn.diagnostics.config import CELLS, DiagnoseConfig
 from kerasrnn.diagnostics.flow import decay_rate, gradient_flow
 from kerasrnn.diagnostics.monitor import GradientNormMonitor
 from kerasrnn.diagnostics.spectrum import recurrent_spectrum
-from kerasrnn.tasks import build_char_lm, build_sentiment_classifier
+from kerasrnn.tasks.registry import all_tasks
 
 CLIPPING_MODES = ("none", "clipnorm", "clipvalue", "global_clipnorm")
 RECURRENT_INITIALIZERS = ("glorot_uniform", "he_normal", "orthogonal")
 
 
-@dataclasses.dataclass
-class DiagnosisData:
-    """A task on real data: how to build its model, its training stream, a held-out probe batch.
-
-    Attributes:
-        task: `"char_lm"` or `"sentiment"`.
-        description: one line for plot titles.
-        build: `build(**builder_options)` returns a compiled model for this data.
-        train: an endless-enough `tf.data.Dataset` of `(ids, targets)` batches.
-        probe: the held-out `(inputs, targets)` batch the flow is measured on.
-
-    Example:
-
-    >>> data = load_diagnosis_data("../shared/data/tinyshakespeare/input.txt", DiagnoseConfig(seq_len=20))
-    >>> data.task, data.probe[0].shape
-    ('char_lm', (8, 20))
-    """
-
-    task: str
-    description: str
-    build: object
-    train: tf.data.Dataset
-    probe: tuple
-
-
-def shakespeare_data(path, config):
-    """Char LM on a text file: TBPTT windows of the first 90%, probe windows from the last 10%.
-
-    Args:
-        path: a UTF-8 text file (Tiny Shakespeare's `input.txt`).
-        config: a `DiagnoseConfig`.
-
-    Example:
-
-    >>> shakespeare_data("../shared/data/tinyshakespeare/input.txt", DiagnoseConfig(seq_len=20)).task
-    'char_lm'
-    """
-    from kerasrnn.tasks.char_lm import CharLanguageModelPreprocessor
-
-    train_text, val_text = split_text(read_text(path))
-    characters = sorted(set(train_text))
-    preprocessor = CharLanguageModelPreprocessor(characters)
-    # Enough training text for every run, so no window repeats within a run.
-    needed = (max(config.train_steps, config.clip_steps) + 1) * config.batch_size * config.seq_len + 1
-    train_ids = preprocessor.encode(train_text[:needed])
-    val_ids = preprocessor.encode(val_text)
-    stride = (len(val_ids) - config.seq_len - 1) // config.probe_examples
-    if stride <= 0:
-        raise ValueError(f"{path}: the held-out text is too short for {config.probe_examples} windows of {config.seq_len}.")
-    starts = np.arange(config.probe_examples) * stride
-    probe = (
-        np.stack([val_ids[s : s + config.seq_len] for s in starts]),
-        np.stack([val_ids[s + 1 : s + config.seq_len + 1] for s in starts]),
-    )
-    train = tbptt_dataset(train_ids, config.batch_size, config.seq_len).shuffle(4096, seed=config.seed)
-
-    def build(**options):
-        return build_char_lm(len(characters) + 1, units=config.units, num_layers=1, **options)
-
-    return DiagnosisData(
-        task="char_lm",
-        description=f"character LM on {os.path.basename(path)} ({len(characters) + 1} ids), "
-        f"windows of {config.seq_len} characters",
-        build=build,
-        train=train,
-        probe=probe,
-    )
-
-
-def imdb_data(path, config, vocab_size=20000):
-    """Sentiment on IMDB: reviews of at least `seq_len` tokens, cut to exactly `seq_len` (no padding).
-
-    Args:
-        path: the aclImdb folder or tarball.
-        config: a `DiagnoseConfig`.
-        vocab_size: the vocabulary size, padding and OOV included.
-
-    Example:
-
-    >>> imdb_data("../shared/data/aclImdb_v1_labeled.tar.gz", DiagnoseConfig()).task  # doctest: +SKIP
-    'sentiment'
-    """
-    from kerasrnn.data import load_imdb
-    from kerasrnn.layers.standardize import standardize_review
-
-    splits = load_imdb(path, splits=("train", "test"))
-    vectorizer = keras.layers.TextVectorization(
-        max_tokens=vocab_size, standardize=standardize_review, output_sequence_length=config.seq_len
-    )
-    train_texts, train_labels = splits["train"]
-    vectorizer.adapt(tf.data.Dataset.from_tensor_slices(train_texts).batch(1024))
-
-    def long_reviews(texts, labels):
-        ids = np.asarray(vectorizer(tf.constant(texts)))
-        keep = np.all(ids > 0, axis=1)  # at least seq_len tokens: every step is a real word
-        return ids[keep], np.asarray(labels)[keep]
-
-    train_ids, train_y = long_reviews(train_texts, train_labels)
-    test_texts, test_labels = splits["test"]
-    rng = np.random.default_rng(config.seed)
-    picked = rng.choice(len(test_texts), size=min(len(test_texts), 50 * config.probe_examples), replace=False)
-    probe_ids, probe_y = long_reviews([test_texts[i] for i in picked], test_labels[picked])
-    probe = (probe_ids[: config.probe_examples], probe_y[: config.probe_examples])
-    train = (
-        tf.data.Dataset.from_tensor_slices((train_ids, train_y))
-        .shuffle(len(train_ids), seed=config.seed)
-        .batch(config.batch_size, drop_remainder=True)
-        .repeat()
-    )
-
-    vocabulary_size = vectorizer.vocabulary_size()
-
-    def build(**options):
-        # One direction, so "step 0" is the first word and the loss sits at the last.
-        return build_sentiment_classifier(vocabulary_size, units=config.units, bidirectional=False, **options)
-
-    return DiagnosisData(
-        task="sentiment",
-        description=f"IMDB sentiment (many-to-one), reviews cut to their first {config.seq_len} tokens "
-        f"({len(train_ids)} training reviews that long)",
-        build=build,
-        train=train,
-        probe=probe,
-    )
-
-
 def load_diagnosis_data(path, config):
-    """Pick the task from `path`: a text file → char LM; an aclImdb folder or tarball → sentiment.
+    """The diagnosis data of the task that reads `path`: a text file → char LM; IMDB → sentiment.
+
+    Each task with a `diagnosis` module in its folder is asked in turn
+    whether its data reader accepts the path (`check_data_path`, from the
+    data set's first bytes); the first that does builds the data.
 
     Args:
         path: Tiny Shakespeare's `input.txt`, or IMDB's folder or `.tar.gz`.
         config: a `DiagnoseConfig`.
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        ValueError: no task that can be diagnosed reads it (one line naming what each reads).
 
     Example:
 
@@ -169,12 +51,22 @@ def load_diagnosis_data(path, config):
     Traceback (most recent call last):
     ...
     FileNotFoundError: --data: 'no/such/file' does not exist (Tiny Shakespeare input.txt or IMDB).
+    >>> load_diagnosis_data("../shared/data/ud-english-ewt/en_ewt-ud-test.conllu", DiagnoseConfig())
+    Traceback (most recent call last):
+    ...
+    ValueError: --data: '../shared/data/ud-english-ewt/en_ewt-ud-test.conllu' is a CoNLL-U treebank (tab-separated token lines); `kerasrnn diagnose` reads the data of char_lm (a UTF-8 text file (first 90% trains, the last 10% is validated and scored)) or sentiment (...).
     """
     if not os.path.exists(path):
         raise FileNotFoundError(f"--data: {path!r} does not exist (Tiny Shakespeare input.txt or IMDB).")
-    if os.path.isdir(path) or path.endswith((".tar.gz", ".tgz")):
-        return imdb_data(path, config)
-    return shakespeare_data(path, config)
+    diagnosable = [task for task in all_tasks() if task.diagnosis() is not None]
+    for task in diagnosable:
+        try:
+            task.data().check_data_path(path)
+        except ValueError:
+            continue
+        return task.diagnosis().diagnosis_data(path, config)
+    reads = " or ".join(f"{task.name} ({task.data_help.replace('%%', '%')})" for task in diagnosable)
+    raise ValueError(f"--data: {path!r} is {DESCRIPTIONS[data_kind(path)]}; `kerasrnn diagnose` reads the data of {reads}.")
 
 
 def _flow_summary(flow, layer):

@@ -111,6 +111,16 @@ class TaskDescription:
             raise ValueError(f"Task {self.name!r} has no pretraining (only the sentiment classifier has).")
         return importlib.import_module(f"{self.package}.pretraining")
 
+    def diagnosis(self):
+        """The task's `diagnosis` module (`diagnosis_data(path, config)` for `kerasrnn diagnose`), or None.
+
+        Only tasks whose folder has a `diagnosis` module take part in
+        `kerasrnn diagnose` (the char LM and the sentiment classifier).
+        """
+        if importlib.util.find_spec(f"{self.package}.diagnosis") is None:
+            return None
+        return importlib.import_module(f"{self.package}.diagnosis")
+
     def baseline(self):
         """The task's baseline module: `measure_baseline(shared_data)` → name, metric, value, seconds."""
         return importlib.import_module(f"{self.package}.baseline")
