@@ -151,7 +151,7 @@ def _torch_runner(max_examples, epoch_seconds, rss):
         print(f"[benchmarks]   {TORCH_NAME}: epoch {epoch + 1} {epoch_seconds[-1]:.1f} s", flush=True)
 
     def accuracy(texts, labels):
-        from kerasrnn.data.batching import bucketed_batches
+        from kerasrnn.data.length_buckets import bucketed_batches
         from kerasrnn.tasks.sentiment.data import review_examples
 
         preprocessor = reference.data.preprocessor

@@ -18,7 +18,7 @@ batches: the real epochs' `epoch_seconds` are the measurement.
 import json, math, os, sys, time
 started = time.time()
 import keras, numpy as np, tensorflow as tf
-from kerasrnn.data.batching import bucketed_batches
+from kerasrnn.data.length_buckets import bucketed_batches
 from kerasrnn.optimizers import build_optimizer
 from kerasrnn.shared_data import SHARED_DATA
 from kerasrnn.spec import build_from_spec

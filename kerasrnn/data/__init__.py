@@ -1,6 +1,6 @@
 """Readers for the real data sets in their native formats, and tf.data pipelines."""
 
-from kerasrnn.data.batching import bucketed_batches, geometric_boundaries
+from kerasrnn.data.length_buckets import bucketed_batches, geometric_boundaries
 from kerasrnn.data.conllu import read_conllu
 from kerasrnn.data.imdb import download_imdb, load_imdb, load_imdb_from_tfds, split_validation
 from kerasrnn.data.text import (

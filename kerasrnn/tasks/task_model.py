@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasrnn.data.batching import bucketed_batches
+from kerasrnn.data.length_buckets import bucketed_batches
 
 DEFAULT_BATCH_SIZE = 32
 

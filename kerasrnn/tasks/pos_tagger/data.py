@@ -6,7 +6,7 @@ import os
 
 import tensorflow as tf
 
-from kerasrnn.data.batching import bucketed_batches
+from kerasrnn.data.length_buckets import bucketed_batches
 from kerasrnn.data.conllu import read_conllu
 from kerasrnn.data.input_checks import MAX_SENTENCE_TOKENS, first_not_utf8, sentence_too_long
 from kerasrnn.data.kinds import check_data_kind

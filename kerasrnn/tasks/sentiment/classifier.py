@@ -173,7 +173,7 @@ class SentimentClassifier(TaskModel):
         self.use_adversarial_training(adversarial, adversarial_epsilon, seed=seed)
         if unlabeled is None:
             return train_data
-        from kerasrnn.data.batching import bucketed_batches
+        from kerasrnn.data.length_buckets import bucketed_batches
         from kerasrnn.tasks.sentiment.adversarial import with_unlabeled_batches
         from kerasrnn.tasks.sentiment.data import review_examples
         from kerasrnn.tasks.sentiment.pretraining import _read_unlabeled

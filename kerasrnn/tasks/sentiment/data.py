@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasrnn.data.batching import bucketed_batches
+from kerasrnn.data.length_buckets import bucketed_batches
 from kerasrnn.data.imdb import LABELS, load_imdb, split_validation
 from kerasrnn.data.input_checks import MAX_REVIEW_CHARACTERS, first_not_utf8, review_too_long
 from kerasrnn.data.kinds import check_data_kind

@@ -419,7 +419,7 @@ def pretrain(data_path, out_dir, builder_options=None, data_options=None, batch_
     ...          {"cell": "gru", "units": 16}, {"vocab_size": 5000}, max_examples=200,
     ...          unlabeled="../shared/data/aclImdb_v1_unsup.tar.gz")  # doctest: +SKIP
     """
-    from kerasrnn.data.batching import bucketed_batches
+    from kerasrnn.data.length_buckets import bucketed_batches
     from kerasrnn.spec import build_from_spec, check_builder_options
     from kerasrnn.tasks.sentiment import data as sentiment_data
 
