@@ -59,8 +59,6 @@ class TaskDescription:
             task takes → `argparse` keyword arguments; its model class checks
             them (`check_training_options`) and applies them
             (`use_training_options`).
-        portable_output: the name of the network's output in an ONNX or
-            LiteRT export (`kerasrnn.export_portable`).
 
     Example:
 
@@ -83,7 +81,6 @@ class TaskDescription:
     latency_example: list
     batch_size: int
     training_options: dict = dataclasses.field(default_factory=dict)
-    portable_output: str = "outputs"
 
     def model_class(self):
         """The task model class (imports TensorFlow)."""
@@ -120,6 +117,20 @@ class TaskDescription:
         if importlib.util.find_spec(f"{self.package}.diagnosis") is None:
             return None
         return importlib.import_module(f"{self.package}.diagnosis")
+
+    def portable(self):
+        """How the task's network looks in an ONNX or LiteRT export: its folder's `PortableInterface`.
+
+        Example:
+
+        >>> from kerasrnn.tasks.registry import get_task
+        >>> get_task("pos_tagger").portable().output_name
+        'scores'
+        """
+        module = importlib.import_module(f"{self.package}.portable")
+        classes = [value for value in vars(module).values()
+                   if isinstance(value, type) and value.__module__ == module.__name__]
+        return classes[0]()
 
     def baseline(self):
         """The task's baseline module: `measure_baseline(shared_data)` → name, metric, value, seconds."""

@@ -29,6 +29,7 @@ from kerasrnn.export.task_name import exported_task_name
 from kerasrnn.export.versioned_write import write_version
 from kerasrnn.portable.models import MODEL_FILE, PREPROCESSING_FILE, SCHEMA_VERSION
 from kerasrnn.serving.saved_model_layout import next_version
+from kerasrnn.tasks.registry import get_task
 from kerasrnn.validation import check_positive_int
 
 FORMATS = ("onnx", "litert")
@@ -79,87 +80,49 @@ def check_format(format, name="format"):
     return format
 
 
-def _interface(model, task):
-    """The exported graph's interface: `{Keras input name: (exported name, shape)}`, output name, state sizes.
+def _interface(model, interface):
+    """The exported graph's interface: `{Keras input name: (exported name, shape)}` and the state sizes.
 
-    The inputs are exported under their roles, `token_ids` and (a tagger
-    with a character encoder) `char_ids`, whatever the Keras inputs are called.
+    The inputs are exported under the roles the task gives them (`token_ids`,
+    a tagger's `char_ids`), whatever the Keras inputs are called.
     """
     network = model.network
     inputs = {}
     for tensor in network.inputs:
-        rank = len(tensor.shape)
-        if task == "pos_tagger" and rank == 3:
-            inputs[tensor.name] = ("char_ids", [None, None, None])
-        elif rank == 2:
-            inputs[tensor.name] = ("token_ids", [None, None])
-        else:
-            raise ValueError(f"Cannot export the network's input {tensor.name!r} of shape {tensor.shape}: a "
-                             "portable export takes (batch, time) word ids and, for a tagger, (batch, time, "
-                             "characters) character ids.")
+        inputs[tensor.name] = (interface.input_role(tensor), [None] * len(tensor.shape))
     state_sizes = []
-    if task == "char_lm":
+    if interface.carries_state:
         for layer in network.layers:
             if isinstance(layer, keras.layers.RNN):
                 count = 2 if isinstance(layer.cell, keras.layers.LSTMCell) else 1
                 state_sizes += [int(layer.cell.units)] * count
-    from kerasrnn.tasks.registry import get_task
-
-    return inputs, get_task(task).portable_output, state_sizes
+    return inputs, state_sizes
 
 
-def preprocessing_config(model, task):
+def preprocessing_config(model, interface):
     """The task's preprocessing as plain JSON: what `kerasrnn.portable` needs to turn text into ids and back.
+
+    Args:
+        model: the task model being exported.
+        interface: its task's `PortableInterface` (`TaskDescription.portable()`).
 
     Example:
 
     >>> from kerasrnn.tasks.char_lm import CharLanguageModel, CharLanguageModelPreprocessor, build_char_lm
+    >>> from kerasrnn.tasks.registry import get_task
     >>> model = CharLanguageModel(build_char_lm(3, units=2, num_layers=1), CharLanguageModelPreprocessor(["a", "b"]))
-    >>> preprocessing_config(model, "char_lm")
+    >>> preprocessing_config(model, get_task("char_lm").portable())
     {'task': 'char_lm', 'characters': ['a', 'b'], 'labels': ['[UNK]', 'a', 'b']}
     """
-    preprocessor = model.preprocessor
-    if task == "sentiment":
-        return {
-            "task": task,
-            # kerasrnn.layers.standardize_review: ASCII lowercase, <br /> to a space, punctuation split
-            # off; then TextVectorization's split on ASCII whitespace, ids 0 = padding, 1 = unknown.
-            "standardize": "kerasrnn.standardize_review",
-            "split": "ascii_whitespace",
-            "max_length": preprocessor.max_length,
-            "labels": list(preprocessor.labels),
-            "vocabulary": list(preprocessor.vocabulary),
-        }
-    if task == "pos_tagger":
-        character_ids = preprocessor.character_ids
-        return {
-            "task": task,
-            "split": "python_str_split",  # PosTagger.predict_text's text.split()
-            "tags": list(preprocessor.tags),
-            "characters": None if character_ids is None else list(preprocessor.characters),
-            "max_word_length": None if character_ids is None else character_ids.max_word_length,
-            "vocabulary": list(preprocessor.vocabulary),
-        }
-    return {"task": task, "characters": list(preprocessor.characters), "labels": list(preprocessor.labels)}
+    return interface.preprocessing(model)
 
 
-def _probe_inputs(model, task, inputs, state_sizes, seed=0):
+def _probe_inputs(model, interface, inputs, state_sizes, seed=0):
     """A small batch of in-range ids: right-padded rows of 9, 4 and 1 steps (and zero states)."""
     rng = np.random.default_rng(seed)
     lengths = np.array([9, 4, 1])
-    steps = int(lengths.max())
-    real = np.arange(steps)[None, :] < lengths[:, None]
-    probe = {}
-    for role, _ in inputs.values():
-        if task == "char_lm":  # no padding: every id is a character, 0 an unknown one
-            probe[role] = rng.integers(0, len(model.preprocessor.labels), (3, steps)).astype("int32")
-        elif role == "token_ids":
-            probe[role] = np.where(real, rng.integers(1, len(model.preprocessor.vocabulary), (3, steps)), 0)
-        else:  # char_ids: words of 1 to 5 characters (ids 1 = unknown, 2.. known), padded words all 0
-            word_lengths = np.where(real, rng.integers(1, 6, (3, steps)), 0)
-            ids = rng.integers(1, len(model.preprocessor.characters) + 2, (3, steps, 5))
-            probe[role] = np.where(np.arange(5)[None, None, :] < word_lengths[:, :, None], ids, 0)
-        probe[role] = probe[role].astype("int32")
+    real = np.arange(int(lengths.max()))[None, :] < lengths[:, None]
+    probe = {role: interface.probe_ids(model, role, real, rng).astype("int32") for role, _ in inputs.values()}
     for index, size in enumerate(state_sizes):
         probe[f"state_{index}"] = np.zeros((3, size), "float32")
     return probe
@@ -189,8 +152,9 @@ def build_portable(model, format):
     """
     check_format(format)
     task = exported_task_name(model)
-    inputs, output_name, state_sizes = _interface(model, task)
-    carry = task == "char_lm"
+    interface = get_task(task).portable()
+    inputs, state_sizes = _interface(model, interface)
+    output_name, carry = interface.output_name, interface.carries_state
     if format == "onnx":
         from kerasrnn.export.portable.onnx_graph import OPSET, network_model
 
@@ -214,7 +178,7 @@ def build_portable(model, format):
         "states": [{"input": f"state_{index}", "output": f"state_{index}_out", "size": size}
                    for index, size in enumerate(state_sizes)],
         # ONNX's sequence_lens count each row's real ids: they must come first, then the padding (0).
-        "padding": "none" if task == "char_lm" else "right",
+        "padding": interface.padding,
         **extra,
     }
     return data, description
@@ -234,8 +198,9 @@ def verify_portable(model, data, description):
     """
     from kerasrnn.portable.runtimes import open_runner
 
-    inputs, _, state_sizes = _interface(model, description["task"])
-    probe = _probe_inputs(model, description["task"], inputs, state_sizes)
+    interface = get_task(description["task"]).portable()
+    inputs, state_sizes = _interface(model, interface)
+    probe = _probe_inputs(model, interface, inputs, state_sizes)
     expected = _keras_outputs(model, inputs, probe)
     outputs = open_runner(description["format"], data)(**probe)
     return float(np.max(np.abs(outputs[description["output"]["name"]] - expected)))
@@ -297,7 +262,7 @@ def export_portable(model, base_path, format="onnx", version=None, overwrite=Fal
         "tolerance": TOLERANCE,
         "probe": "3 right-padded rows of 9, 4 and 1 steps, against the Keras network",
     }
-    preprocessing = preprocessing_config(model, description["task"])
+    preprocessing = preprocessing_config(model, get_task(description["task"]).portable())
 
     def write(folder):
         os.makedirs(folder)

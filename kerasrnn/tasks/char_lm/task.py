@@ -16,7 +16,6 @@ TASK = TaskDescription(
     },
     score=Score("nats_per_char", "validation nats/char", percent=False, higher_is_better=False),
     monitor=("val_loss", "min"),
-    portable_output="logits",
     verb="generate",
     latency_example=[list("ROMEO:\nWhat light through yonder window breaks?")],
     batch_size=64,  # 64 parallel text streams of truncated BPTT, as char-rnn trains

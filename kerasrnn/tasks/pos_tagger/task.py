@@ -23,7 +23,6 @@ TASK = TaskDescription(
     },
     score=Score("accuracy", "EWT test UPOS accuracy"),
     monitor=("val_accuracy", "max"),
-    portable_output="scores",
     verb="predict",
     latency_example=[["This", "film", "was", "a", "pleasant", "surprise", "."]],
     batch_size=32,  # 12,544 short sentences: larger batches mean fewer updates per epoch

@@ -25,7 +25,6 @@ TASK = TaskDescription(
     },
     score=Score("accuracy", "IMDB test accuracy"),
     monitor=("val_accuracy", "max"),
-    portable_output="probabilities",
     verb="predict",
     latency_example=["This film was a pleasant surprise: sharp writing and a moving ending."],
     # With 64 units a step's matmuls are tiny: batches of 32 leave the CPU
