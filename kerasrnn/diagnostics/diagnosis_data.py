@@ -21,6 +21,8 @@ class DiagnosisData:
         build: `build(**builder_options)` returns a compiled model for this data.
         train: an endless-enough `tf.data.Dataset` of `(ids, targets)` batches.
         probe: the held-out `(inputs, targets)` batch the flow is measured on.
+        flow_note: how to read this task's gradient-flow plot, appended to
+            its caption (e.g. a char LM's loss at every step keeps ‖∂L/∂h_t‖ level).
 
     Example:
 
@@ -36,3 +38,4 @@ class DiagnosisData:
     build: object
     train: tf.data.Dataset
     probe: tuple
+    flow_note: str = ""

@@ -209,7 +209,8 @@ def run_diagnosis(data_path, config=None, log=print):
     log(f"data: {data.description}")
     results = {
         "config": dataclasses.asdict(config),
-        "data": {"path": os.path.basename(os.path.normpath(data_path)), "task": data.task, "description": data.description},
+        "data": {"path": os.path.basename(os.path.normpath(data_path)), "task": data.task, "description": data.description,
+                 "flow_note": data.flow_note},
         "cells": compare_cells(data, config, log),
         "clipping": compare_clipping(data, config, log),
         "initializers": compare_initializers(data, config, log),

@@ -128,10 +128,8 @@ def plot_cells(results, path):
         "jacobian_norm": ("‖∂h_T/∂h_t‖ (largest singular value)", "jacobian_decay_rate"),
         "loss_gradient_norm": ("‖∂L/∂h_t‖ (L2 norm, loss in nats)", "loss_gradient_decay_rate"),
     }
-    notes = {
-        "char_lm": "; a char LM has a loss at every step, so ‖∂L/∂h_t‖ stays level: the long-range part is ‖∂h_T/∂h_t‖",
-        "sentiment": "; many-to-one: the loss reaches h_t only through later steps",
-    }
+    # The task's own reading of the plot (its diagnosis data's flow_note); older reports have none.
+    note = results["data"].get("flow_note", "")
     for row, (quantity, (label, rate_key)) in enumerate(quantities.items()):
         for column, (stage, stage_title) in enumerate(stages.items()):
             axis = axes[row, column]
@@ -150,7 +148,7 @@ def plot_cells(results, path):
     figure.suptitle(
         f"Gradient flow over {config['seq_len']} steps: {results['data']['description']}; "
         f"{config['units']} units, mean of {config['jacobian_examples']} held-out sequences\n"
-        f"(0 = below float32's range, not drawn{notes.get(results['data']['task'], '')})",
+        f"(0 = below float32's range, not drawn{'; ' + note if note else ''})",
         fontsize=10,
     )
     _save(figure, path)

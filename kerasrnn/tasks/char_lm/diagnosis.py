@@ -50,4 +50,5 @@ def diagnosis_data(path, config):
         build=build,
         train=train,
         probe=probe,
+        flow_note="a char LM has a loss at every step, so ‖∂L/∂h_t‖ stays level: the long-range part is ‖∂h_T/∂h_t‖",
     )

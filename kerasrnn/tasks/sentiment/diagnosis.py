@@ -62,4 +62,5 @@ def diagnosis_data(path, config, vocab_size=20000):
         build=build,
         train=train,
         probe=probe,
+        flow_note="many-to-one: the loss reaches h_t only through later steps",
     )
