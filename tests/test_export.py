@@ -323,13 +323,13 @@ def test_stepper_refuses_a_model_it_cannot_unroll():
 def test_exported_char_lm_with_fast_layers_has_no_fused_op(tmp_path, cell):
     # TF Serving loads SavedModels as they are: kerasrnn's custom ops must never be in one.
     from kerasrnn.kernels import load_lstm_ops, load_onednn_rnn_ops
-    from kerasrnn.layers import FastGRU, FastLSTM, FastSimpleRNN
+    from kerasrnn.layers import FastGRU, FastLSTM, FastSimpleRNN, with_fast_rnn
     from kerasrnn.tasks.char_lm import CharLanguageModel, CharLanguageModelPreprocessor, build_char_lm
 
     text = "ROMEO: what light through yonder window breaks? "
     preprocessor = CharLanguageModelPreprocessor(sorted(set(text)), sequence_length=20)
-    # FastLSTM, FastGRU or FastSimpleRNN layers.
-    network = build_char_lm(len(preprocessor.labels), units=8, num_layers=2, embedding_dim=4, cell=cell)
+    # FastLSTM, FastGRU or FastSimpleRNN layers (the builders' SimpleRNN is Keras' own: swapped in).
+    network = with_fast_rnn(build_char_lm(len(preprocessor.labels), units=8, num_layers=2, embedding_dim=4, cell=cell))
     model = CharLanguageModel(network, preprocessor)
     if (load_lstm_ops() if cell == "lstm" else load_onednn_rnn_ops()) is not None:
         traced = tf.function(lambda ids: network(ids)).get_concrete_function(tf.TensorSpec([None, None], tf.int32))

@@ -200,23 +200,22 @@ def test_fused_cells_return_and_carry_their_state(cell, onednn_calls):
 
 @needs_onednn_rnn
 @pytest.mark.parametrize("cell", ["gru", "simple_rnn"])
-def test_other_masks_run_keras_loop_inside_the_same_graph(cell):
-    x, _ = shakespeare_batch(lengths=(12, 12, 12))
-    masks = [np.array([[1] * 12, [0] * 4 + [1] * 8, [1, 0] * 6], bool), np.array([[1] * 12, [1] * 5 + [0] * 7,
-                                                                                   [0] * 12], bool)]
-    for direction in ("forward", "backward"):
+@pytest.mark.parametrize("direction", ["forward", "backward", "bidirectional"])
+def test_left_padded_and_holey_masks_run_the_op_too(cell, direction, onednn_calls):
+    x, _ = shakespeare_batch(lengths=(12, 12, 12, 12))
+    masks = [np.array([[1] * 12, [0] * 4 + [1] * 8, [1, 0] * 6, [0] * 11 + [1]], bool),
+             np.array([[1] * 12, [1] * 5 + [0] * 7, [0] * 12, [0, 1] * 6], bool)]
+    for mask in masks:  # left-padded, holey, length-1 and all-padded rows
         reference, fast = fused_twins(cell, direction, return_sequences=True)
-        reference(x), fast(x)
-        fast.set_weights(reference.get_weights())
-        traced = tf.function(lambda x, mask, layer=fast: layer(x, mask=mask))
-        for mask in masks:  # left-padded and holey, then right-padded: one trace, either branch
-            np.testing.assert_allclose(traced(x, tf.constant(mask)), reference(x, mask=mask), atol=1e-5)
+        assert_same_as_keras(reference, fast, x, mask=tf.constant(mask))
+    assert onednn_calls
 
 
 @needs_onednn_rnn
 @pytest.mark.parametrize("cell", ["gru", "simple_rnn"])
 def test_stacked_builder_models_equal_their_keras_twins(cell, onednn_calls):
-    model = build_sentiment_classifier(vocab_size=61, units=4, embedding_dim=4, cell=cell, num_layers=2)
+    # The builders' SimpleRNN is Keras' own (recurrent_stack.CELLS): with_fast_rnn swaps FastSimpleRNN in.
+    model = with_fast_rnn(build_sentiment_classifier(vocab_size=61, units=4, embedding_dim=4, cell=cell, num_layers=2))
     assert type(model.get_layer(f"bidirectional_{cell}_1").forward_layer) is FUSED_CELLS[cell][1]
     reference = with_keras_rnn(model)
     assert type(reference.get_layer(f"bidirectional_{cell}_1").forward_layer) is FUSED_CELLS[cell][0]
@@ -257,3 +256,21 @@ def test_with_fast_rnn_round_trip_and_safe_mode_load(tmp_path):
     assert type(loaded.get_layer("bidirectional_gru_1").forward_layer) is FastGRU
     ids = np.array([[5, 6, 7, 0, 0]])
     np.testing.assert_allclose(loaded.predict(ids, verbose=0), model.predict(ids, verbose=0), atol=1e-5)
+
+
+def test_zoo_load_runs_older_gru_models_on_the_builders_layers(tmp_path):
+    # Zoo models saved before FastGRU name keras.layers.GRU: the loader gives them the builders' layers.
+    from kerasrnn.tasks.char_lm import CharLanguageModel, CharLanguageModelPreprocessor
+    from kerasrnn.zoo.api import load
+
+    preprocessor = CharLanguageModelPreprocessor(sorted(set("to be or not")), sequence_length=6)
+    for cell in ("gru", "simple_rnn"):
+        network = with_keras_rnn(build_char_lm(len(preprocessor.labels), units=4, num_layers=1, embedding_dim=3,
+                                               cell=cell))
+        path = str(tmp_path / f"{cell}.keras")
+        CharLanguageModel(network, preprocessor).save(path)
+        loaded = load(path)
+        layer = next(layer for layer in loaded.network.layers if isinstance(layer, keras.layers.RNN))
+        assert type(layer) is {"gru": FastGRU, "simple_rnn": keras.layers.SimpleRNN}[cell]
+        ids = np.array([[1, 2, 3, 4]])
+        np.testing.assert_allclose(loaded.network(ids), network(ids), atol=1e-5)

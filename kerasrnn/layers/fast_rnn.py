@@ -32,9 +32,12 @@ loop above.
 `FastGRU` and `FastSimpleRNN` are Keras' `GRU` and `SimpleRNN` (same config
 and weights) that run a whole layer, forward and backward, in oneDNN's GRU
 (linear-before-reset, Keras' `reset_after=True`) and vanilla RNN primitives
-on a CPU, for unmasked and right-padded masked sequences; every other case
-runs Keras' own loop (their docstrings list the cases). `with_fast_rnn` and
-`with_keras_rnn` swap all three layers of a saved model either way.
+on a CPU, for unmasked and masked (`(batch, time)` mask) sequences; every
+other case runs Keras' own loop (their docstrings list the cases). `with_fast_rnn` and
+`with_keras_rnn` swap all three layers of a saved model either way. The
+builders use `FastLSTM` and `FastGRU`; `FastSimpleRNN` is not their default,
+as it trained slower than Keras' loop on the char LM and the tagger
+(`kerasrnn.layers.recurrent_stack.CELLS` says by how much).
 
 Example:
 
@@ -247,15 +250,18 @@ def _load_onednn_rnn_ops():
 
 
 class _OnednnSingleStateLayer(_FusedKernelLayer):
-    """Mixin of `FastGRU` and `FastSimpleRNN`: the whole layer in oneDNN's primitive, right-padded masks around it.
+    """Mixin of `FastGRU` and `FastSimpleRNN`: the whole layer in oneDNN's primitive, any `(batch, time)` mask around it.
 
-    oneDNN's recurrent primitives have no per-step mask. A right-padded
-    `(batch, time)` mask (every row's steps first, then padding, as
-    `Embedding(mask_zero=True)` gives for right-padded ids) needs none, as
-    cuDNN's path in Keras does it: the unmasked layer runs over every step
-    (read within each row's length in reverse for `go_backwards`), each row's
-    state is taken at its last real step, and the masked steps get Keras'
-    outputs. Other masks are checked for at run time and run Keras' loop.
+    oneDNN's recurrent primitives have no per-step mask, and need none: a
+    masked step only carries the state, so the states at a row's real steps
+    are those of the unmasked layer run over that row's real steps alone.
+    The layer gathers each row's real steps to the front (padding after
+    them), runs the op over every step once, and gives each original step
+    the state after the real steps up to it (the initial state before the
+    first), with Keras' outputs at masked steps. Right-padded rows, the
+    usual case, gather in place; left-padded or holey masks need no other
+    path, so Keras' loop is never traced beside the op (a run-time check
+    and a `tf.cond` to Keras' loop cost about 10% per step before).
     """
 
     def _onednn_layer(self, inputs, h0):
@@ -265,47 +271,30 @@ class _OnednnSingleStateLayer(_FusedKernelLayer):
         raise NotImplementedError
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        keras_loop = super().inner_loop
         bare_mask = mask[0] if isinstance(mask, (list, tuple)) else mask
         if (self._use_keras_loop(training) or not self._common_kernel_conditions(bare_mask)
                 or not self._cell_supported() or _load_onednn_rnn_ops() is None):
-            return keras_loop(sequences, initial_state, mask, training=training)
+            return super().inner_loop(sequences, initial_state, mask, training=training)
         h0 = initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state
         inputs = self._dropped_inputs(sequences, training)
+        if self.go_backwards:
+            # Keras' loop reads the steps (and the mask) last to first and returns the outputs in that order.
+            inputs = tf.reverse(inputs, axis=[1])
+            bare_mask = None if bare_mask is None else tf.reverse(bare_mask, axis=[1])
         if bare_mask is None:
-            if self.go_backwards:
-                # Keras' loop reads the steps last to first and returns the outputs in that order.
-                inputs = tf.reverse(inputs, axis=[1])
             h, h_last = self._onednn_layer(inputs, h0)
             return h_last, h if self.return_sequences else h[:, -1:], [h_last]
-        bare_mask = tf.cast(bare_mask, tf.bool)
-        lengths = tf.reduce_sum(tf.cast(bare_mask, tf.int32), axis=1)
-        right_padded = tf.reduce_all(tf.equal(bare_mask, tf.sequence_mask(lengths, tf.shape(bare_mask)[1])))
+        return self._masked_loop(inputs, h0, tf.cast(bare_mask, tf.bool))
 
-        def keras_branch():
-            # tf.cond wants the same structure from both branches: Keras' loop gives its states as a tuple.
-            last_output, outputs, states = keras_loop(sequences, initial_state, mask, training=training)
-            return last_output, outputs, tf.nest.flatten(states)
-
-        return tf.cond(right_padded, lambda: self._right_padded_loop(inputs, h0, bare_mask, lengths), keras_branch)
-
-    def _right_padded_loop(self, inputs, h0, mask, lengths):
-        steps = tf.range(tf.shape(inputs)[1])[None, :]
-        if self.go_backwards:
-            # Each row's real steps last to first, then its padding: the
-            # unmasked layer then runs them as Keras' reversed, masked loop does.
-            inputs = tf.reverse_sequence(inputs, lengths, seq_axis=1, batch_axis=0)
-        h, _ = self._onednn_layer(inputs, h0)
-        # The state after each step, in the order Keras' loop runs them, as
-        # an index into [h0, h]: before the first real step it is h0, and
-        # after the last one it stays (masked steps carry the state).
-        if self.go_backwards:
-            # Keras runs the padding first (reversed), then the real steps.
-            index = tf.maximum(steps - tf.shape(inputs)[1] + lengths[:, None] + 1, 0)
-            mask = tf.reverse(mask, axis=[1])
-        else:
-            index = tf.minimum(steps, lengths[:, None] - 1) + 1
-        states = tf.gather(tf.concat([h0[:, None, :], h], axis=1), index, batch_dims=1)
+    def _masked_loop(self, inputs, h0, mask):
+        # Each row's real steps first, in order, then its masked ones (a
+        # stable sort on "is masked"): the identity for right-padded rows.
+        real_first = tf.argsort(tf.cast(tf.logical_not(mask), tf.int32), axis=1, stable=True)
+        h, _ = self._onednn_layer(tf.gather(inputs, real_first, axis=1, batch_dims=1), h0)
+        # After step t a row has run cumsum(mask)[t] real steps: its state is
+        # h0 before the first, then h at that count (masked steps carry it).
+        real_steps_run = tf.math.cumsum(tf.cast(mask, tf.int32), axis=1)
+        states = tf.gather(tf.concat([h0[:, None, :], h], axis=1), real_steps_run, axis=1, batch_dims=1)
         outputs = _masked_outputs(states, mask, self.zero_output_for_mask)
         return outputs[:, -1], outputs if self.return_sequences else outputs[:, -1:], [states[:, -1]]
 
@@ -316,11 +305,11 @@ class FastGRU(_OnednnSingleStateLayer, keras.layers.GRU):
 
     On a CPU (TensorFlow backend, float32, `reset_after=True` (Keras'
     default), tanh and sigmoid activations, no recurrent dropout in
-    training, no mask or a right-padded `(batch, time)` one) the whole layer,
-    forward and backward, runs in oneDNN's linear-before-reset GRU
+    training, no mask or a `(batch, time)` one) the whole layer, forward and
+    backward, runs in oneDNN's linear-before-reset GRU
     (`kerasrnn.kernels.onednn_gru`); masked steps get Keras' outputs and
     states. Otherwise (the op cannot be built, `KERASRNN_FUSED_KERNELS=0` or
-    `KERASRNN_ONEDNN=0`, another mask, `recurrent_dropout` while training,
+    `KERASRNN_ONEDNN=0`, a mask of another rank, `recurrent_dropout` while training,
     `reset_after=False`, other activations or dtypes, a GPU, or the instance
     attribute `use_fused_kernel = False`, which exports set so SavedModels
     hold only standard ops) it runs Keras' own loop.
@@ -362,13 +351,16 @@ class FastSimpleRNN(_OnednnSingleStateLayer, keras.layers.SimpleRNN):
     """`keras.layers.SimpleRNN` that runs oneDNN's vanilla RNN primitive on a CPU (same config and weights).
 
     On a CPU (TensorFlow backend, float32, tanh or relu activation, no
-    recurrent dropout in training, no mask or a right-padded `(batch, time)`
-    one) the whole layer, forward and backward, runs in oneDNN's vanilla RNN
+    recurrent dropout in training, no mask or a `(batch, time)` one) the
+    whole layer, forward and backward, runs in oneDNN's vanilla RNN
     (`kerasrnn.kernels.onednn_simple_rnn`); masked steps get Keras' outputs
     and states. Otherwise (the op cannot be built, `KERASRNN_FUSED_KERNELS=0`
-    or `KERASRNN_ONEDNN=0`, another mask, `recurrent_dropout` while
+    or `KERASRNN_ONEDNN=0`, a mask of another rank, `recurrent_dropout` while
     training, another activation or dtype, or the instance attribute
     `use_fused_kernel = False`, which exports set) it runs Keras' own loop.
+    The builders' `cell="simple_rnn"` uses Keras' `SimpleRNN`, which trained
+    faster on two of the three tasks (benchmarks/RESULTS.md); use this layer
+    directly, or `with_fast_rnn`, where it measures faster.
 
     Args:
         units: hidden units; every other argument is `keras.layers.SimpleRNN`'s.
@@ -499,7 +491,11 @@ def with_keras_lstm(model):
     return _rebuilt_with(model, [keras.layers.LSTM])
 
 
-def with_fast_rnn(model):
+# The cell names of `kerasrnn.layers.recurrent_stack.CELLS`, each with its pair in `_KERAS_AND_FAST`.
+_PAIR_OF_CELL = dict(zip(("lstm", "gru", "simple_rnn"), _KERAS_AND_FAST))
+
+
+def with_fast_rnn(model, cells=("lstm", "gru", "simple_rnn")):
     """Rebuild a functional model with every Keras LSTM, GRU and SimpleRNN as kerasrnn's fast layer.
 
     `keras.layers.LSTM` becomes `FastLSTM`, `GRU` `FastGRU` and `SimpleRNN`
@@ -510,6 +506,7 @@ def with_fast_rnn(model):
 
     Args:
         model: a functional `keras.Model` (as the kerasrnn builders return).
+        cells: which cells to swap (`"lstm"`, `"gru"`, `"simple_rnn"`); the others stay as they are.
 
     Returns:
         A new `keras.Model`.
@@ -522,8 +519,10 @@ def with_fast_rnn(model):
     >>> fast = with_fast_rnn(model)
     >>> type(fast.get_layer("gru")).__name__, type(fast.get_layer("rnn")).__name__
     ('FastGRU', 'FastSimpleRNN')
+    >>> type(with_fast_rnn(model, cells=["gru"]).get_layer("rnn")).__name__
+    'SimpleRNN'
     """
-    return _rebuilt_with(model, [fast for _, fast in _KERAS_AND_FAST])
+    return _rebuilt_with(model, [_PAIR_OF_CELL[cell][1] for cell in cells])
 
 
 def with_keras_rnn(model):

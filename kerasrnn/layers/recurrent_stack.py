@@ -2,18 +2,57 @@
 
 import keras
 
-from kerasrnn.layers.fast_rnn import FastGRU, FastLSTM, FastSimpleRNN
+from kerasrnn.layers.fast_rnn import FastGRU, FastLSTM, with_fast_rnn
 from kerasrnn.validation import check_choice, check_positive_int, check_rate
 
-# kerasrnn's layers are Keras' own (same weights and config, subclasses)
-# that run fused C++ ops on a CPU when they can: `FastLSTM` its Eigen op or
-# oneDNN's LSTM, `FastGRU` and `FastSimpleRNN` oneDNN's GRU and vanilla RNN
-# (benchmarks/RESULTS.md has the speed-ups). Exports switch the ops off.
+# The layer each cell trains with. kerasrnn's are Keras' own (same weights
+# and config, subclasses) that run fused C++ ops on a CPU when they can:
+# `FastLSTM` its Eigen op or oneDNN's LSTM, `FastGRU` oneDNN's GRU. A fused
+# layer is the default only where it trained faster than Keras' loop on what
+# users run (benchmarks/RESULTS.md, "GRU and SimpleRNN"): `FastSimpleRNN`
+# (oneDNN's vanilla RNN) measured 0.74x of Keras' loop on the char LM and
+# 0.95x on the tagger (1.22x on sentiment), so SimpleRNN stays Keras' own
+# layer; `with_fast_rnn` still swaps it in. Exports switch the ops off.
 CELLS = {
-    "simple_rnn": FastSimpleRNN,
+    "simple_rnn": keras.layers.SimpleRNN,
     "lstm": FastLSTM,
     "gru": FastGRU,
 }
+
+# Keras' own layer of each cell, the parent of kerasrnn's (same config and weights).
+KERAS_LAYERS = {"simple_rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+
+
+def with_builder_layers(model):
+    """`model` with Keras' own recurrent layers as the fused layers the builders use now (`CELLS`), where any.
+
+    A model saved before the builders used a fused layer (the zoo's GRU and
+    SimpleRNN models name `keras.layers.GRU` / `SimpleRNN`) gets the same
+    layers as a model built today: same weights and outputs, the fused op
+    on a CPU. A cell whose builder layer is Keras' own stays as it is.
+
+    Args:
+        model: a functional `keras.Model` or kerasrnn task model.
+
+    Returns:
+        `model` itself when no layer changes; else a copy (`with_fast_rnn`:
+        compiled from the same compile config, with a fresh optimizer).
+
+    Example:
+
+    >>> inputs = keras.Input((None, 3))
+    >>> model = keras.Model(inputs, keras.layers.GRU(4, name="gru")(inputs))
+    >>> type(with_builder_layers(model).get_layer("gru")) is CELLS["gru"]
+    True
+    """
+    from kerasrnn.keras_adapter import nested_layers
+
+    fused = [cell for cell, layer_class in CELLS.items() if layer_class is not KERAS_LAYERS[cell]]
+    layers = nested_layers(model)
+    if not any(type(layer) is KERAS_LAYERS[cell] for layer in layers for cell in fused):
+        return model
+    return with_fast_rnn(model, cells=fused)
+
 
 # The names users most often mean; any other Keras initializer name or object
 # is accepted too, so this list only feeds error messages.
@@ -70,9 +109,9 @@ def recurrent_stack(
 ):
     """Apply `num_layers` recurrent layers of one cell type to `inputs`.
 
-    The layers are kerasrnn's `FastSimpleRNN`, `FastLSTM` and `FastGRU`
-    (Keras' `SimpleRNN`, `LSTM` and `GRU` with the same weights that run
-    fused ops on a CPU), wrapped in `Bidirectional` when asked; a
+    The layers are Keras' `SimpleRNN` and kerasrnn's `FastLSTM` and
+    `FastGRU` (Keras' `LSTM` and `GRU` with the same weights that run fused
+    ops on a CPU: `CELLS`), wrapped in `Bidirectional` when asked; a
     SavedModel export traces only standard TensorFlow ops. A Keras mask on `inputs` (from
     `Embedding(mask_zero=True)`) flows through every layer, so padded steps
     change nothing.

@@ -47,7 +47,9 @@ def load(source, model_class=None):
     """Load a ready task model from a zoo name, a `.keras` file, a folder or a URL.
 
     Loading uses `safe_mode=True`: no `Lambda` code runs. See
-    `kerasrnn.zoo.sources.model_file` for every kind of source.
+    `kerasrnn.zoo.sources.model_file` for every kind of source. Keras' own
+    recurrent layers in an older model become the fused layers the builders
+    use now (`kerasrnn.layers.recurrent_stack.with_builder_layers`).
 
     Args:
         source: a zoo name, a `.keras` file, a `kerasrnn train` folder, a zoo
@@ -86,7 +88,11 @@ def load(source, model_class=None):
         ) from None
     if model_class is not None and not isinstance(model, model_class):
         raise ValueError(f"{source!r} is a {type(model).__name__}, not a {model_class.__name__}.")
-    return model
+    from kerasrnn.layers.recurrent_stack import with_builder_layers
+
+    # Zoo models saved before the fused GRU and SimpleRNN layers name Keras'
+    # own: they run the layers a model trained today runs (same outputs).
+    return with_builder_layers(model)
 
 
 def evaluate(source, data_path):
