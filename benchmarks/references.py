@@ -36,12 +36,15 @@ class Reference:
         data: the task's `PreparedData` (real data, bucketed batches).
         keras_model: `keras_model()` builds and compiles the kerasrnn model
             (the sentiment reference's also takes builder options, for variants).
-        torch_model: `torch_model()` builds the same architecture in PyTorch.
+        torch_model: `torch_model()` builds the same architecture in PyTorch (`torch_model(cell="gru")`
+            with another cell, for the char LM, sentiment and tagger references).
         torch_loss: `torch_loss(logits, ids, targets)`, the same loss as the Keras model's.
         learning_rate: Adam's learning rate in both.
         architecture: one line saying what the model is and where its settings come from.
         forward_flops_per_token: forward matmul FLOPs per token (recurrent layers and per-token head).
         global_clipnorm: clip all gradients together to this norm in both (None: no clipping).
+        forward_flops_of_cell: `forward_flops_of_cell(cell)`, the forward FLOPs per token with another
+            cell (`"gru"`, `"simple_rnn"`); None where the reference has one cell only.
 
     Example:
 
@@ -59,6 +62,7 @@ class Reference:
     architecture: str
     forward_flops_per_token: float = 0.0
     global_clipnorm: Optional[float] = None
+    forward_flops_of_cell: Optional[Callable] = None
 
 
 def builder_defaults(builder):
@@ -118,23 +122,27 @@ def char_lm_reference(units=None, data_path=None, recipe_name=CHAR_LM_RECIPE):
     vocab = data.spec_arguments["vocab_size"]
     width, layers, embedding = settings["units"], settings["num_layers"], settings["embedding_dim"]
     dropout, stateful = settings["dropout"], bool(data_options.get("stateful"))
-    flops = (rnn_flops_per_token("lstm", embedding, width) + (layers - 1) * rnn_flops_per_token("lstm", width, width)
-             + 2 * width * vocab)
+
+    def flops_of(cell):
+        return (rnn_flops_per_token(cell, embedding, width) + (layers - 1) * rnn_flops_per_token(cell, width, width)
+                + 2 * width * vocab)
+
     window = data_options.get("seq_len", builder_defaults(workflow.prepare)["seq_len"])
     return Reference(
         task="char_lm",
         data=data,
         keras_model=lambda **options: build_from_spec({**spec, **options}),
-        torch_model=lambda: _torch_models().TorchCharLM(vocab, embedding, width, layers, dropout=dropout,
-                                                        stateful=stateful),
+        torch_model=lambda cell="lstm": _torch_models().TorchCharLM(vocab, embedding, width, layers, dropout=dropout,
+                                                                    stateful=stateful, cell=cell),
         torch_loss=lambda logits, ids, y: _cross_entropy(logits.reshape(-1, vocab), y.reshape(-1)),
         learning_rate=settings["learning_rate"],
         architecture=(f"zoo recipe {recipe_name}: Embedding {embedding} → {layers}× LSTM {width} → Dense {vocab}, "
                       f"dropout {dropout}, Adam {settings['learning_rate']:g}, global clip norm "
                       f"{settings['global_clipnorm']:g}, {'stateful ' if stateful else ''}batches of "
                       f"{batch_size} × {window}"),
-        forward_flops_per_token=flops,
+        forward_flops_per_token=flops_of("lstm"),
         global_clipnorm=settings["global_clipnorm"],
+        forward_flops_of_cell=flops_of,
     )
 
 
@@ -171,13 +179,15 @@ def sentiment_reference(max_examples=None, data_path=f"{DATA}/aclImdb_v1_labeled
         task="sentiment",
         data=data,
         keras_model=lambda **options: build_from_spec({**spec, **options}),
-        torch_model=lambda: _torch_models().TorchBidirectionalMaxPoolClassifier(vocab, embedding, units, classes),
+        torch_model=lambda cell="lstm": _torch_models().TorchBidirectionalMaxPoolClassifier(vocab, embedding, units,
+                                                                                           classes, cell=cell),
         torch_loss=lambda logits, ids, y: _cross_entropy(logits, y),
         learning_rate=defaults["learning_rate"],
         architecture=(f"kerasrnn train sentiment defaults: Embedding {embedding} (mask) → BiLSTM {units} (fused op) → "
                       f"masked max pooling → Dense {classes}, Adam {defaults['learning_rate']:g}, vocabulary {vocab}, "
                       f"first {max_length} tokens, bucketed batches of {task.batch_size}"),
         forward_flops_per_token=rnn_flops_per_token("lstm", embedding, units, 2),
+        forward_flops_of_cell=lambda cell: rnn_flops_per_token(cell, embedding, units, 2),
     )
 
 
@@ -224,13 +234,14 @@ def pos_reference(data_path=f"{DATA}/ud-english-ewt"):
         task="pos",
         data=data,
         keras_model=lambda **options: build_from_spec({**spec, **options}),
-        torch_model=lambda: _torch_models().TorchBiLSTMTagger(vocab, embedding, units, tags),
+        torch_model=lambda cell="lstm": _torch_models().TorchBiLSTMTagger(vocab, embedding, units, tags, cell=cell),
         torch_loss=_masked_token_loss,
         learning_rate=defaults["learning_rate"],
         architecture=(f"kerasrnn train pos_tagger defaults: Embedding {embedding} (mask) → BiLSTM {units} → "
                       f"Dense {tags}, Adam {defaults['learning_rate']:g}, word level, bucketed batches of "
                       f"{task.batch_size}"),
         forward_flops_per_token=rnn_flops_per_token("lstm", embedding, units, 2) + 2 * 2 * units * tags,
+        forward_flops_of_cell=lambda cell: rnn_flops_per_token(cell, embedding, units, 2) + 2 * 2 * units * tags,
     )
 
 

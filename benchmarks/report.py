@@ -29,9 +29,28 @@ def _best_default_kerasrnn(rows):
 def _label(row):
     """The row's variant name, marked when users do not get it from `kerasrnn train` or the recipe."""
     name = row["variant"]
+    if "cell" in row and name.startswith("kerasrnn"):
+        # Another cell than the task's default: what `--cell` gives, or the layer it does not use.
+        trains = row["cell_kind"] == _kind_that_cell_trains(row["cell"])
+        return name + (" (what --cell trains)" if trains else " (variant, not what --cell trains)")
     if name.startswith("kerasrnn") and not row.get("users_get"):
         return f"{name} (variant, not a default)"
     return name
+
+
+def _kind_that_cell_trains(cell):
+    """`"fused"` if `--cell CELL` trains kerasrnn's fused layer today, else `"Keras loop"` (read from the code).
+
+    Whether a layer is the default changes no measured figure (both are measured), so the report reads it.
+
+    Example:
+
+    >>> _kind_that_cell_trains("gru")
+    'fused'
+    """
+    from kerasrnn.layers.recurrent_stack import CELLS
+
+    return "fused" if CELLS[cell].__name__.startswith("Fast") else "Keras loop"
 
 
 def _epoch_seconds(row):
@@ -64,6 +83,70 @@ def _training_table(results, peak):
                      f"{row['median_padded_tokens_per_s']:,.0f} | {_epoch_seconds(row):,.0f} | {100 * share:.1f}% | "
                      f"{row['peak_rss_bytes'] / MiB:,.0f} |")
     return lines
+
+
+# The task defaults of issue #32's "% of matmul peak" target, by task.
+CELL_TASK_DEFAULTS = {"sentiment": "kerasrnn train sentiment defaults", "pos": "kerasrnn train pos_tagger defaults"}
+
+
+def _other_cells_section(results, peak):
+    """GRU and SimpleRNN (issue #32): per task and cell, fused vs Keras' loop vs PyTorch, and #32's targets.
+
+    Example:
+
+    >>> _other_cells_section({"training": []}, 100.0)
+    []
+    """
+    rows = [row for row in results.get("training", []) if "cell" in row]
+    if not rows:
+        return []
+    out = ["", "## GRU and SimpleRNN (issue #32)", "",
+           "The rows above with `--cell gru` / `--cell simple_rnn`, side by side: the same model (the task's "
+           "defaults or the char LM recipe with another cell) on kerasrnn's fused layer (`FastGRU` / "
+           "`FastSimpleRNN`, oneDNN's GRU / vanilla RNN primitive; masks handled by gathering each row's real "
+           "steps first) and on Keras' own loop, and PyTorch's `nn.GRU` / `nn.RNN` on the same batches (packed for "
+           "the masked tasks, as the LSTM twins; PyTorch's defaults only, not also with oneDNN off as the LSTM rows). "
+           "`--cell` trains the layer of `kerasrnn.layers.recurrent_stack.CELLS`, kept fused only where it measured "
+           "faster than Keras' loop. Ratios are medians of per-repetition ratios; PyTorch's rows are only as good as "
+           "the load allowed (see the load averages above and the Notes).", "",
+           "| task | cell | fused tok/s | Keras loop tok/s | PyTorch tok/s | fused / Keras loop | "
+           "what --cell trains | --cell / PyTorch | --cell / LSTM default |", "|---|---|---|---|---|---|---|---|---|"]
+    checks = []
+    for task in ("char_lm", "sentiment", "pos"):
+        task_rows = _rows(results, task)
+        lstm_default = _best_default_kerasrnn(task_rows)
+        for cell in ("gru", "simple_rnn"):
+            by_kind = {row["cell_kind"]: row for row in task_rows.values() if row.get("cell") == cell}
+            if len(by_kind) < 3:
+                continue
+            default = by_kind[_kind_that_cell_trains(cell)]
+            versus_torch = _ratio(default, by_kind["PyTorch"])
+            versus_lstm = _ratio(default, lstm_default) if lstm_default else None
+            out.append(f"| {task} | {cell} | {by_kind['fused']['median_real_tokens_per_s']:,.0f} | "
+                       f"{by_kind['Keras loop']['median_real_tokens_per_s']:,.0f} | "
+                       f"{by_kind['PyTorch']['median_real_tokens_per_s']:,.0f} | "
+                       f"{_ratio(by_kind['fused'], by_kind['Keras loop']):.2f}× | {default['cell_kind']} | "
+                       f"{versus_torch:.2f}× | " + ("—" if versus_lstm is None else f"{versus_lstm:.2f}×") + " |")
+            if (task, cell) == ("char_lm", "gru") or cell == "simple_rnn":
+                checks.append((f"{task} --cell {cell} ({default['cell_kind']}) vs {by_kind['PyTorch']['variant']}",
+                               versus_torch, 1.3, "×"))
+            if (task, cell) == ("sentiment", "gru") and versus_lstm is not None:
+                checks.append(("sentiment defaults with --cell gru vs the LSTM default, real tokens/s",
+                               versus_lstm, 1.0, "×"))
+    for task, name in CELL_TASK_DEFAULTS.items():
+        row = _rows(results, task).get(name)
+        if row:
+            checks.append((f"{name}, % of matmul peak", fraction_of_peak(
+                row["median_real_tokens_per_s"], row["forward_flops_per_token"], _peak_of(row, peak)), 0.45, "frac"))
+    out += ["", "Targets of issue #32 measured by this harness (the zoo latency target is measured on the zoo's "
+            "models, not here: README, Pretrained zoo; the % of peak rows are the LSTM defaults of the table above):",
+            "",
+            "| comparison | measured | target | verdict |", "|---|---|---|---|"]
+    for what, value, target, unit in checks:
+        shown = f"{100 * value:.1f}%" if unit == "frac" else f"{value:.2f}×"
+        wanted = f"≥ {100 * target:.0f}%" if unit == "frac" else f"≥ {target:.1f}×"
+        out.append(f"| {what} | {shown} | {wanted} | {_verdict(value, target)} |")
+    return out
 
 
 def _verdict(value, target):
@@ -124,6 +207,7 @@ def write_report(results, path):
         "## Training throughput", "",
     ]
     out += _training_table(results, peak)
+    out += _other_cells_section(results, peak)
     headline = {}
     # The issue's targets (#15) and, apart, comparisons shown without a target.
     checks, others = [], []
@@ -142,7 +226,7 @@ def write_report(results, path):
                                             _peak_of(best, peak)),
                            0.50, "frac"))
         for name, row in char.items():
-            if name.startswith("kerasrnn") and not row.get("users_get"):
+            if name.startswith("kerasrnn") and not row.get("users_get") and "cell" not in row:
                 others.append((f"char LM: {_label(row)} vs {torch_row['variant']}", _ratio(row, torch_row), "×"))
         others.append(("char LM: % of matmul peak, PyTorch (" + torch_row["variant"] + ")",
                        fraction_of_peak(torch_row["median_real_tokens_per_s"], torch_row["forward_flops_per_token"],

@@ -176,6 +176,11 @@ def main(argv=None):
     else:
         results = {"mode": name, "settings": dict(settings), "machine": machine_description()}
     section_runs = results.setdefault("section_runs", {})
+    if not arguments.task:
+        # A section measured for every task replaces its rows and the records of earlier one-task runs.
+        for section in sections:
+            for name in [name for name in section_runs if name.startswith(f"{section} (")]:
+                del section_runs[name]
     progress.say(f"mode={name} sections={sections} machine={results['machine']}")
     if "peak" in results:
         # Rows measured before keep the peak of their own run when this run measures a new one.

@@ -4,9 +4,12 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+# PyTorch's layer for each kerasrnn cell name (`nn.RNN` is tanh, as Keras' SimpleRNN default).
+RECURRENT_LAYERS = {"lstm": nn.LSTM, "gru": nn.GRU, "simple_rnn": nn.RNN}
+
 
 class TorchCharLM(nn.Module):
-    """Embedding → stacked LSTM → Linear, as `build_char_lm` builds it (dropout and carried state included).
+    """Embedding → stacked LSTM (or GRU, RNN) → Linear, as `build_char_lm` builds it (dropout and carried state included).
 
     Keras' `dropout` drops each recurrent layer's inputs and, once more, the
     last layer's outputs before the head: three applications for two layers.
@@ -21,6 +24,7 @@ class TorchCharLM(nn.Module):
         dropout: dropout rate, as the Keras builder's.
         stateful: carry the (detached) state from one batch to the next, as
             a stateful Keras model trains with truncated BPTT.
+        cell: `"lstm"`, `"gru"` or `"simple_rnn"` (`nn.RNN`, tanh).
 
     Example:
 
@@ -29,27 +33,32 @@ class TorchCharLM(nn.Module):
     (2, 5, 66)
     >>> tuple(model.state[0].shape)
     (2, 2, 32)
+    >>> gru = TorchCharLM(66, 64, 32, 2, stateful=True, cell="gru")
+    >>> _ = gru(torch.ones(2, 5, dtype=torch.long)), gru(torch.ones(2, 5, dtype=torch.long))
+    >>> tuple(gru.state[0].shape)
+    (2, 2, 32)
     """
 
-    def __init__(self, vocab_size, embedding_dim, units, num_layers, dropout=0.0, stateful=False):
+    def __init__(self, vocab_size, embedding_dim, units, num_layers, dropout=0.0, stateful=False, cell="lstm"):
         super().__init__()
         self.stateful = stateful
         self.state = None
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
         self.input_dropout = nn.Dropout(dropout)
-        self.rnn = nn.LSTM(embedding_dim, units, num_layers=num_layers, batch_first=True,
-                           dropout=dropout if num_layers > 1 else 0.0)
+        self.rnn = RECURRENT_LAYERS[cell](embedding_dim, units, num_layers=num_layers, batch_first=True,
+                                          dropout=dropout if num_layers > 1 else 0.0)
         self.output_dropout = nn.Dropout(dropout)
         self.head = nn.Linear(units, vocab_size)
 
     def forward(self, ids):
         carried = None
         if self.stateful and self.state is not None and self.state[0].shape[1] == ids.shape[0]:
-            carried = self.state
+            # The LSTM's state is (h, c); the GRU's and RNN's is h alone.
+            carried = self.state if isinstance(self.rnn, nn.LSTM) else self.state[0]
         outputs, state = self.rnn(self.input_dropout(self.embedding(ids)), carried)
         if self.stateful:
             # Truncated BPTT: the next batch starts from this state, with no gradient through it.
-            self.state = tuple(part.detach() for part in state)
+            self.state = tuple(part.detach() for part in (state if isinstance(state, tuple) else (state,)))
         return self.head(self.output_dropout(outputs))
 
 
@@ -93,7 +102,7 @@ class TorchBidirectionalMaxPoolClassifier(nn.Module):
         embedding_dim: size of the word embeddings.
         units: recurrent units per direction.
         num_classes: output logits.
-        cell: `"lstm"` (the default, as in `kerasrnn train sentiment`) or `"gru"`.
+        cell: `"lstm"` (the default, as in `kerasrnn train sentiment`), `"gru"` or `"simple_rnn"`.
 
     Example:
 
@@ -105,7 +114,7 @@ class TorchBidirectionalMaxPoolClassifier(nn.Module):
     def __init__(self, vocab_size, embedding_dim, units, num_classes, cell="lstm"):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
-        self.rnn = {"lstm": nn.LSTM, "gru": nn.GRU}[cell](embedding_dim, units, batch_first=True, bidirectional=True)
+        self.rnn = RECURRENT_LAYERS[cell](embedding_dim, units, batch_first=True, bidirectional=True)
         self.head = nn.Linear(2 * units, num_classes)
 
     def forward(self, ids):
@@ -118,19 +127,28 @@ class TorchBidirectionalMaxPoolClassifier(nn.Module):
 
 
 class TorchBiLSTMTagger(nn.Module):
-    """Embedding → BiLSTM over packed sequences → Linear per token (the word-level tagger).
+    """Embedding → BiLSTM (or BiGRU, BiRNN) over packed sequences → Linear per token (the word-level tagger).
+
+    Args:
+        vocab_size: word ids, padding (0) included.
+        embedding_dim: size of the word embeddings.
+        units: recurrent units per direction.
+        num_tags: output logits per token.
+        cell: `"lstm"` (the default, as in `kerasrnn train pos_tagger`), `"gru"` or `"simple_rnn"`.
 
     Example:
 
     >>> model = TorchBiLSTMTagger(100, 8, 4, num_tags=18)
     >>> tuple(model(torch.tensor([[5, 6, 0], [7, 8, 9]])).shape)
     (2, 3, 18)
+    >>> type(TorchBiLSTMTagger(100, 8, 4, num_tags=18, cell="gru").rnn).__name__
+    'GRU'
     """
 
-    def __init__(self, vocab_size, embedding_dim, units, num_tags):
+    def __init__(self, vocab_size, embedding_dim, units, num_tags, cell="lstm"):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
-        self.rnn = nn.LSTM(embedding_dim, units, batch_first=True, bidirectional=True)
+        self.rnn = RECURRENT_LAYERS[cell](embedding_dim, units, batch_first=True, bidirectional=True)
         self.head = nn.Linear(2 * units, num_tags)
 
     def forward(self, ids):

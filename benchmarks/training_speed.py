@@ -76,6 +76,53 @@ CHAR_LM_KERASRNN_VARIANTS = {
 }
 
 
+# The cells beside each task's LSTM default (issue #32): kerasrnn's fused layer, Keras' loop and PyTorch.
+OTHER_CELLS = {"gru": ("FastGRU", "GRU"), "simple_rnn": ("FastSimpleRNN", "RNN")}
+
+
+def cell_variant_names(prefix, torch_prefix, cell):
+    """The three variant names of one cell of a task: kerasrnn's fused layer, Keras' loop, PyTorch.
+
+    Args:
+        prefix: what users run, e.g. `"kerasrnn train sentiment"`.
+        torch_prefix: the PyTorch twin's name with `{layer}` for `nn.GRU` / `nn.RNN`.
+        cell: a key of `OTHER_CELLS`.
+
+    Example:
+
+    >>> cell_variant_names("kerasrnn train pos_tagger", "PyTorch {layer} tagger", "gru")["PyTorch"]
+    'PyTorch nn.GRU tagger'
+    """
+    fast, torch_layer = OTHER_CELLS[cell]
+    return {"fused": f"{prefix} --cell {cell}: {fast} (oneDNN op)",
+            "Keras loop": f"{prefix} --cell {cell}: Keras' loop",
+            "PyTorch": torch_prefix.format(layer=f"nn.{torch_layer}")}
+
+
+def _other_cell_variants(reference, batches, prefix, torch_prefix):
+    """Each other cell of a task trained three ways on `batches`: `(variants, row fields by variant name)`.
+
+    The fused and Keras-loop variants are the same model (`--cell` on the
+    task's defaults or recipe) with and without the fused op (which of the
+    two `--cell` trains is the report's to say: `kerasrnn.layers.recurrent_stack.CELLS`).
+    """
+    from kerasrnn.layers import with_fast_rnn
+    from kerasrnn.layers.recurrent_stack import CELLS
+
+    variants, fields = {}, {}
+    for cell, (fast, _) in OTHER_CELLS.items():
+        names = cell_variant_names(prefix, torch_prefix, cell)
+        fused = reference.keras_model(cell=cell)
+        if CELLS[cell].__name__ != fast:
+            fused = with_fast_rnn(fused)  # --cell trains Keras' layer: the fused one is measured beside it
+        variants[names["fused"]] = _keras_variant(fused, batches)
+        variants[names["Keras loop"]] = _keras_variant(_without_fused_kernel(reference.keras_model(cell=cell)), batches)
+        variants[names["PyTorch"]] = torch_training_pass(reference, batches, model=reference.torch_model(cell=cell))
+        for kind, name in names.items():
+            fields[name] = {"cell": cell, "cell_kind": kind, "forward_flops_per_token": reference.forward_flops_of_cell(cell)}
+    return variants, fields
+
+
 def _keras_variant(model, batches):
     def one_pass():
         for x, y in batches:
@@ -131,10 +178,14 @@ def char_lm(settings):
                 for name, variant in CHAR_LM_KERASRNN_VARIANTS.items()}
     variants["PyTorch 2-layer nn.LSTM, same recipe"] = torch_training_pass(reference, batches)
     variants["PyTorch 2-layer nn.LSTM, same recipe, oneDNN off"] = torch_training_pass(reference, batches, onednn=False)
+    cells, cell_fields = _other_cell_variants(reference, batches, "kerasrnn charlm-shakespeare-lstm recipe",
+                                              "PyTorch 2-layer {layer}, same recipe")
+    variants.update(cells)
     users_get = {name for name, variant in CHAR_LM_KERASRNN_VARIANTS.items() if variant.users_get}
     rows = _measure("char_lm", variants, {name: batches for name in variants}, settings["repetitions"],
                     {name: reference.forward_flops_per_token for name in variants}, users_get)
     for row in rows:
+        row.update(cell_fields.get(row["variant"], {}))
         row["epoch_tokens"] = data.train_examples * batches[0][0].shape[1]  # windows x characters per window
         row["architecture"] = reference.architecture
     return rows
@@ -176,8 +227,6 @@ SENTIMENT_DEFAULTS = "kerasrnn train sentiment defaults"
 SMALL_BATCH = 32
 SMALL_BATCH_VARIANT = f"kerasrnn train sentiment defaults, batches of {SMALL_BATCH} (not the default)"
 NAIVE_RECIPE = "naive keras-io recipe (2×BiLSTM-64, padded to 200)"
-# The default became a BiLSTM when the fused op learned masks: the GRU it replaced, on the same batches.
-GRU_VARIANT = "kerasrnn train sentiment defaults with --cell gru"
 
 
 def _rebatched_by_length(batches, batch_size):
@@ -250,20 +299,22 @@ def sentiment(settings):
     variants = {
         SENTIMENT_DEFAULTS: _keras_variant(reference.keras_model(), batches),
         SMALL_BATCH_VARIANT: _keras_variant(reference.keras_model(), small_batches),
-        GRU_VARIANT: _keras_variant(reference.keras_model(cell="gru"), batches),
         same: torch_training_pass(reference, batches),
         same + ", oneDNN off": torch_training_pass(reference, batches, onednn=False),
         NAIVE_RECIPE: _keras_variant(naive_keras_io_model(), naive_batches),
         "PyTorch keras-io architecture, same padded batches": keras_io_in_torch(),
         "PyTorch keras-io architecture, same padded batches, oneDNN off": keras_io_in_torch(onednn=False),
     }
+    cells, cell_fields = _other_cell_variants(reference, batches, "kerasrnn train sentiment",
+                                              "PyTorch bidirectional {layer}-64 + max pooling, same batches (packed)")
+    variants.update(cells)
     flops = {name: (keras_io.forward_flops_per_token if "keras-io" in name else reference.forward_flops_per_token)
              for name in variants}
-    flops[GRU_VARIANT] = reference.forward_flops_per_token * 3 / 4  # three gates' matmuls instead of four
     by_variant = {name: (naive_batches if "keras-io" in name else batches) for name in variants}
     by_variant[SMALL_BATCH_VARIANT] = small_batches
     rows = _measure("sentiment", variants, by_variant, settings["repetitions"], flops, {SENTIMENT_DEFAULTS})
     for row in rows:
+        row.update(cell_fields.get(row["variant"], {}))
         if "keras-io" in row["variant"]:
             row["epoch_tokens"] = naive_reviews * 200
             row["epoch_note"] = f"{naive_reviews} reviews × 200 padded tokens"
@@ -275,11 +326,12 @@ def sentiment(settings):
             row["epoch_note"] = f"{naive_reviews} reviews × {real / reviews:.1f} real tokens per review"
             row["epoch_tokens_kind"] = "real"
             row["architecture"] = f"as the defaults, the same reviews re-bucketed into batches of {SMALL_BATCH}"
-        elif row["variant"] == GRU_VARIANT:
+        elif "cell" in row:
             row["epoch_tokens"] = padded / reviews * naive_reviews
             row["epoch_note"] = f"{naive_reviews} reviews × {padded / reviews:.1f} padded tokens per review"
             row["epoch_tokens_kind"] = "padded"
-            row["architecture"] = reference.architecture.replace("BiLSTM", "BiGRU").replace(" (fused op)", "")
+            row["architecture"] = reference.architecture.replace("BiLSTM", f"bidirectional {row['cell']}").replace(
+                " (fused op)", "")
         else:
             # Scaled to the recipe's 25,000 reviews so the epochs are comparable.
             row["epoch_tokens"] = padded / reviews * naive_reviews
@@ -309,10 +361,14 @@ def pos(settings):
         same: torch_training_pass(reference, batches),
         same + ", oneDNN off": torch_training_pass(reference, batches, onednn=False),
     }
+    cells, cell_fields = _other_cell_variants(reference, batches, "kerasrnn train pos_tagger",
+                                              "PyTorch bidirectional {layer}-128 tagger, same batches (packed)")
+    variants.update(cells)
     rows = _measure("pos", variants, {name: batches for name in variants}, settings["repetitions"],
                     {name: reference.forward_flops_per_token for name in variants},
                     {"kerasrnn train pos_tagger defaults"})
     for row in rows:
+        row.update(cell_fields.get(row["variant"], {}))
         row["epoch_tokens"] = padded
         row["epoch_tokens_kind"] = "padded"
         row["architecture"] = reference.architecture
