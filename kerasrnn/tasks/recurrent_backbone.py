@@ -88,28 +88,10 @@ class RecurrentBackbone(keras.Model):
     'gru'
     """
 
-    def __init__(
-        self,
-        vocab_size,
-        embedding_dim=128,
-        cell="lstm",
-        units=128,
-        num_layers=1,
-        bidirectional=False,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        mask_padding=True,
-        word_dropout=0.0,
-        return_sequences=True,
-        stateful=False,
-        batch_size=None,
-        char_vocab_size=None,
-        char_embedding_dim=32,
-        char_units=64,
-        **kwargs,
-    ):
+    def __init__(self, vocab_size, embedding_dim=128, cell="lstm", units=128, num_layers=1, bidirectional=False,
+                 dropout=0.0, recurrent_dropout=0.0, kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", mask_padding=True, word_dropout=0.0, return_sequences=True,
+                 stateful=False, batch_size=None, char_vocab_size=None, char_embedding_dim=32, char_units=64, **kwargs):
         arguments = locals()
         hyperparameters = {name: arguments[name] for name in BACKBONE_OPTIONS}
         check_backbone_options(hyperparameters)
