@@ -9,7 +9,9 @@ The public API:
 - `SentimentPreprocessor`, `PosTaggerPreprocessor`,
   `CharLanguageModelPreprocessor`: their vocabularies and label names.
 - `build_char_lm`, `build_sentiment_classifier`, `build_pos_tagger`: compiled
-  `keras.Model`s over integer ids with SimpleRNN, LSTM or GRU cells.
+  `keras.Model`s over integer ids with SimpleRNN, LSTM or GRU cells, each a
+  `RecurrentBackbone` (the recurrent hyperparameters, as its config) under
+  the task's head.
 - `average_of`: one task model averaging the probabilities of several.
 - `zoo`: the pretrained models, listed and loaded by name.
 - `build_optimizer`: an optimizer by name with Keras' gradient clipping.
@@ -49,6 +51,7 @@ _PUBLIC = {
     "PosTaggerPreprocessor": "kerasrnn.tasks",
     "SentimentClassifier": "kerasrnn.tasks",
     "SentimentPreprocessor": "kerasrnn.tasks",
+    "RecurrentBackbone": "kerasrnn.tasks",
     "average_of": "kerasrnn.tasks",
     "recurrent_stack": "kerasrnn.layers",
     "build_optimizer": "kerasrnn.optimizers",

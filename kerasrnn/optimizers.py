@@ -14,10 +14,11 @@ OPTIMIZERS = {
 }
 
 
-def build_optimizer(
-    name="adam", learning_rate=1e-3, clipnorm=None, clipvalue=None, global_clipnorm=None
-):
-    """Create a Keras optimizer by name, with at most one clipping option.
+OPTIMIZER_OPTIONS = ("optimizer", "learning_rate", "clipnorm", "clipvalue", "global_clipnorm")
+
+
+def check_optimizer_options(name="adam", learning_rate=1e-3, clipnorm=None, clipvalue=None, global_clipnorm=None):
+    """Refuse a bad optimizer option in one line, without creating the optimizer.
 
     Args:
         name: one of `adam`, `adamw`, `rmsprop`, `sgd`, `nadam`, `adagrad`.
@@ -29,11 +30,18 @@ def build_optimizer(
     Only one of `clipnorm`, `clipvalue` and `global_clipnorm` may be set, as
     Keras requires.
 
+    Returns:
+        The keyword arguments of the optimizer class: `learning_rate` and
+        the three clipping options.
+
     Example:
 
-    >>> optimizer = build_optimizer("adam", learning_rate=3e-3, clipnorm=1.0)
-    >>> float(optimizer.clipnorm)
-    1.0
+    >>> check_optimizer_options("sgd", 0.1, clipvalue=0.5)["clipvalue"]
+    0.5
+    >>> check_optimizer_options("sgd", 0.1, clipnorm=1.0, clipvalue=0.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: clipnorm=1.0, clipvalue=0.5
     """
     check_choice("optimizer", name, tuple(OPTIMIZERS))
     learning_rate = check_optional_positive_number("learning_rate", learning_rate)
@@ -50,4 +58,23 @@ def build_optimizer(
             "Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. "
             f"Received: {', '.join(f'{key}={clipping[key]}' for key in chosen)}"
         )
-    return OPTIMIZERS[name](learning_rate=learning_rate, **clipping)
+    return {"learning_rate": learning_rate, **clipping}
+
+
+def build_optimizer(name="adam", **options):
+    """Create a Keras optimizer by name, with at most one clipping option.
+
+    Args:
+        name: one of `adam`, `adamw`, `rmsprop`, `sgd`, `nadam`, `adagrad`.
+        **options: `learning_rate` (default 1e-3) and one of `clipnorm`,
+            `clipvalue` and `global_clipnorm`, checked as
+            `check_optimizer_options` checks them.
+
+    Example:
+
+    >>> optimizer = build_optimizer("adam", learning_rate=3e-3, clipnorm=1.0)
+    >>> float(optimizer.clipnorm)
+    1.0
+    """
+    arguments = check_optimizer_options(name, **options)
+    return OPTIMIZERS[name](**arguments)

@@ -1,9 +1,12 @@
 """A model's architecture as plain JSON: the task name plus the builder's arguments.
 
 A spec is a dict such as `{"task": "sentiment", "vocab_size": 20000,
-"cell": "gru", "units": 64}`. It is what `kerasrnn train` writes next to a
-model and what the zoo index stores; `build_from_spec` turns it back into
-the same (untrained) model.
+"cell": "gru", "units": 64}`: the task, its `RecurrentBackbone`'s
+hyperparameters (`kerasrnn.tasks.recurrent_backbone`), its head's options
+and the optimizer's, all as arguments of the task's `build_*` builder. It is
+what `kerasrnn train` writes next to a model and what the zoo index stores;
+`build_from_spec` turns it back into the same (untrained) model. Every
+`spec.json` written before the backbone existed has this form and still loads.
 """
 
 import inspect
@@ -46,8 +49,38 @@ def validate_spec(spec):
     return spec
 
 
-def build_from_spec(spec):
-    """Build the compiled model a spec describes.
+def network_options(spec):
+    """The task head and every builder argument of `spec`: the spec's own over the builder's defaults.
+
+    Args:
+        spec: a model spec (validated here).
+
+    Returns:
+        `(head_class, options)`: the task's `TaskHead` subclass and the
+        builder's arguments by name, as `build_task_network` takes them.
+
+    Example:
+
+    >>> head_class, options = network_options({"task": "char_lm", "vocab_size": 30, "units": 8})
+    >>> head_class.__name__, options["units"], options["num_layers"]
+    ('CharLanguageModelHead', 8, 2)
+    """
+    validate_spec(spec)
+    description = get_task(spec["task"])
+    parameters = inspect.signature(description.builder()).parameters
+    options = {name: parameter.default for name, parameter in parameters.items()}
+    options.update((key, value) for key, value in spec.items() if key != "task")
+    return description.model_class().head_class, options
+
+
+def build_from_spec(spec, compile=True):
+    """Build the model a spec describes: what its task's `build_*` builder returns.
+
+    Args:
+        spec: a model spec.
+        compile: compile the network with the task's loss and metrics and the
+            spec's optimizer; False leaves that to the task model that will
+            hold the network (see `optimizer_from_spec`).
 
     Example:
 
@@ -55,19 +88,38 @@ def build_from_spec(spec):
     >>> model.output_shape
     (None, 2)
     """
-    validate_spec(spec)
-    arguments = {key: value for key, value in spec.items() if key != "task"}
-    return get_task(spec["task"]).builder()(**arguments)
+    from kerasrnn.tasks.task_head import build_task_network
+
+    return build_task_network(*network_options(spec), compile=compile)
+
+
+def optimizer_from_spec(spec):
+    """A new optimizer as the spec (or its builder's defaults) configures it.
+
+    Example:
+
+    >>> optimizer = optimizer_from_spec({"task": "char_lm", "vocab_size": 30, "clipnorm": 5.0})
+    >>> type(optimizer).__name__, round(float(optimizer.learning_rate), 6), float(optimizer.clipnorm)
+    ('Adam', 0.002, 5.0)
+    """
+    from kerasrnn.optimizers import build_optimizer
+    from kerasrnn.tasks.task_head import split_network_options
+
+    head_class, options = network_options(spec)
+    return build_optimizer(**split_network_options(head_class, options)[2])
 
 
 def check_builder_options(task, builder_options):
-    """Build `task`'s network once from `builder_options`, with stand-ins for what the data decides.
+    """Check `builder_options` for `task` as its builder would, without building anything.
 
     `kerasrnn train` calls this before it reads the data, so that a bad option
     (`dropout=1.5`, a bidirectional language model) is refused at once, not
-    after the data set has been loaded. The arguments the data fixes
-    (`vocab_size`, `num_tags`, ...) are the builder's required ones; each gets
-    the stand-in 2 unless `builder_options` names it.
+    after the data set has been loaded. It runs the checks of the task's head,
+    of the `RecurrentBackbone` and of the optimizer
+    (`kerasrnn.tasks.task_head.check_task_network_options`), on the
+    builder's defaults for what `builder_options` leaves out. The arguments
+    the data fixes (`vocab_size`, `num_tags`, ...) are the builder's required
+    ones; each gets the stand-in 2 unless `builder_options` names it.
 
     Args:
         task: a task name.
@@ -84,9 +136,11 @@ def check_builder_options(task, builder_options):
     ...
     ValueError: `dropout` must be a number in [0, 1). Received: dropout=1.5
     """
+    from kerasrnn.tasks.task_head import check_task_network_options
+
     parameters = inspect.signature(get_task(task).builder()).parameters
     stand_ins = {name: 2 for name, parameter in parameters.items() if parameter.default is inspect.Parameter.empty}
-    build_from_spec({"task": task, **stand_ins, **(builder_options or {})})
+    check_task_network_options(*network_options({"task": task, **stand_ins, **(builder_options or {})}))
 
 
 def save_spec(spec, path):

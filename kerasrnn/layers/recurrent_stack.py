@@ -93,6 +93,40 @@ def resolve_initializer(name, value):
     return initializer
 
 
+def check_recurrent_stack_options(
+    cell, units, num_layers, dropout, recurrent_dropout, kernel_initializer, recurrent_initializer
+):
+    """Refuse a bad `recurrent_stack` option in one line, without building a layer.
+
+    Args:
+        cell: `"simple_rnn"`, `"lstm"` or `"gru"`.
+        units: hidden units per layer (a positive integer).
+        num_layers: how many layers (a positive integer).
+        dropout: dropout rate on each layer's inputs, in [0, 1).
+        recurrent_dropout: dropout rate on the recurrent state, in [0, 1).
+        kernel_initializer: a Keras initializer name, config or object.
+        recurrent_initializer: a Keras initializer name, config or object.
+
+    Raises:
+        ValueError: naming the first option that is wrong.
+
+    Example:
+
+    >>> check_recurrent_stack_options("gru", 4, 1, 0.0, 0.0, "he_normal", "orthogonal")
+    >>> check_recurrent_stack_options("gru", 0, 1, 0.0, 0.0, "he_normal", "orthogonal")
+    Traceback (most recent call last):
+    ...
+    ValueError: `units` must be a positive integer. Received: units=0
+    """
+    check_choice("cell", cell, tuple(CELLS))
+    check_positive_int("units", units)
+    check_positive_int("num_layers", num_layers)
+    check_rate("dropout", dropout)
+    check_rate("recurrent_dropout", recurrent_dropout)
+    resolve_initializer("kernel_initializer", kernel_initializer)
+    resolve_initializer("recurrent_initializer", recurrent_initializer)
+
+
 def recurrent_stack(
     inputs,
     cell="lstm",
@@ -141,13 +175,10 @@ def recurrent_stack(
     >>> tuple(outputs.shape)
     (None, None, 4)
     """
-    layer_class = CELLS[check_choice("cell", cell, tuple(CELLS))]
-    units = check_positive_int("units", units)
-    num_layers = check_positive_int("num_layers", num_layers)
-    dropout = check_rate("dropout", dropout)
-    recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
-    resolve_initializer("kernel_initializer", kernel_initializer)
-    resolve_initializer("recurrent_initializer", recurrent_initializer)
+    check_recurrent_stack_options(
+        cell, units, num_layers, dropout, recurrent_dropout, kernel_initializer, recurrent_initializer
+    )
+    layer_class, units, num_layers = CELLS[cell], int(units), int(num_layers)
     x = inputs
     for index in range(1, num_layers + 1):
         layer = layer_class(

@@ -1,7 +1,8 @@
 """The three tasks, one folder each, reached through `kerasrnn.tasks.registry`.
 
-Each builder returns a compiled `keras.Model` over integer ids; each task
-model class wraps such a network with its preprocessor.
+Each builder returns a compiled `keras.Model` over integer ids: a
+`RecurrentBackbone` and the task's head as one flat network; each task model
+class wraps such a network with its preprocessor.
 """
 
 from kerasrnn.lazy_attributes import lazy_attributes
@@ -11,6 +12,7 @@ _PUBLIC = {
     "CharLanguageModelPreprocessor": "kerasrnn.tasks.char_lm",
     "PosTagger": "kerasrnn.tasks.pos_tagger",
     "PosTaggerPreprocessor": "kerasrnn.tasks.pos_tagger",
+    "RecurrentBackbone": "kerasrnn.tasks.recurrent_backbone",
     "SentimentClassifier": "kerasrnn.tasks.sentiment",
     "SentimentPreprocessor": "kerasrnn.tasks.sentiment",
     "TaskModel": "kerasrnn.tasks.task_model",

@@ -103,10 +103,11 @@ def embedding_input_dims(network):
 class TaskModel(keras.Model):
     """Base class of the task models: an integer-id network plus its preprocessor.
 
-    Subclasses set `task_name` and implement `examples` (raw inputs →
-    unbatched `tf.data` of model inputs, with targets when given),
-    `default_loss`, `default_metrics`, `serving_endpoints` and
-    `predict_text`.
+    Subclasses set `task_name` and `head_class` (the task's `TaskHead`,
+    which owns the loss and metrics: `default_loss` and `default_metrics`
+    return its own), and implement `examples` (raw inputs → unbatched
+    `tf.data` of model inputs, with targets when given),
+    `serving_endpoints` and `predict_text`.
 
     Args:
         network: the compiled integer-id `keras.Model` a `build_*` builder
@@ -129,6 +130,8 @@ class TaskModel(keras.Model):
     """
 
     task_name = None
+    # The task's `kerasrnn.tasks.task_head.TaskHead`: its loss and metrics are the task's.
+    head_class = None
     # The model attributes that bound one input (`kerasrnn.data.input_checks.bound_attribute`).
     input_limit_names = ()
 
@@ -290,11 +293,29 @@ class TaskModel(keras.Model):
         copy.compile(**keras.saving.deserialize_keras_object(self.get_compile_config()))
         return copy
 
-    def default_loss(self):
-        raise NotImplementedError
+    @classmethod
+    def default_loss(cls):
+        """The task's loss: its head's (`head_class.loss()`).
 
-    def default_metrics(self):
-        raise NotImplementedError
+        Example:
+
+        >>> from kerasrnn.tasks.sentiment import SentimentClassifier
+        >>> SentimentClassifier.default_loss()
+        'sparse_categorical_crossentropy'
+        """
+        return cls.head_class.loss()
+
+    @classmethod
+    def default_metrics(cls):
+        """The task's metrics: its head's (`head_class.metrics()`).
+
+        Example:
+
+        >>> from kerasrnn.tasks.sentiment import SentimentClassifier
+        >>> SentimentClassifier.default_metrics()
+        ['accuracy']
+        """
+        return cls.head_class.metrics()
 
     # -- raw inputs --------------------------------------------------------
 

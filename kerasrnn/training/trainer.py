@@ -8,7 +8,7 @@ import keras
 from kerasrnn.atomic_files import atomic_path
 from kerasrnn.atomic_files import save_model as save_model_atomically
 from kerasrnn.keras_adapter import multi_worker_fit
-from kerasrnn.spec import build_from_spec, check_builder_options, load_spec, save_spec
+from kerasrnn.spec import build_from_spec, check_builder_options, load_spec, optimizer_from_spec, save_spec
 from kerasrnn.tasks.registry import get_task, task_names
 from kerasrnn.tasks.task_model import length_bucketed_input
 from kerasrnn.training.backup import AtomicBackupAndRestore
@@ -231,10 +231,12 @@ def run_training(config, callbacks=None, strategy=None):
         with atomic_path(os.path.join(config.out_dir, SPEC_FILE)) as temporary:
             save_spec(spec, temporary)
     with strategy.scope():
-        network = build_from_spec(network_spec)
+        # Compiled once: the task model, with the task's loss and metrics and the spec's optimizer.
+        network = build_from_spec(network_spec, compile=False)
         if config.initial_weights is not None:
             network.load_weights(config.initial_weights)
-        model = description.model_class()(network, data.preprocessor)
+        model = description.model_class()(network, data.preprocessor, compile=False)
+        model.compile(optimizer=optimizer_from_spec(network_spec))
     monitor, mode = description.monitor
     fit_callbacks = []
     if config.learning_rate_patience is not None:

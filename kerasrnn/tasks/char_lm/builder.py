@@ -2,8 +2,47 @@
 
 import keras
 
-from kerasrnn.tasks.recurrent_body import compile_model, embedded_recurrent_body
-from kerasrnn.validation import check_positive_int
+from kerasrnn.tasks.char_lm.metrics import bits_per_character_metric, nats_per_character
+from kerasrnn.tasks.task_head import TaskHead, build_task_network
+
+
+class CharLanguageModelHead(TaskHead):
+    """The next character's logits at every step: the character language model's head.
+
+    The model must be causal, so it refuses a bidirectional backbone, and a
+    text has no padding, so the backbone masks nothing.
+
+    Args:
+        bidirectional: must be False.
+
+    Example:
+
+    >>> CharLanguageModelHead().backbone_options()
+    {'bidirectional': False, 'mask_padding': False}
+    """
+
+    network_name = "char_lm"
+
+    def __init__(self, bidirectional=False):
+        if bidirectional:
+            raise ValueError(
+                "`bidirectional=True` is not allowed for a character language model: it must be "
+                "causal (predict character t+1 from characters up to t)."
+            )
+
+    def backbone_options(self):
+        return {"bidirectional": False, "mask_padding": False}
+
+    def outputs(self, backbone):
+        return keras.layers.Dense(backbone.vocab_size, name="logits")(backbone.output)
+
+    @staticmethod
+    def loss():
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    @staticmethod
+    def metrics():
+        return [nats_per_character(), bits_per_character_metric()]
 
 
 def build_char_lm(
@@ -25,7 +64,11 @@ def build_char_lm(
     stateful=False,
     batch_size=None,
 ):
-    """Build and compile a next-character model trained with teacher forcing.
+    """Build and compile a next-character model trained with teacher forcing (a convenience).
+
+    It is `build_task_network(CharLanguageModelHead, options)`: a
+    `RecurrentBackbone` under a `CharLanguageModelHead`, as one flat
+    functional network, compiled once with the head's loss and metrics.
 
     The model reads a window of character ids and returns, at every step,
     the logits of the next character. It is causal, so `bidirectional=True`
@@ -71,42 +114,4 @@ def build_char_lm(
     >>> model.predict(np.array([[3, 4, 5]]), verbose=0).shape
     (1, 3, 40)
     """
-    if bidirectional:
-        raise ValueError(
-            "`bidirectional=True` is not allowed for a character language model: it must be "
-            "causal (predict character t+1 from characters up to t)."
-        )
-    if stateful:
-        batch_size = check_positive_int("batch_size", batch_size)
-        token_ids = keras.Input(batch_shape=(batch_size, None), dtype="int32", name="token_ids")
-    else:
-        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-    x = embedded_recurrent_body(
-        token_ids,
-        vocab_size,
-        embedding_dim,
-        mask_padding=False,
-        dropout=dropout,
-        bidirectional=False,
-        cell=cell,
-        units=units,
-        num_layers=num_layers,
-        recurrent_dropout=recurrent_dropout,
-        kernel_initializer=kernel_initializer,
-        recurrent_initializer=recurrent_initializer,
-        return_sequences=True,
-        stateful=stateful,
-    )
-    logits = keras.layers.Dense(vocab_size, name="logits")(x)
-    model = keras.Model(token_ids, logits, name=f"char_lm_{cell}")
-    compile_model(
-        model,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-        optimizer=optimizer,
-        learning_rate=learning_rate,
-        clipnorm=clipnorm,
-        clipvalue=clipvalue,
-        global_clipnorm=global_clipnorm,
-    )
-    return model
+    return build_task_network(CharLanguageModelHead, locals())

@@ -5,11 +5,11 @@ import numpy as np
 import tensorflow as tf
 
 from kerasrnn.data.text import tbptt_dataset
-from kerasrnn.tasks.char_lm.metrics import bits_per_character_metric, nats_per_character
 from kerasrnn.tasks.char_lm.sampler import MAX_GENERATE_LENGTH, MAX_PROMPT_LENGTH, CharStepper, sample_characters
 from kerasrnn.tasks.model_parts import reset_states, stateful_copy
 from kerasrnn.tasks.char_lm.preprocessor import CharLanguageModelPreprocessor  # noqa: F401  (registers it for loading)
 from kerasrnn.tasks.char_lm.reset_states_each_epoch import ResetStatesEachEpoch
+from kerasrnn.tasks.char_lm.builder import CharLanguageModelHead
 from kerasrnn.tasks.task_model import DEFAULT_BATCH_SIZE, TaskModel
 
 # `evaluate` on a text reads it as this many contiguous streams, the state
@@ -68,11 +68,7 @@ class CharLanguageModel(TaskModel):
 
     task_name = "char_lm"
 
-    def default_loss(self):
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    def default_metrics(self):
-        return [nats_per_character(), bits_per_character_metric()]
+    head_class = CharLanguageModelHead
 
     def examples(self, x, y=None):
         texts = _texts(x)

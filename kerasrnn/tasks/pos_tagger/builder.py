@@ -2,11 +2,38 @@
 
 import keras
 
-from kerasrnn.layers.char_word_encoder import CharacterWordEncoder
-from kerasrnn.layers.word_dropout import WordDropout
 from kerasrnn.tasks.pos_tagger.token_accuracy import TokenAccuracy
-from kerasrnn.tasks.recurrent_body import compile_model, embedded_recurrent_body
-from kerasrnn.validation import check_positive_int, check_rate
+from kerasrnn.tasks.task_head import TaskHead, build_task_network
+from kerasrnn.validation import check_positive_int
+
+
+class PosTaggerHead(TaskHead):
+    """A softmax over the tags at every step: the tagger's head.
+
+    Args:
+        num_tags: number of tag ids.
+
+    Example:
+
+    >>> PosTaggerHead(num_tags=18).num_tags
+    18
+    """
+
+    network_name = "pos_tagger"
+
+    def __init__(self, num_tags):
+        self.num_tags = check_positive_int("num_tags", num_tags)
+
+    def outputs(self, backbone):
+        return keras.layers.Dense(self.num_tags, activation="softmax", name="tag_probabilities")(backbone.output)
+
+    @staticmethod
+    def loss():
+        return "sparse_categorical_crossentropy"
+
+    @staticmethod
+    def metrics():
+        return [TokenAccuracy()]
 
 
 def build_pos_tagger(
@@ -31,7 +58,11 @@ def build_pos_tagger(
     char_units=64,
     word_dropout=0.0,
 ):
-    """Build and compile a part-of-speech tagger over integer word ids.
+    """Build and compile a part-of-speech tagger over integer word ids (a convenience).
+
+    It is `build_task_network(PosTaggerHead, options)`: a `RecurrentBackbone`
+    (with the optional character encoder) under a `PosTaggerHead`, as one
+    flat functional network, compiled once with the head's loss and metrics.
 
     Id 0 is padding: it is masked, so it affects neither the other tokens'
     predictions nor the loss nor the accuracy.
@@ -75,42 +106,4 @@ def build_pos_tagger(
     >>> model.predict(np.array([[4, 9, 2, 0]]), verbose=0).shape
     (1, 4, 18)
     """
-    num_tags = check_positive_int("num_tags", num_tags)
-    token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-    inputs, spelling = token_ids, None
-    if char_vocab_size is not None:
-        char_ids = keras.Input(shape=(None, None), dtype="int32", name="char_ids")
-        inputs = {"token_ids": token_ids, "char_ids": char_ids}
-        spelling = CharacterWordEncoder(char_vocab_size, char_embedding_dim, char_units, name="spelling")(char_ids)
-    word_ids = token_ids
-    if check_rate("word_dropout", word_dropout):
-        word_ids = WordDropout(word_dropout, name="word_dropout")(token_ids)
-    x = embedded_recurrent_body(
-        word_ids,
-        vocab_size,
-        embedding_dim,
-        mask_padding=True,
-        dropout=dropout,
-        bidirectional=bidirectional,
-        extra_features=spelling,
-        cell=cell,
-        units=units,
-        num_layers=num_layers,
-        recurrent_dropout=recurrent_dropout,
-        kernel_initializer=kernel_initializer,
-        recurrent_initializer=recurrent_initializer,
-        return_sequences=True,
-    )
-    probabilities = keras.layers.Dense(num_tags, activation="softmax", name="tag_probabilities")(x)
-    model = keras.Model(inputs, probabilities, name=f"pos_tagger_{cell}")
-    compile_model(
-        model,
-        loss="sparse_categorical_crossentropy",
-        metrics=[TokenAccuracy()],
-        optimizer=optimizer,
-        learning_rate=learning_rate,
-        clipnorm=clipnorm,
-        clipvalue=clipvalue,
-        global_clipnorm=global_clipnorm,
-    )
-    return model
+    return build_task_network(PosTaggerHead, locals())

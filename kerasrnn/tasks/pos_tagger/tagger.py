@@ -5,8 +5,8 @@ import numpy as np
 import tensorflow as tf
 
 from kerasrnn.data.input_checks import MAX_SENTENCE_TOKENS, bound_attribute, check_utf8_text, sentence_too_long
-from kerasrnn.tasks.pos_tagger.token_accuracy import TokenAccuracy
 from kerasrnn.tasks.pos_tagger.preprocessor import PosTaggerPreprocessor  # noqa: F401  (registers it for loading)
+from kerasrnn.tasks.pos_tagger.builder import PosTaggerHead
 from kerasrnn.tasks.task_model import TaskModel
 
 
@@ -50,11 +50,7 @@ class PosTagger(TaskModel):
     input_limit_names = ("max_sentence_tokens",)
     max_sentence_tokens = bound_attribute("max_sentence_tokens", MAX_SENTENCE_TOKENS)
 
-    def default_loss(self):
-        return "sparse_categorical_crossentropy"
-
-    def default_metrics(self):
-        return [TokenAccuracy()]
+    head_class = PosTaggerHead
 
     def examples(self, x, y=None):
         from kerasrnn.tasks.pos_tagger.data import sentence_examples

@@ -2,13 +2,52 @@
 
 import keras
 
-from kerasrnn.tasks.recurrent_body import compile_model, embedded_recurrent_body
 from kerasrnn.layers.masked_max_pooling import MaskedGlobalMaxPooling1D
-from kerasrnn.layers.word_dropout import WordDropout
-from kerasrnn.validation import check_choice, check_positive_int, check_rate
+from kerasrnn.tasks.task_head import TaskHead, build_task_network
+from kerasrnn.validation import check_choice, check_positive_int
 
 # Both pooling layers honour the padding mask (Keras' own max pooling does not).
 POOLING = {"last": None, "mean": keras.layers.GlobalAveragePooling1D, "max": MaskedGlobalMaxPooling1D}
+
+
+class SentimentHead(TaskHead):
+    """Pooling over the steps, then a softmax over the classes: the sentiment task's head.
+
+    Args:
+        num_classes: number of classes, at least 2.
+        pooling: `"last"` (the backbone returns only its final state),
+            `"mean"` or `"max"` over every real step.
+
+    Example:
+
+    >>> SentimentHead(num_classes=3, pooling="last").backbone_options()
+    {'return_sequences': False}
+    """
+
+    network_name = "sentiment"
+
+    def __init__(self, num_classes=2, pooling="max"):
+        self.num_classes = check_positive_int("num_classes", num_classes)
+        if self.num_classes < 2:
+            raise ValueError(f"`num_classes` must be at least 2. Received: num_classes={num_classes}")
+        self.pooling = check_choice("pooling", pooling, tuple(POOLING))
+
+    def backbone_options(self):
+        return {"return_sequences": self.pooling != "last"}
+
+    def outputs(self, backbone):
+        x = backbone.output
+        if self.pooling != "last":
+            x = POOLING[self.pooling](name=f"{self.pooling}_pooling")(x)
+        return keras.layers.Dense(self.num_classes, activation="softmax", name="probabilities")(x)
+
+    @staticmethod
+    def loss():
+        return "sparse_categorical_crossentropy"
+
+    @staticmethod
+    def metrics():
+        return ["accuracy"]
 
 
 def build_sentiment_classifier(
@@ -31,7 +70,11 @@ def build_sentiment_classifier(
     pooling="max",
     word_dropout=0.0,
 ):
-    """Build and compile a sentiment classifier over integer token ids.
+    """Build and compile a sentiment classifier over integer token ids (a convenience).
+
+    It is `build_task_network(SentimentHead, options)`: a `RecurrentBackbone`
+    (see `kerasrnn.tasks.recurrent_backbone`) under a `SentimentHead`, as one
+    flat functional network, compiled once with the head's loss and metrics.
 
     Id 0 is padding and is masked: a review padded to any length gets the
     same prediction. The model ends in a softmax over `num_classes` and is
@@ -78,41 +121,4 @@ def build_sentiment_classifier(
     >>> model.predict(np.array([[5, 6, 7, 0, 0]]), verbose=0).shape
     (1, 2)
     """
-    num_classes = check_positive_int("num_classes", num_classes)
-    if num_classes < 2:
-        raise ValueError(f"`num_classes` must be at least 2. Received: num_classes={num_classes}")
-    check_choice("pooling", pooling, tuple(POOLING))
-    token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-    word_ids = token_ids
-    if check_rate("word_dropout", word_dropout):
-        word_ids = WordDropout(word_dropout, name="word_dropout")(token_ids)
-    x = embedded_recurrent_body(
-        word_ids,
-        vocab_size,
-        embedding_dim,
-        mask_padding=True,
-        dropout=dropout,
-        bidirectional=bidirectional,
-        cell=cell,
-        units=units,
-        num_layers=num_layers,
-        recurrent_dropout=recurrent_dropout,
-        kernel_initializer=kernel_initializer,
-        recurrent_initializer=recurrent_initializer,
-        return_sequences=pooling != "last",
-    )
-    if pooling != "last":
-        x = POOLING[pooling](name=f"{pooling}_pooling")(x)
-    probabilities = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
-    model = keras.Model(token_ids, probabilities, name=f"sentiment_{cell}")
-    compile_model(
-        model,
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        optimizer=optimizer,
-        learning_rate=learning_rate,
-        clipnorm=clipnorm,
-        clipvalue=clipvalue,
-        global_clipnorm=global_clipnorm,
-    )
-    return model
+    return build_task_network(SentimentHead, locals())

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from kerasrnn.data.input_checks import MAX_REVIEW_CHARACTERS, bound_attribute, check_utf8_text, review_too_long
 from kerasrnn.tasks.sentiment.preprocessor import SentimentPreprocessor  # noqa: F401  (registers it for loading)
+from kerasrnn.tasks.sentiment.builder import SentimentHead
 from kerasrnn.tasks.task_model import TaskModel
 
 
@@ -49,11 +50,7 @@ class SentimentClassifier(TaskModel):
     input_limit_names = ("max_review_characters",)
     max_review_characters = bound_attribute("max_review_characters", MAX_REVIEW_CHARACTERS)
 
-    def default_loss(self):
-        return "sparse_categorical_crossentropy"
-
-    def default_metrics(self):
-        return ["accuracy"]
+    head_class = SentimentHead
 
     def examples(self, x, y=None):
         from kerasrnn.tasks.sentiment.data import review_examples

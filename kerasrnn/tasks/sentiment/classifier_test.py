@@ -35,12 +35,13 @@ def trained(reviews):
     vectorizer = keras.layers.TextVectorization(max_tokens=3000)
     vectorizer.adapt(texts)
     preprocessor = SentimentPreprocessor(vectorizer.get_vocabulary(), max_length=120)
+    # Seeded before the weights are drawn: otherwise they depend on the tests that ran before.
+    keras.utils.set_random_seed(0)
     network = build_sentiment_classifier(len(preprocessor.vocabulary), units=16, embedding_dim=16, cell="gru",
                                          pooling="max", learning_rate=3e-3)
     model = SentimentClassifier(network, preprocessor)
-    keras.utils.set_random_seed(0)
     names = np.array(preprocessor.labels)[labels]  # label names: the preprocessor maps them to ids
-    model.fit(texts, names, batch_size=32, epochs=3, verbose=0)
+    model.fit(texts, names, batch_size=32, epochs=5, verbose=0)
     return model
 
 
@@ -49,7 +50,8 @@ def test_fit_on_raw_reviews_learns_and_evaluate_matches_predict(trained, reviews
     metrics = trained.evaluate(texts, labels, return_dict=True, verbose=0)
     predicted = trained.predict(texts, verbose=0).argmax(-1)
     assert metrics["accuracy"] == pytest.approx(np.mean(predicted == labels), abs=1e-6)
-    # Chance is 0.5; 600 real reviews for 3 epochs reach ~0.7. A broken pipeline stays at chance.
+    # Chance is 0.5; 600 real reviews for 5 epochs reach 0.74 (3 epochs: 0.61, too near the bound). A broken
+    # pipeline stays at chance.
     assert metrics["accuracy"] > 0.6, metrics
 
 
