@@ -4,21 +4,15 @@ import dataclasses
 import json
 import sys
 
+from kerasrnn.commands.parser import parse_verb  # noqa: F401 (the examples use it)
+
 DEFAULT_OUT = "reports/diagnostics"
 
 
 def add_diagnose_verb(verbs):
-    """Add `diagnose` to the `kerasrnn` sub-command parsers.
+    """Add `diagnose` to the `kerasrnn` verbs (`verbs`: the parser's `add_subparsers()`), handled by `run_diagnose`.
 
-    Args:
-        verbs: the `add_subparsers()` object of the `kerasrnn` parser.
-
-    Example:
-
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser()
-    >>> add_diagnose_verb(parser.add_subparsers(dest="command"))
-    >>> parser.parse_args(["diagnose", "--data", "input.txt"]).seq_len
+    >>> parse_verb(add_diagnose_verb, ["diagnose", "--data", "input.txt"]).seq_len
     200
     """
     from kerasrnn.diagnostics.config import CELLS, DiagnoseConfig

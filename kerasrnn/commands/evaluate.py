@@ -4,22 +4,14 @@ import json
 import os
 
 from kerasrnn.commands.parser import MODEL_HELP, add_input_limit_options, load_model_argument, set_input_limits
+from kerasrnn.commands.parser import parse_verb  # noqa: F401 (the examples use it)
 
 
 def add_evaluate_verb(verbs):
-    """Add `evaluate` to the `kerasrnn` sub-command parsers; its handler is `run_evaluate`.
+    """Add `evaluate` to the `kerasrnn` verbs (`verbs`: the parser's `add_subparsers()`), handled by `run_evaluate`.
 
-    Args:
-        verbs: the `add_subparsers()` object of the `kerasrnn` parser.
-
-    Example:
-
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser()
-    >>> add_evaluate_verb(parser.add_subparsers(dest="command"))
-    >>> arguments = parser.parse_args(["evaluate", "runs/pos", "--data", "en_ewt-ud-test.conllu"])
-    >>> arguments.data, arguments.handler.__name__
-    ('en_ewt-ud-test.conllu', 'run_evaluate')
+    >>> parse_verb(add_evaluate_verb, ["evaluate", "runs/pos", "--data", "en_ewt-ud-test.conllu"]).data
+    'en_ewt-ud-test.conllu'
     """
     evaluate = verbs.add_parser(
         "evaluate", help="score a model on real data", description="Print the task metrics as one JSON line."

@@ -3,22 +3,15 @@
 import json
 
 from kerasrnn.commands.parser import MODEL_HELP, load_model_argument
+from kerasrnn.commands.parser import parse_verb  # noqa: F401 (the examples use it)
 
 
 def add_export_verb(verbs):
-    """Add `export` to the `kerasrnn` sub-command parsers; its handler is `run_export`.
+    """Add `export` to the `kerasrnn` verbs (`verbs`: the parser's `add_subparsers()`), handled by `run_export`.
 
-    Args:
-        verbs: the `add_subparsers()` object of the `kerasrnn` parser.
-
-    Example:
-
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser()
-    >>> add_export_verb(parser.add_subparsers(dest="command"))
-    >>> arguments = parser.parse_args(["export", "sentiment-imdb-bilstm", "--base-path", "export/imdb"])
-    >>> arguments.format, arguments.handler.__name__
-    ('saved_model', 'run_export')
+    >>> arguments = parse_verb(add_export_verb, ["export", "sentiment-imdb-bilstm", "--base-path", "export/imdb"])
+    >>> arguments.format
+    'saved_model'
     """
     export = verbs.add_parser(
         "export", help="export a trained model for TF Serving, ONNX or LiteRT",

@@ -1,22 +1,14 @@
 """The `kerasrnn generate` verb: text sampled from a character language model after a prompt."""
 
 from kerasrnn.commands.parser import MODEL_HELP, load_model_argument
+from kerasrnn.commands.parser import parse_verb  # noqa: F401 (the examples use it)
 
 
 def add_generate_verb(verbs):
-    """Add `generate` to the `kerasrnn` sub-command parsers; its handler is `run_generate`.
+    """Add `generate` to the `kerasrnn` verbs (`verbs`: the parser's `add_subparsers()`), handled by `run_generate`.
 
-    Args:
-        verbs: the `add_subparsers()` object of the `kerasrnn` parser.
-
-    Example:
-
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser()
-    >>> add_generate_verb(parser.add_subparsers(dest="command"))
-    >>> arguments = parser.parse_args(["generate", "charlm-shakespeare-lstm", "--prompt", "ROMEO:"])
-    >>> arguments.length, arguments.handler.__name__
-    (300, 'run_generate')
+    >>> parse_verb(add_generate_verb, ["generate", "charlm-shakespeare-lstm", "--prompt", "ROMEO:"]).length
+    300
     """
     generate = verbs.add_parser("generate", help="sample text from a char LM", description="Sample text.")
     generate.add_argument("model", help=MODEL_HELP)

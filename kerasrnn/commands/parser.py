@@ -129,3 +129,22 @@ def load_model_argument(source):
     from kerasrnn.zoo import load
 
     return load(source)
+
+
+def parse_verb(add_verb, argv):
+    """Parse `argv` with a `kerasrnn` parser that has only the verb `add_verb` adds (the verbs' examples use it).
+
+    Args:
+        add_verb: one of the `add_<verb>_verb` functions of `kerasrnn.commands`.
+        argv: the command line after `kerasrnn`.
+
+    Example:
+
+    >>> def add_hello_verb(verbs):
+    ...     verbs.add_parser("hello").add_argument("--name", default="world")
+    >>> parse_verb(add_hello_verb, ["hello"]).name
+    'world'
+    """
+    parser = CommandParser(prog="kerasrnn")
+    add_verb(parser.add_subparsers(dest="command", required=True))
+    return parser.parse_args(argv)

@@ -3,22 +3,14 @@
 import json
 
 from kerasrnn.commands.parser import MODEL_HELP, add_input_limit_options, load_model_argument, set_input_limits
+from kerasrnn.commands.parser import parse_verb  # noqa: F401 (the examples use it)
 
 
 def add_predict_verb(verbs):
-    """Add `predict` to the `kerasrnn` sub-command parsers; its handler is `run_predict`.
+    """Add `predict` to the `kerasrnn` verbs (`verbs`: the parser's `add_subparsers()`), handled by `run_predict`.
 
-    Args:
-        verbs: the `add_subparsers()` object of the `kerasrnn` parser.
-
-    Example:
-
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser()
-    >>> add_predict_verb(parser.add_subparsers(dest="command"))
-    >>> arguments = parser.parse_args(["predict", "sentiment-imdb-bilstm", "A fine film."])
-    >>> arguments.text, arguments.handler.__name__
-    ('A fine film.', 'run_predict')
+    >>> parse_verb(add_predict_verb, ["predict", "sentiment-imdb-bilstm", "A fine film."]).text
+    'A fine film.'
     """
     predict = verbs.add_parser("predict", help="classify or tag a text", description="Classify or tag a text.")
     predict.add_argument("model", help=MODEL_HELP)

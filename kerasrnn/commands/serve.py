@@ -5,20 +5,15 @@ The handler imports `kerasrnn.serving` alone: a server process needs no task cod
 
 import argparse
 
+from kerasrnn.commands.parser import parse_verb  # noqa: F401 (the examples use it)
+
 
 def add_serve_verb(verbs):
-    """Add `serve` to the `kerasrnn` sub-command parsers; its handler is `run_serve`.
+    """Add `serve` to the `kerasrnn` verbs (`verbs`: the parser's `add_subparsers()`), handled by `run_serve`.
 
-    Args:
-        verbs: the `add_subparsers()` object of the `kerasrnn` parser.
-
-    Example:
-
-    >>> parser = argparse.ArgumentParser()
-    >>> add_serve_verb(parser.add_subparsers(dest="command"))
-    >>> arguments = parser.parse_args(["serve", "--model_base_path", "export/imdb", "--port", "8500"])
-    >>> arguments.tf_serving_flags, arguments.handler.__name__
-    (True, 'run_serve')
+    >>> arguments = parse_verb(add_serve_verb, ["serve", "--model_base_path", "export/imdb", "--port", "8500"])
+    >>> arguments.tf_serving_flags
+    True
     """
     serve = verbs.add_parser(
         "serve", help="serve exports over TF Serving's REST and gRPC APIs",

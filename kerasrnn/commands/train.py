@@ -8,6 +8,8 @@ import sys
 from kerasrnn.tasks.registry import all_tasks, get_task
 from kerasrnn.training.config import TrainingConfig
 
+from kerasrnn.commands.parser import parse_verb  # noqa: F401 (the examples use it)
+
 # The builder options every task takes, one flag each (a task's own options come from its folder).
 BUILDER_OPTIONS = (
     "cell",
@@ -28,19 +30,11 @@ BUILDER_OPTIONS = (
 
 
 def add_train_verb(verbs):
-    """Add `train` to the `kerasrnn` sub-command parsers; its handler is `run_train`.
+    """Add `train` to the `kerasrnn` verbs (`verbs`: the parser's `add_subparsers()`), handled by `run_train`.
 
-    Args:
-        verbs: the `add_subparsers()` object of the `kerasrnn` parser.
-
-    Example:
-
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser()
-    >>> add_train_verb(parser.add_subparsers(dest="command"))
-    >>> arguments = parser.parse_args(["train", "char_lm", "--data", "input.txt", "--out", "runs/lm", "--cell", "gru"])
-    >>> arguments.cell, arguments.epochs, arguments.handler.__name__
-    ('gru', 1, 'run_train')
+    >>> arguments = parse_verb(add_train_verb, ["train", "char_lm", "--data", "input.txt", "--out", "runs/lm", "--cell", "gru"])
+    >>> arguments.cell
+    'gru'
     """
     train = verbs.add_parser("train", help="train a model on real data", description="Train a model on real data.")
     train.add_argument(
