@@ -315,20 +315,19 @@ class FastGRU(_OnednnSingleStateLayer, keras.layers.GRU):
     hold only standard ops) it runs Keras' own loop.
 
     Args:
-        units: hidden units; every other argument is `keras.layers.GRU`'s.
-        **kwargs: passed to `keras.layers.GRU`.
+        units: hidden units.
+        **kwargs: the other arguments of `keras.layers.GRU` (`return_sequences`, `go_backwards`, ...).
 
-    Example:
+    Example: the same outputs as Keras' `GRU` with its weights, for any mask pattern (here with gaps).
 
     >>> import numpy as np
     >>> x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
-    >>> reference, fast = keras.layers.GRU(4), FastGRU(4)
-    >>> _ = reference(x), fast(x)
+    >>> fast, reference = FastGRU(4, return_sequences=True), keras.layers.GRU(4, return_sequences=True)
+    >>> reference.build(x.shape)
+    >>> fast.build(x.shape)
     >>> fast.set_weights(reference.get_weights())
-    >>> bool(np.allclose(fast(x), reference(x), atol=1e-5))
-    True
-    >>> mask = np.array([[True, True, False, False, False], [True] * 5])
-    >>> bool(np.allclose(fast(x, mask=mask), reference(x, mask=mask), atol=1e-5))
+    >>> gaps = np.array([[True, False, True, True, False], [False, True, True, True, True]])
+    >>> bool(np.allclose(fast(x, mask=gaps), reference(x, mask=gaps), atol=1e-5))
     True
     """
 
