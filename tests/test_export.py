@@ -199,10 +199,13 @@ def test_export_traced_as_on_a_gpu_has_no_cudnn_ops(tmp_path, monkeypatch):
     # Make Keras believe a GPU is present, so LSTM/GRU pick their cuDNN kernels when traced.
     import importlib
 
+    from kerasrnn.layers import fast_rnn
     from kerasrnn.tasks.sentiment import SentimentClassifier, SentimentPreprocessor, build_sentiment_classifier
 
     tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
     monkeypatch.setattr(tf_rnn, "_is_gpu_available", lambda: True)
+    # kerasrnn's FastGRU asks TensorFlow for a GPU itself (and then leaves the layer to Keras' cuDNN path).
+    monkeypatch.setattr(fast_rnn, "_gpu_present", lambda: True)
     core = build_sentiment_classifier(vocab_size=6, units=4, embedding_dim=4, cell="gru", bidirectional=True)
     model = SentimentClassifier(core, SentimentPreprocessor(["", "[UNK]", "good", "bad", "film", "!"], max_length=5))
     traced = tf.function(lambda ids: core(ids)).get_concrete_function(tf.TensorSpec([None, None], tf.int32))
