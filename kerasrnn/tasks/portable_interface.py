@@ -1,6 +1,6 @@
 """`PortableInterface`: how a task's network looks from outside TensorFlow, for its ONNX and LiteRT exports.
 
-Each task folder's `portable.py` subclasses it (found by
+Each task folder's `portable.py` subclasses it and names an instance `INTERFACE` (found by
 `TaskDescription.portable()`), so `kerasrnn.export.portable` converts any
 task's network without knowing the tasks: the names of the inputs and the
 output, the padding the runtime must honour, whether the recurrent state is

@@ -127,10 +127,7 @@ class TaskDescription:
         >>> get_task("pos_tagger").portable().output_name
         'scores'
         """
-        module = importlib.import_module(f"{self.package}.portable")
-        classes = [value for value in vars(module).values()
-                   if isinstance(value, type) and value.__module__ == module.__name__]
-        return classes[0]()
+        return importlib.import_module(f"{self.package}.portable").INTERFACE
 
     def baseline(self):
         """The task's baseline module: `measure_baseline(shared_data)` → name, metric, value, seconds."""

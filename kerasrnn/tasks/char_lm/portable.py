@@ -25,3 +25,7 @@ class CharLanguageModelPortableInterface(PortableInterface):
     def probe_ids(self, model, role, real, rng):
         """Any character ids at every step: a generator's input has no padding."""
         return rng.integers(0, len(model.preprocessor.labels), real.shape)
+
+
+# What `TaskDescription.portable()` returns for this task.
+INTERFACE = CharLanguageModelPortableInterface()

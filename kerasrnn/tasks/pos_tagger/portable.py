@@ -46,3 +46,7 @@ class PosTaggerPortableInterface(PortableInterface):
         word_lengths = np.where(real, rng.integers(1, PROBE_WORD_LENGTH + 1, real.shape), 0)
         ids = rng.integers(1, len(model.preprocessor.characters) + 2, (*real.shape, PROBE_WORD_LENGTH))
         return np.where(np.arange(PROBE_WORD_LENGTH)[None, None, :] < word_lengths[:, :, None], ids, 0)
+
+
+# What `TaskDescription.portable()` returns for this task.
+INTERFACE = PosTaggerPortableInterface()

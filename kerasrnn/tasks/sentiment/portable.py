@@ -27,3 +27,7 @@ class SentimentPortableInterface(PortableInterface):
             "labels": list(preprocessor.labels),
             "vocabulary": list(preprocessor.vocabulary),
         }
+
+
+# What `TaskDescription.portable()` returns for this task.
+INTERFACE = SentimentPortableInterface()
