@@ -14,7 +14,7 @@ from kerasrnn import zoo
 from kerasrnn.cli import main
 from kerasrnn.training.trainer import train
 from kerasrnn.zoo import index as zoo_index
-from kerasrnn.zoo.download import fetch, sha256_of
+from kerasrnn.zoo.download import DEFAULT_ZOO_DIR, fetch, sha256_of
 from kerasrnn.zoo.index import read_index, write_index
 
 SENTENCE = tf.constant([["The", "dog", "barks", "."]])
@@ -171,8 +171,8 @@ def test_zoo_evaluate_prints_the_same_json_as_evaluate(monkeypatch, zoo_dir, art
 def test_the_published_index_is_consistent_with_its_artifacts():
     """Every packaged entry's file exists in models/ with the recorded size and sha256, and models/index.json
     (what a mirror serves) holds exactly the packaged entries."""
-    models = os.path.dirname(zoo_index.index_path())
-    assert sorted(read_index(), key=lambda e: e["name"]) == read_index(zoo_index.index_path())
+    models = os.path.dirname(os.path.join(DEFAULT_ZOO_DIR, "index.json"))
+    assert sorted(read_index(), key=lambda e: e["name"]) == read_index(os.path.join(DEFAULT_ZOO_DIR, "index.json"))
     from kerasrnn.zoo.recipes import read_recipes
 
     assert sorted(entry["name"] for entry in read_index()) == sorted(read_recipes())
@@ -204,7 +204,7 @@ def test_the_readme_zoo_table_is_generated_from_the_index():
     from kerasrnn.zoo.baselines import read_baselines
     from kerasrnn.zoo.table import END, START, markdown_table
 
-    readme = open(os.path.join(os.path.dirname(zoo_index.index_path()), "..", "README.md"), encoding="utf-8").read()
+    readme = open(os.path.join(os.path.dirname(os.path.join(DEFAULT_ZOO_DIR, "index.json")), "..", "README.md"), encoding="utf-8").read()
     assert f"{START}\n{markdown_table(read_index(), read_baselines())}\n{END}" in readme
     assert sorted(baseline["task"] for baseline in read_baselines()) == ["char_lm", "pos_tagger", "sentiment"]
 

@@ -16,9 +16,9 @@ import threading
 import pytest
 
 from kerasrnn import zoo
-from kerasrnn.zoo.download import PROGRESS_MIN_BYTES, download_at_most, fetch, sha256_of
-from kerasrnn.zoo.index import DEFAULT_ZOO_DIR, find_entry
-from kerasrnn.zoo.sources import model_file
+from kerasrnn.zoo.download import DEFAULT_ZOO_DIR, PROGRESS_MIN_BYTES, download_at_most, fetch, sha256_of
+from kerasrnn.zoo.index import find_entry
+from kerasrnn.zoo.presets import model_file
 
 NAME = "charlm-shakespeare-rnn"
 FILE = f"{NAME}.keras"

@@ -18,12 +18,12 @@ import pytest
 import kerasrnn
 from kerasrnn import zoo
 from kerasrnn.cli import main
-from kerasrnn.zoo.download import NO_ORIGIN
-from kerasrnn.zoo.index import DEFAULT_ZOO_DIR, find_entry, read_index
+from kerasrnn.zoo.download import DEFAULT_ZOO_DIR, NO_ORIGIN
+from kerasrnn.zoo.index import find_entry, read_index
 from kerasrnn.zoo.model_packages import model_package_name, model_package_requirements, packaged_model_file
 from kerasrnn.zoo import packaging
 from kerasrnn.zoo.packaging import PYPI_FILE_LIMIT_BYTES, build_model_wheels
-from kerasrnn.zoo.sources import model_file
+from kerasrnn.zoo.presets import model_file
 
 NAME = "charlm-shakespeare-rnn"
 PACKAGE = "kerasrnn-zoo-char-lm"
@@ -80,7 +80,7 @@ def test_a_fresh_process_loads_a_packaged_model_offline_and_writes_no_cache(tmp_
 import sys
 from kerasrnn import CharLanguageModel, zoo
 from kerasrnn.cli import main
-from kerasrnn.zoo.sources import model_file
+from kerasrnn.zoo.presets import model_file
 
 name = sys.argv[1]
 print(model_file(name))

@@ -25,9 +25,9 @@ import pytest
 
 from kerasrnn import zoo
 from kerasrnn.tasks import CharLanguageModel, SentimentClassifier
-from kerasrnn.zoo.download import sha256_of
-from kerasrnn.zoo.index import DEFAULT_ZOO_DIR, find_entry, read_index, write_index
-from kerasrnn.zoo.sources import model_file
+from kerasrnn.zoo.download import DEFAULT_ZOO_DIR, sha256_of
+from kerasrnn.zoo.index import find_entry, read_index, write_index
+from kerasrnn.zoo.presets import model_file
 
 NAME = "charlm-shakespeare-rnn"
 FILE = f"{NAME}.keras"

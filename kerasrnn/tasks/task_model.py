@@ -172,20 +172,22 @@ class TaskModel(keras.Model):
         return cls(**config)
 
     @classmethod
-    def from_preset(cls, preset, **kwargs):
+    def from_preset(cls, preset):
         """Load a ready model of this class from a zoo name, a `.keras` file, a folder or a URL.
 
-        See `kerasrnn.zoo.load` for every kind of source (`https://`,
-        `file://`, `hf://owner/repo`), checksums, the cache and offline use.
+        Calls down into `kerasrnn.tasks.preset_loading.load_preset`, which
+        resolves the preset with `kerasrnn.zoo.presets.model_file` (every kind
+        of source: `https://`, `file://`, `hf://owner/repo`; checksums, the
+        cache and offline use) and loads it in safe mode.
 
         Example:
 
         >>> from kerasrnn import SentimentClassifier
         >>> model = SentimentClassifier.from_preset("sentiment-imdb-bigru")  # doctest: +SKIP
         """
-        from kerasrnn.zoo import load
+        from kerasrnn.tasks.preset_loading import load_preset
 
-        return load(preset, model_class=cls, **kwargs)
+        return load_preset(preset, model_class=cls)
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
         """Compile with the task's loss and metrics unless others are given.

@@ -46,19 +46,11 @@ def download(name):
 def load(source, model_class=None):
     """Load a ready task model from a zoo name, a `.keras` file, a folder or a URL.
 
-    Loading uses `safe_mode=True`: no `Lambda` code runs. See
-    `kerasrnn.zoo.sources.model_file` for every kind of source. Keras' own
-    recurrent layers in an older model become the fused layers the builders
-    use now (`kerasrnn.layers.recurrent_stack.with_builder_layers`).
-
-    Args:
-        source: a zoo name, a `.keras` file, a `kerasrnn train` folder, a zoo
-            folder, an `https://`/`file://` URL or `hf://OWNER/REPO`.
-        model_class: if given (as `SentimentClassifier.from_preset` does),
-            the model must be of this class.
-
-    Returns:
-        A `SentimentClassifier`, `PosTagger` or `CharLanguageModel`.
+    The same loading as `TaskModel.from_preset`: both call down into
+    `kerasrnn.tasks.preset_loading.load_preset` (safe mode), which resolves
+    the source with `kerasrnn.zoo.presets.model_file` (sha256, cache, origins).
+    `source` and `model_class` are `load_preset`'s `preset` and `model_class`;
+    the result is a `SentimentClassifier`, `PosTagger` or `CharLanguageModel`.
 
     Example:
 
@@ -66,33 +58,9 @@ def load(source, model_class=None):
     >>> model.predict_text("A moving, funny film.")["label"]  # doctest: +SKIP
     'pos'
     """
-    import keras
+    from kerasrnn.tasks.preset_loading import load_preset
 
-    import kerasrnn.layers  # noqa: F401  registers the custom layers a saved model names
-    from kerasrnn.tasks.registry import all_tasks, task_of
-    from kerasrnn.zoo.sources import model_file
-
-    path = model_file(source)
-    for task in all_tasks():
-        task.model_class()  # registers the task classes with Keras
-    try:
-        model = keras.saving.load_model(path, safe_mode=True)
-    except Exception as error:
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"{path}: not a loadable kerasrnn model ({message}).") from error
-    try:
-        task_of(model)
-    except ValueError:
-        raise ValueError(
-            f"{path}: a {type(model).__name__}, not a kerasrnn task model (a .keras file of another library?)."
-        ) from None
-    if model_class is not None and not isinstance(model, model_class):
-        raise ValueError(f"{source!r} is a {type(model).__name__}, not a {model_class.__name__}.")
-    from kerasrnn.layers.recurrent_stack import with_builder_layers
-
-    # Zoo models saved before the fused GRU and SimpleRNN layers name Keras'
-    # own: they run the layers a model trained today runs (same outputs).
-    return with_builder_layers(model)
+    return load_preset(source, model_class=model_class)
 
 
 def evaluate(source, data_path):

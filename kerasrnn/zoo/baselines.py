@@ -5,7 +5,7 @@ import os
 import platform
 
 from kerasrnn.atomic_files import write_text
-from kerasrnn.zoo.index import DEFAULT_ZOO_DIR
+from kerasrnn.zoo.download import DEFAULT_ZOO_DIR
 
 BASELINES_FILE = os.path.join(DEFAULT_ZOO_DIR, "baselines.json")
 

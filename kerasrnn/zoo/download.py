@@ -27,8 +27,13 @@ try:
 except ImportError:  # Windows: no flock; partials left by killed processes are then removed by age alone
     fcntl = None
 
-from kerasrnn.zoo.index import DEFAULT_ZOO_DIR
 from kerasrnn.zoo.model_packages import packaged_model_file
+
+# A clone's published zoo folder (`models/` beside the `kerasrnn/` package):
+# the default origin of an editable install, read in place, never written by
+# the package (the maintainer tooling in `tools/zoo` writes it). A wheel
+# installation has no such folder, so `zoo_url` then needs KERASRNN_ZOO_URL.
+DEFAULT_ZOO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "models")
 
 
 def cache_dir():

@@ -1,10 +1,17 @@
-"""The zoo's index: one JSON entry per pretrained model.
+"""The zoo's presets: one JSON entry per pretrained model, read from each task's `presets.json`.
 
-The index that ships with the package is the union of every task's
-`presets.json` (package data, beside the task's code), so `kerasrnn zoo list`
-works after a plain `pip install`. A published zoo folder (the repository's
-`models/`, a mirror, a Hugging Face model repository) holds the same entries
-in its `index.json`, beside the artifacts.
+Each task folder's `presets.json` (package data, beside the task's code) is
+the only registry of its published models, so `kerasrnn zoo list` works after
+a plain `pip install`. A published zoo folder (the repository's `models/`, a
+mirror, a Hugging Face model repository) serves the same entries as its
+`index.json`, beside the artifacts; the repository's `models/index.json` is
+generated from the presets by the maintainer tooling (`python -m tools.zoo
+index`), never edited by hand.
+
+Example:
+
+>>> sorted({entry["task"] for entry in read_index()})
+['char_lm', 'pos_tagger', 'sentiment']
 """
 
 import json
@@ -12,21 +19,8 @@ import os
 
 from kerasrnn.atomic_files import write_text
 
-# A clone's published zoo folder: artifacts, index.json, recipes.json.
-DEFAULT_ZOO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "models")
 INDEX_FILE = "index.json"
 REQUIRED_FIELDS = ("name", "task", "cell", "spec", "file", "sha256", "size_bytes", "metrics")
-
-
-def index_path(zoo_dir=None):
-    """The path of the index file in a zoo folder (default: the clone's `models/`).
-
-    Example:
-
-    >>> os.path.basename(index_path())
-    'index.json'
-    """
-    return os.path.join(zoo_dir or DEFAULT_ZOO_DIR, INDEX_FILE)
 
 
 def parse_index(text, where):
@@ -81,7 +75,21 @@ def read_index(path=None):
         return parse_index(file.read(), path)
 
 
-def write_index(entries, path=None):
+def index_text(entries):
+    """The text of an index file holding `entries`: sorted by name, indented JSON, keys sorted.
+
+    Example:
+
+    >>> print(index_text([]))
+    {
+      "models": []
+    }
+    <BLANKLINE>
+    """
+    return json.dumps({"models": sorted(entries, key=lambda entry: entry["name"])}, indent=2, sort_keys=True) + "\n"
+
+
+def write_index(entries, path):
     """Write entries sorted by name, atomically, as indented JSON.
 
     Example:
@@ -92,9 +100,7 @@ def write_index(entries, path=None):
     >>> read_index(target)
     []
     """
-    path = path or index_path()
-    text = json.dumps({"models": sorted(entries, key=lambda entry: entry["name"])}, indent=2, sort_keys=True)
-    write_text(path, text + "\n")
+    write_text(path, index_text(entries))
 
 
 def find_entry(name, entries=None):

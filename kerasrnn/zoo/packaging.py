@@ -22,7 +22,8 @@ import subprocess
 import sys
 import tempfile
 
-from kerasrnn.zoo.index import DEFAULT_ZOO_DIR, INDEX_FILE, find_entry, read_index, write_index
+from kerasrnn.zoo.download import DEFAULT_ZOO_DIR
+from kerasrnn.zoo.index import INDEX_FILE, find_entry, read_index, write_index
 from kerasrnn.zoo.model_packages import MODEL_PACKAGE_GROUP, model_package_module, model_package_name
 
 # PyPI refuses a file above this size unless the project was granted more

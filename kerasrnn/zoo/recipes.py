@@ -8,7 +8,8 @@ import time
 
 from kerasrnn.atomic_files import write_text
 from kerasrnn.zoo.download import sha256_of
-from kerasrnn.zoo.index import DEFAULT_ZOO_DIR, read_index, write_index
+from kerasrnn.zoo.download import DEFAULT_ZOO_DIR
+from kerasrnn.zoo.index import read_index, write_index
 
 RECIPES_FILE = os.path.join(DEFAULT_ZOO_DIR, "recipes.json")
 # Recipes not published yet: `zoo train` and `zoo publish` find them, and

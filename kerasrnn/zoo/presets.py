@@ -1,4 +1,19 @@
-"""Where a model comes from: a zoo name, a `.keras` file, a folder, an `https://`/`file://` URL or `hf://`."""
+"""The preset resolver: a zoo name, a `.keras` file, a folder, an `https://`/`file://` URL or `hf://` → a verified local file.
+
+The lowest layer of loading, as KerasHub's `preset_utils`: `TaskModel.from_preset`
+and `kerasrnn.zoo.load` both call down into `model_file`, which resolves the
+source, checks the artifact's sha256 against its preset entry (a task folder's
+`presets.json`, see `kerasrnn.zoo.index`), caches downloads and returns a path.
+It imports nothing of the task model layer: what to build from the file is
+`kerasrnn.tasks.preset_loading`'s concern.
+
+Example:
+
+>>> model_file("no-such-model")
+Traceback (most recent call last):
+...
+ValueError: Unknown zoo model 'no-such-model'. Available: ...
+"""
 
 import hashlib
 import os
