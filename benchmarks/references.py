@@ -3,7 +3,7 @@
 A reference is what users run (issue #15): the defaults of `kerasrnn train
 TASK` (the builder's defaults, the task's `prepare` defaults and the task's
 default batch size) or a published zoo recipe, read from the code and from
-models/recipes.json rather than retyped here, so a headline figure cannot
+the model's preset (its `training_recipe` in the task's presets.json) rather than retyped here, so a headline figure cannot
 drift away from what users get. The kerasrnn model is built the way
 `kerasrnn.training.train` builds it: `build_from_spec` on the task, the
 recipe's builder options and the data's spec arguments.
@@ -19,7 +19,7 @@ from typing import Callable, Optional
 
 from kerasrnn.spec import build_from_spec
 from kerasrnn.tasks.registry import get_task
-from kerasrnn.zoo.recipes import recipe
+from kerasrnn.zoo.index import find_entry
 
 from benchmarks.peak import rnn_flops_per_token
 
@@ -90,7 +90,7 @@ def _expect(what, options, **expected):
 
 
 def char_lm_reference(units=None, data_path=None, recipe_name=CHAR_LM_RECIPE):
-    """The zoo recipe `charlm-shakespeare-lstm` (models/recipes.json) on Tiny Shakespeare, in both frameworks.
+    """The zoo recipe `charlm-shakespeare-lstm` (its preset's `training_recipe`) on Tiny Shakespeare, in both frameworks.
 
     Args:
         units: override the recipe's units (the tiny mode's small model); None keeps the recipe's.
@@ -107,7 +107,7 @@ def char_lm_reference(units=None, data_path=None, recipe_name=CHAR_LM_RECIPE):
     """
     from kerasrnn.tasks.char_lm import data as workflow
 
-    plan = recipe(recipe_name)
+    plan = find_entry(recipe_name)["training_recipe"]
     options = dict(plan.get("builder_options", {}))
     if units:
         options["units"] = units

@@ -187,7 +187,7 @@ def write_report(results, path):
         "ratios of back-to-back measurements.",
         "- Every reference is what users run (issue #15): the defaults of `kerasrnn train sentiment` and "
         "`kerasrnn train pos_tagger` (builder, data preparation and the task's batch size, read from the code) "
-        "and the zoo recipe `charlm-shakespeare-lstm` (read from models/recipes.json); PyTorch runs the same "
+        "and the zoo recipe `charlm-shakespeare-lstm` (read from its preset's training_recipe); PyTorch runs the same "
         "architecture, learning rate, dropout and gradient clipping. A kerasrnn row users do not get by default "
         "is labelled \"(variant, not a default)\" and is never a headline figure.",
         "- Training: a fixed list of real batches (Tiny Shakespeare TBPTT windows, IMDB reviews bucketed by "

@@ -18,7 +18,7 @@ from kerasrnn.commands.parser import CommandParser
 from kerasrnn.commands.predict import add_predict_verb
 from kerasrnn.commands.serve import add_serve_verb
 from kerasrnn.commands.train import add_train_verb
-from kerasrnn.commands.zoo import add_zoo_verb
+from kerasrnn.commands.zoo import MAINTAINER_ACTIONS, add_zoo_verb
 
 # The exit status of a process stopped by Ctrl-C (128 + SIGINT), as shells report it.
 INTERRUPTED_STATUS = 130
@@ -97,7 +97,7 @@ def main(argv=None):
     arguments = build_parser().parse_args(argv)
     if not arguments.verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        light = arguments.command == "zoo" and arguments.zoo_action in ("list", "info", "table", "package")
+        light = arguments.command == "zoo" and arguments.zoo_action in ("list", "info", "package", *MAINTAINER_ACTIONS)
         if not light and "tensorflow" not in sys.modules:
             with quiet_tensorflow_import():
                 pass
@@ -135,19 +135,12 @@ def interrupted_message(arguments):
     'kerasrnn train: interrupted before the first epoch ended; run the same command to start again'
     """
     command = f"kerasrnn {arguments.command}"
-    if arguments.command == "train":
-        out_dir = arguments.out
-    elif arguments.command == "zoo" and arguments.zoo_action == "train":
-        from kerasrnn.zoo.recipes import RUNS_DIR
-
-        command, out_dir = "kerasrnn zoo train", os.path.join(RUNS_DIR, arguments.name)
-    else:
+    if arguments.command != "train":
         return f"{command}: interrupted"
+    out_dir = arguments.out
     from kerasrnn.training.run_folder import BACKUP_DIR, checkpointed_epochs
 
     epochs = checkpointed_epochs(out_dir)
-    if not epochs and arguments.command == "zoo":
-        return f"{command}: interrupted; run the same command to resume"  # a recipe's pretraining keeps its own
     if not epochs:
         return f"{command}: interrupted before the first epoch ended; run the same command to start again"
     return (f"{command}: interrupted after epoch {epochs}; run the same command to resume "

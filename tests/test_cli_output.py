@@ -35,7 +35,6 @@ def test_train_help_shows_the_defaults(capsys):
         (["generate"], ["--length LENGTH characters to sample after the prompt (default: 300)",
                         "--temperature TEMPERATURE 0 = greedy (default: 1.0)"]),
         (["serve"], ["--max-batch-size MAX_BATCH_SIZE (default: 32)"]),
-        (["zoo", "train"], ["--shared-data SHARED_DATA folder of the real data sets (default: ../shared/data)"]),
     ],
 )
 def test_every_verbs_help_shows_its_defaults(capsys, verb, shown):

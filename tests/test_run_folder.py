@@ -186,9 +186,13 @@ def test_ctrl_c_before_the_first_checkpoint_and_in_other_verbs_is_one_line(tmp_p
     status, _, err = run_cli(capsys, "train", "char_lm", "--data", SHAKESPEARE, "--out", tmp_path / "run", *TINY)
     assert status == 130
     assert err == "kerasrnn train: interrupted before the first epoch ended; run the same command to start again\n"
-    monkeypatch.setattr("kerasrnn.zoo.recipes.train_recipe", interrupted)
-    status, _, err = run_cli(capsys, "zoo", "train", "no-such-recipe")
-    assert status == 130 and err == "kerasrnn zoo train: interrupted; run the same command to resume\n"
+    from tools.zoo.__main__ import main as zoo_tools
+
+    monkeypatch.setattr("tools.zoo.recipes.train_recipe", interrupted)
+    assert zoo_tools(["train", "no-such-recipe"]) == 130
+    assert capsys.readouterr().err == "python -m tools.zoo train: interrupted; run the same command to resume\n"
+    status, _, err = run_cli(capsys, "zoo", "train", "no-such-recipe", "--epochs", "3")
+    assert status == 2 and "python -m tools.zoo train" in err  # the maintainer command's new home
     monkeypatch.setattr("kerasrnn.training.evaluation.evaluate_on_data", interrupted)
     status, _, err = run_cli(capsys, "evaluate", "charlm-shakespeare-rnn", "--data", SHAKESPEARE)
     assert status == 130 and err == "kerasrnn evaluate: interrupted\n"

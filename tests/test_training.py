@@ -181,7 +181,7 @@ def test_stateful_training_resumes_after_an_interruption(tmp_path):
     history = json.loads((tmp_path / "history.json").read_text())
     assert len(history["loss"]) == 1  # only the second epoch was left to run
     # epochs.csv keeps the whole curve across the resume, each epoch once.
-    from kerasrnn.zoo.recipes import validation_curve
+    from tools.zoo.publishing import validation_curve
 
     epochs_csv = (tmp_path / "epochs.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in epochs_csv[1:]] == ["0", "1"]
@@ -346,7 +346,7 @@ def test_predict_rejects_empty_text_and_wrong_task(tmp_path, capsys, sentiment_d
 
 
 def test_load_trained_in_a_fresh_process_registers_the_task_class(sentiment_dir):
-    # `kerasrnn zoo publish` loads a run before anything imported the task packages (they load lazily).
+    # `python -m tools.zoo publish` loads a run before anything imported the task packages (they load lazily).
     code = "from kerasrnn.training.trainer import load_trained; print(type(load_trained(%r)[0]).__name__)" % str(sentiment_dir)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)

@@ -168,16 +168,15 @@ def test_zoo_evaluate_prints_the_same_json_as_evaluate(monkeypatch, zoo_dir, art
     assert json.loads(capsys.readouterr().out.splitlines()[0])["name"] == "pos-test-bilstm"
 
 
-def test_the_published_index_is_consistent_with_its_artifacts():
-    """Every packaged entry's file exists in models/ with the recorded size and sha256, and models/index.json
-    (what a mirror serves) holds exactly the packaged entries."""
-    models = os.path.dirname(os.path.join(DEFAULT_ZOO_DIR, "index.json"))
-    assert sorted(read_index(), key=lambda e: e["name"]) == read_index(os.path.join(DEFAULT_ZOO_DIR, "index.json"))
-    from kerasrnn.zoo.recipes import read_recipes
+def test_the_published_index_is_generated_from_the_presets_and_matches_its_artifacts():
+    """models/index.json (what a mirror serves) is exactly what the generator writes from the presets, and every
+    preset's file exists in models/ with the recorded size and sha256."""
+    from tools.zoo.models_index import generated_index_text
 
-    assert sorted(entry["name"] for entry in read_index()) == sorted(read_recipes())
+    assert open(os.path.join(DEFAULT_ZOO_DIR, "index.json"), encoding="utf-8").read() == generated_index_text()
     for entry in read_index():
-        path = os.path.join(models, entry["file"])
+        assert entry["training_recipe"]["task"] == entry["task"]  # the published recipe lives in its preset
+        path = os.path.join(DEFAULT_ZOO_DIR, entry["file"])
         assert os.path.getsize(path) == entry["size_bytes"]
         assert sha256_of(path) == entry["sha256"]
 
@@ -189,10 +188,8 @@ def test_zoo_evaluate_reproduces_the_index(task):
     entries = [entry for entry in read_index() if entry["task"] == task]
     if not entries:
         pytest.skip(f"no {task} model published yet")
-    from kerasrnn.zoo.recipes import recipe
-
     entry = entries[0]
-    result = zoo.evaluate(entry["name"], os.path.join(SHARED_DATA, recipe(entry["name"])["eval_data"]))
+    result = zoo.evaluate(entry["name"], os.path.join(SHARED_DATA, entry["training_recipe"]["eval_data"]))
     for key, value in entry["metrics"].items():
         if key.endswith("accuracy"):
             assert abs(result[key] - value) * 100 <= 0.1
@@ -201,10 +198,10 @@ def test_zoo_evaluate_reproduces_the_index(task):
 
 
 def test_the_readme_zoo_table_is_generated_from_the_index():
-    from kerasrnn.zoo.baselines import read_baselines
-    from kerasrnn.zoo.table import END, START, markdown_table
+    from tools.zoo.baselines import read_baselines
+    from tools.zoo.table import END, START, markdown_table
 
-    readme = open(os.path.join(os.path.dirname(os.path.join(DEFAULT_ZOO_DIR, "index.json")), "..", "README.md"), encoding="utf-8").read()
+    readme = open(os.path.join(DEFAULT_ZOO_DIR, "..", "README.md"), encoding="utf-8").read()
     assert f"{START}\n{markdown_table(read_index(), read_baselines())}\n{END}" in readme
     assert sorted(baseline["task"] for baseline in read_baselines()) == ["char_lm", "pos_tagger", "sentiment"]
 

@@ -77,7 +77,7 @@ def reference(artifact):
 
 
 def publish_folder(folder, artifact):
-    """A single-model zoo folder as `kerasrnn zoo publish` lays it out: NAME.keras beside index.json."""
+    """A single-model zoo folder as `python -m tools.zoo publish` lays it out: NAME.keras beside index.json."""
     path, entry = artifact
     os.makedirs(folder, exist_ok=True)
     shutil.copyfile(path, os.path.join(folder, FILE))

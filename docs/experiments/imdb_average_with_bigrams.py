@@ -5,7 +5,7 @@ An experiment, run top to bottom from the repository root:
     python docs/experiments/imdb_average_with_bigrams.py
 
 It trains the tf-idf unigram + bigram logistic regression exactly as
-`kerasrnn zoo baselines` does (best of 5 epochs on the zoo's validation
+`python -m tools.zoo baselines` does (best of 5 epochs on the zoo's validation
 split), loads the published `sentiment-imdb-bigru`, and scores each model and
 the mean of their positive-class probabilities on the 2,500 validation
 reviews and the 25,000 official test reviews. The mean is not a recurrent
@@ -32,7 +32,7 @@ test_texts, test_labels = data["test"]
 val_labels, test_labels = np.asarray(val_labels), np.asarray(test_labels)
 print("labels", set(val_labels.tolist()), flush=True)
 
-# The baseline exactly as `kerasrnn zoo baselines` trains it (best validation epoch of 5).
+# The baseline exactly as `python -m tools.zoo baselines` trains it (best validation epoch of 5).
 keras.utils.set_random_seed(SEED)
 started = time.perf_counter()
 vectorizer, linear = bigram_tfidf_classifier(train_texts)

@@ -2,9 +2,9 @@
 
 Run from the repository root (about one minute; it trains 24 batches, no more):
 
-    TF_CPP_MIN_LOG_LEVEL=3 python docs/experiments/time_unlabeled_pretraining_slice.py
+    TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=. python docs/experiments/time_unlabeled_pretraining_slice.py
 
-It builds exactly what `kerasrnn zoo train sentiment-imdb-bilstm-pretrained`
+It builds exactly what `python -m tools.zoo train sentiment-imdb-bilstm-pretrained`
 pretrains (the recipe's network, vocabulary, batches and language model) on
 the 22,500 training + 50,000 unlabeled reviews, makes the one vectorizing
 pass over them that pretraining makes, trains 4 warm-up batches and times 20
@@ -24,7 +24,7 @@ from kerasrnn.shared_data import SHARED_DATA
 from kerasrnn.spec import build_from_spec
 from kerasrnn.tasks.sentiment import data as sentiment_data
 from kerasrnn.tasks.sentiment.pretraining import _read_unlabeled, full_softmax_loss, language_model_of
-from kerasrnn.zoo.recipes import recipe
+from tools.zoo.recipes import recipe
 
 plan = recipe("sentiment-imdb-bilstm-pretrained")
 step, batch_size, seed = plan["pretrain"], plan["batch_size"], plan.get("seed", 1337)

@@ -1,9 +1,32 @@
-"""The `kerasrnn zoo` verb: list, info, download, evaluate, package, baselines, table, train and publish."""
+"""The `kerasrnn zoo` verb: list, info, download, evaluate and package.
 
+The maintainer commands (train, publish, baselines, table) write the
+repository's `models/` and the task folders' `presets.json`, so they live in
+the clone, not in the package: `python -m tools.zoo ACTION`. Here those
+actions only say so.
+"""
+
+import argparse
 import json
 import os
 
-DEFAULT_SHARED_DATA = os.path.join("..", "shared", "data")
+# The maintainer actions that moved to `python -m tools.zoo` (run from a clone's root).
+MAINTAINER_ACTIONS = ("train", "publish", "baselines", "table")
+
+
+def moved_action_message(action):
+    """The one line `kerasrnn zoo ACTION` prints for a maintainer action: where it lives now.
+
+    Args:
+        action: one of `MAINTAINER_ACTIONS`.
+
+    Example:
+
+    >>> print(moved_action_message("train"))
+    `kerasrnn zoo train` is maintainer tooling, not part of the package: from a clone's root, run `python -m tools.zoo train ...`.
+    """
+    return (f"`kerasrnn zoo {action}` is maintainer tooling, not part of the package: from a clone's root, "
+            f"run `python -m tools.zoo {action} ...`.")
 
 
 def with_measurement_notes(entry):
@@ -68,9 +91,6 @@ def add_zoo_verb(verbs):
     evaluate = actions.add_parser("evaluate", help="score a zoo model (one JSON line, as `kerasrnn evaluate`)")
     evaluate.add_argument("name")
     evaluate.add_argument("--data", required=True)
-    baselines = actions.add_parser("baselines", help="measure each task's simple baseline (models/baselines.json)")
-    baselines.add_argument("--shared-data", default=DEFAULT_SHARED_DATA, help="folder of the real data sets")
-    baselines.add_argument("--task", action="append", help="only this task (repeatable)")
     package = actions.add_parser(
         "package", help="build pip-installable model wheels, one per task (one JSON line per wheel)",
         description="Build the model wheels (kerasrnn-zoo-TASK) that `pip install \"kerasrnn[zoo]\"` installs.",
@@ -78,30 +98,18 @@ def add_zoo_verb(verbs):
     package.add_argument("names", nargs="*", metavar="NAME", help="only the wheels holding these models (default: all)")
     package.add_argument("--out", required=True, help="the folder for the wheels")
     package.add_argument("--zoo-dir", help="the zoo folder with the .keras files (default: the clone's models/)")
-    table = actions.add_parser("table", help="print the zoo table (Markdown), or write it into a README")
-    table.add_argument("--update-readme", metavar="PATH", help="replace the table between the zoo markers of PATH")
-    for action, text in (("train", "train or resume a recipe (long)"), ("publish", "measure and index a trained recipe")):
-        parser = actions.add_parser(action, help=text)
-        parser.add_argument("name")
-        parser.add_argument("--shared-data", default=DEFAULT_SHARED_DATA, help="folder of the real data sets")
-        if action == "train":
-            parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
-            parser.add_argument("--overwrite", action="store_true",
-                                help="replace a finished or differently configured run of the recipe (its pretraining is kept)")
-            parser.add_argument(
-                "--strategy", choices=["default", "mirrored", "multi-worker"], default="default",
-                help="as for `kerasrnn train`; multi-worker reads TF_CONFIG and only the chief writes the run",
-            )
-        else:
-            parser.add_argument("--latency-only", action="store_true", help="only measure the CPU latency again")
+    for action in MAINTAINER_ACTIONS:
+        moved = actions.add_parser(action, help=f"moved: python -m tools.zoo {action} (in a clone)")
+        moved.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
 
 def run_zoo(arguments):
     """Carry out a `kerasrnn zoo` action."""
     from kerasrnn import zoo
-    from kerasrnn.zoo import recipes
 
     action = arguments.zoo_action
+    if action in MAINTAINER_ACTIONS:
+        raise ValueError(moved_action_message(action))
     if action == "list":
         from kerasrnn.zoo.index import read_index
 
@@ -131,26 +139,4 @@ def run_zoo(arguments):
 
         for wheel in build_model_wheels(arguments.out, arguments.names or None, zoo_dir=arguments.zoo_dir):
             print(json.dumps(wheel, sort_keys=True))
-    elif action == "baselines":
-        from kerasrnn.zoo.baselines import measure_baselines
 
-        for baseline in measure_baselines(arguments.shared_data, arguments.task):
-            print(json.dumps(baseline, sort_keys=True))
-    elif action == "table":
-        from kerasrnn.zoo.baselines import read_baselines
-        from kerasrnn.zoo.index import read_index
-        from kerasrnn.zoo.table import markdown_table, update_readme
-
-        if arguments.update_readme:
-            update_readme(arguments.update_readme, read_index(), read_baselines())
-        else:
-            print(markdown_table(read_index(), read_baselines()))
-    elif action == "train":
-        print(json.dumps(recipes.train_recipe(
-            arguments.name, arguments.shared_data, epochs=arguments.epochs, strategy=arguments.strategy,
-            overwrite=arguments.overwrite,
-        )))
-    elif action == "publish" and arguments.latency_only:
-        print(json.dumps(recipes.remeasure_latency(arguments.name), indent=2, sort_keys=True))
-    elif action == "publish":
-        print(json.dumps(recipes.publish(arguments.name, arguments.shared_data), indent=2, sort_keys=True))

@@ -1,7 +1,7 @@
 import pytest
 
 from kerasrnn.training.epoch_log import EpochLog
-from kerasrnn.zoo.recipes import training_seconds, validation_curve
+from tools.zoo.publishing import training_seconds, validation_curve
 
 
 def test_a_resume_that_logs_a_new_column_keeps_every_value_under_its_name(tmp_path):

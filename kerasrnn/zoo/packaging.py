@@ -7,9 +7,10 @@ task gets one wheel, `kerasrnn-zoo-char-lm`, `kerasrnn-zoo-pos-tagger` and
 model of that task in kerasrnn's index, its entries as `index.json`, and a
 `kerasrnn.zoo` entry point through which `kerasrnn.zoo.load` finds it.
 
-This maintainer tool ships in the package, as `zoo train` and `zoo publish`
-do, because it needs nothing beyond pip and setuptools, and the CI builds
-the model wheels with the kerasrnn installed from its own wheel. The wheels
+Unlike training and publishing (`python -m tools.zoo`, in a clone), this
+tool ships in the package: it only reads a published zoo folder (`--zoo-dir`,
+default a clone's `models/`), needs nothing beyond pip and setuptools, and
+the CI builds the model wheels with the kerasrnn installed from its own wheel. The wheels
 are built by pip (`pip wheel` on a generated `pyproject.toml` source tree,
 with setuptools as the backend), never written by hand.
 """
@@ -113,7 +114,7 @@ def _check_files(task, task_entries, zoo_dir, max_wheel_bytes):
         if actual != entry["sha256"]:
             raise ValueError(
                 f"{path} is not the file kerasrnn's index lists for {entry['name']} (sha256 {actual[:12]}..., "
-                f"expected {entry['sha256'][:12]}...): restore it or publish it again (`kerasrnn zoo publish "
+                f"expected {entry['sha256'][:12]}...): restore it or publish it again (`python -m tools.zoo publish "
                 f"{entry['name']}`); a wheel of it would fail every load."
             )
 

@@ -77,5 +77,5 @@ def measure_baseline(shared_data, order=5):
         "metric": "nats_per_char",
         "value": value,
         "training_seconds": time.perf_counter() - started,
-        "command": "kerasrnn zoo baselines",
+        "command": "python -m tools.zoo baselines",
     }

@@ -48,5 +48,5 @@ def measure_baseline(shared_data):
         "metric": "accuracy",
         "value": value,
         "training_seconds": time.perf_counter() - started,
-        "command": "kerasrnn zoo baselines",
+        "command": "python -m tools.zoo baselines",
     }

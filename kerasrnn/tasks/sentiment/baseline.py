@@ -92,5 +92,5 @@ def measure_baseline(shared_data, epochs=5, seed=1337):
         "value": float(accuracy),
         "training_seconds": seconds,
         "best_epoch": best.best_epoch + 1,
-        "command": "kerasrnn zoo baselines",
+        "command": "python -m tools.zoo baselines",
     }

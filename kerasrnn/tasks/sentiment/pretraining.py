@@ -13,7 +13,7 @@ which the data set provides for this use. The test reviews are never read.
 Each run records in `pretraining.json` what it trained on (reviews and
 tokens), every epoch's held-out sampled loss and wall time, and, once
 finished, the held-out loss and perplexity over the full vocabulary: what
-`kerasrnn zoo publish` puts in the zoo index.
+`python -m tools.zoo publish` puts in the zoo index.
 """
 
 import json

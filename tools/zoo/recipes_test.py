@@ -4,7 +4,7 @@ import json
 import os
 
 import kerasrnn.training.trainer
-import kerasrnn.zoo.recipes as recipes
+import tools.zoo.recipes as recipes
 from kerasrnn.tasks.registry import get_task
 
 PLAN = {
@@ -73,7 +73,9 @@ def test_the_pretrain_steps_unlabeled_file_is_found_in_the_shared_data(tmp_path,
 
 
 def test_the_pretraining_record_passes_into_the_index_summary(tmp_path):
-    assert recipes.pretraining_summary(str(tmp_path)) is None  # a run without a pretrain step
+    from tools.zoo.publishing import pretraining_summary
+
+    assert pretraining_summary(str(tmp_path)) is None  # a run without a pretrain step
     (tmp_path / "pretraining").mkdir()
     record = {
         "corpus": {"train": {"reviews": 72500, "tokens": 17000000}, "held_out": {"reviews": 2500, "tokens": 600000}},
@@ -83,7 +85,7 @@ def test_the_pretraining_record_passes_into_the_index_summary(tmp_path):
         "seconds": 3550.5, "finished": True, "held_out_loss": 5.3, "held_out_perplexity": 200.34,
     }
     (tmp_path / "pretraining" / "pretraining.json").write_text(json.dumps(record))
-    assert recipes.pretraining_summary(str(tmp_path)) == {
+    assert pretraining_summary(str(tmp_path)) == {
         "corpus": record["corpus"], "epochs": 2, "seconds": 3550.5, "held_out_sampled_loss": [4.9, 4.6],
         "held_out_loss": 5.3, "held_out_perplexity": 200.34,
     }
@@ -92,11 +94,10 @@ def test_the_pretraining_record_passes_into_the_index_summary(tmp_path):
 def test_an_unpublished_recipe_trains_by_name_without_counting_as_published():
     from kerasrnn.zoo.index import read_index
 
-    published, unpublished = recipes.read_recipes(), recipes.read_unpublished_recipes()
+    published, unpublished = recipes.published_recipes(), recipes.read_unpublished_recipes()
     assert not set(published) & set(unpublished)
-    # recipes.json lists exactly the published models: what .ci/run and tests/test_zoo.py count.
-    assert sorted(published) == sorted(entry["name"] for entry in read_index(recipes.os.path.join(
-        recipes.DEFAULT_ZOO_DIR, "index.json")))
+    # The published recipes are the presets' training_recipe: one per published model.
+    assert sorted(published) == sorted(entry["name"] for entry in read_index())
     plan = recipes.recipe("sentiment-imdb-bilstm-pretrained")
     assert plan["pretrain"]["unlabeled"] == "aclImdb_v1_unsup.tar.gz"
     # The same classifier and data as the BiLSTM trained from scratch, so the two compare.
@@ -115,23 +116,21 @@ def test_the_pretrained_recipes_network_is_one_a_language_model_can_pretrain():
     assert language_model.get_layer("sampled_language_model_loss").bidirectional
 
 
-def test_publishing_an_unpublished_recipe_moves_it_into_recipes_json(tmp_path):
-    recipes.write_recipes({"a": {"task": "sentiment"}}, str(tmp_path / "recipes.json"))
-    recipes.write_recipes({"b": {"task": "pos_tagger"}, "c": {"task": "char_lm"}},
-                          str(tmp_path / "recipes-unpublished.json"))
-    assert not recipes.promote_recipe("a", str(tmp_path))  # already published
-    assert recipes.promote_recipe("b", str(tmp_path))
-    assert list(recipes.read_recipes(str(tmp_path / "recipes.json"))) == ["a", "b"]
-    assert list(recipes.read_unpublished_recipes(str(tmp_path / "recipes-unpublished.json"))) == ["c"]
-    assert recipes.promote_recipe("c", str(tmp_path))
-    assert not os.path.exists(tmp_path / "recipes-unpublished.json")
-    # Written in the one-line-per-recipe style of models/recipes.json.
-    assert (tmp_path / "recipes.json").read_text() == (
-        '{\n  "a": {"task": "sentiment"},\n  "b": {"task": "pos_tagger"},\n  "c": {"task": "char_lm"}\n}\n')
+def test_publishing_an_unpublished_recipe_retires_it_from_the_unpublished_ones(tmp_path):
+    path = str(tmp_path / "recipes-unpublished.json")
+    recipes.write_unpublished_recipes({"b": {"task": "pos_tagger"}, "c": {"task": "char_lm"}}, path)
+    # Written one line per recipe, in order.
+    assert (tmp_path / "recipes-unpublished.json").read_text() == (
+        '{\n  "b": {"task": "pos_tagger"},\n  "c": {"task": "char_lm"}\n}\n')
+    assert not recipes.retire_unpublished_recipe("a", path)  # not an unpublished recipe
+    assert recipes.retire_unpublished_recipe("b", path)
+    assert list(recipes.read_unpublished_recipes(path)) == ["c"]
+    assert recipes.retire_unpublished_recipe("c", path)
+    assert not os.path.exists(path)
 
 
 def test_zoo_train_overwrite_replaces_a_finished_run_and_restarts_its_timing(tmp_path, monkeypatch):
-    from kerasrnn.cli import build_parser
+    from tools.zoo.__main__ import build_parser
 
     received = []
     monkeypatch.setattr(recipes, "recipe", lambda name: {key: value for key, value in PLAN.items() if key != "pretrain"})
@@ -143,7 +142,7 @@ def test_zoo_train_overwrite_replaces_a_finished_run_and_restarts_its_timing(tmp
     assert len(json.loads(timing.read_text())) == 2  # a resumed run adds its session's time
     recipes.train_recipe("sentiment-test", "/data", runs_dir=str(tmp_path), overwrite=True)
     assert received == [False, False, True] and len(json.loads(timing.read_text())) == 1
-    assert build_parser().parse_args(["zoo", "train", "sentiment-imdb-bigru", "--overwrite"]).overwrite
+    assert build_parser().parse_args(["train", "sentiment-imdb-bigru", "--overwrite"]).overwrite
 
 
 def test_a_recipe_without_a_batch_size_trains_with_its_tasks_batch_size(tmp_path, monkeypatch):

@@ -1,11 +1,11 @@
-"""Zoo recipes that average published models: `"average_of": [NAME, ...]` in `models/recipes.json`.
+"""Zoo recipes that average published models: `"average_of": [NAME, ...]` in a recipe.
 
-An averaging recipe trains nothing: `kerasrnn zoo train NAME` loads its
+An averaging recipe trains nothing: `python -m tools.zoo train NAME` loads its
 published members, checks that they read the recipe's data the same way
 (one preprocessor), averages their probabilities (`kerasrnn.tasks.ensemble`)
 and scores the average and every member on the recipe's validation split,
-the same selection data the members' own training used. `kerasrnn zoo
-publish NAME` then scores it on the test split as any recipe.
+the same selection data the members' own training used. `python -m
+tools.zoo publish NAME` then scores it on the test split as any recipe.
 """
 
 import json
@@ -38,6 +38,7 @@ def build_average(name, plan, shared_data, run_dir, zoo_dir):
 
     Example:
 
+    >>> from tools.zoo.recipes import recipe
     >>> build_average("pos-ewt-average-bilstm-bigru", recipe("pos-ewt-average-bilstm-bigru"), "../shared/data",
     ...               "models/runs/pos-ewt-average-bilstm-bigru", "models")  # doctest: +SKIP
     """
@@ -53,7 +54,7 @@ def build_average(name, plan, shared_data, run_dir, zoo_dir):
     if missing:
         raise ValueError(
             f"Recipe {name!r} averages {', '.join(missing)}, not published in {zoo_dir}: "
-            "train and publish each member first (`kerasrnn zoo train M && kerasrnn zoo publish M`)."
+            "train and publish each member first (`python -m tools.zoo train M && python -m tools.zoo publish M`)."
         )
     wrong_task = [member for member in members if published[member]["task"] != plan["task"]]
     if wrong_task:
@@ -108,6 +109,6 @@ def read_average(run_dir):
     """
     path = os.path.join(run_dir, ENSEMBLE_FILE)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} not found: run `kerasrnn zoo train` for the averaging recipe first.")
+        raise FileNotFoundError(f"{path} not found: run `python -m tools.zoo train` for the averaging recipe first.")
     with open(path, encoding="utf-8") as file:
         return json.load(file)

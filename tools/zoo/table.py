@@ -10,7 +10,7 @@ START, END = "<!-- zoo-table-start -->", "<!-- zoo-table-end -->"
 def markdown_table(entries, baselines=()):
     """A Markdown table of the zoo: task, cell, measured score, size, CPU latency.
 
-    Each task's baseline (see `kerasrnn zoo baselines`) is a row of its own
+    Each task's baseline (see `python -m tools.zoo baselines`) is a row of its own
     beside the task's models, so the gain of every model over it shows.
 
     Example:

@@ -7,10 +7,10 @@ import pytest
 
 from kerasrnn.shared_data import SHARED_DATA, EWT_DIR
 from kerasrnn.training.trainer import train
-from kerasrnn.zoo import recipes
 from kerasrnn.zoo.download import sha256_of
-from kerasrnn.zoo.ensembles import build_average, read_average
 from kerasrnn.zoo.index import read_index, write_index
+from tools.zoo import publishing
+from tools.zoo.ensembles import build_average, read_average
 
 # 200 real training sentences keep the members small and quick; the recipe
 # prepares its validation data with the same option, so the vocabularies agree.
@@ -52,8 +52,8 @@ def test_an_averaging_recipe_is_scored_on_validation_then_published_with_test_sc
     # EWT dev: 2,001 sentences; taggers of 200 sentences and 3 epochs are far above always-NOUN (0.17), but weak.
     for scores in [description["validation"], *members.values()]:
         assert 0.4 < scores["val_accuracy"] < 0.95, scores
-    monkeypatch.setattr(recipes, "recipe", lambda name: PLAN)
-    entry = recipes.publish("pos-test-average", SHARED_DATA, runs_dir=str(tmp_path / "runs"), zoo_dir=str(zoo_dir),
+    monkeypatch.setattr(publishing, "recipe", lambda name: PLAN)
+    entry = publishing.publish("pos-test-average", SHARED_DATA, runs_dir=str(tmp_path / "runs"), zoo_dir=str(zoo_dir),
                             update_presets=False)
     assert entry["cell"] == "lstm+gru" and entry["training_seconds"] == 30.0
     assert entry["spec"]["average_of"]["pos-test-bigru"]["cell"] == "gru"

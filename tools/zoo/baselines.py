@@ -1,13 +1,14 @@
-"""Each task's simple baseline, measured on the same splits as the zoo, kept in `models/baselines.json`."""
+"""Each task's simple baseline, measured on the same splits as the zoo, kept in `models/baselines.json`.
+
+`python -m tools.zoo baselines` measures them; `python -m tools.zoo table` puts them beside the models.
+"""
 
 import json
 import os
 import platform
 
 from kerasrnn.atomic_files import write_text
-from kerasrnn.zoo.download import DEFAULT_ZOO_DIR
-
-BASELINES_FILE = os.path.join(DEFAULT_ZOO_DIR, "baselines.json")
+from tools.zoo.repository import BASELINES_FILE
 
 
 def read_baselines(path=BASELINES_FILE):
