@@ -6,10 +6,11 @@ Example:
 True
 """
 
-import argparse
 import json
 import os
 import sys
+
+from kerasrnn.commands.parser import CommandParser
 
 PROGRAM = "python -m tools.zoo"
 DEFAULT_SHARED_DATA = os.path.join("..", "shared", "data")
@@ -23,7 +24,8 @@ def build_parser():
     >>> build_parser().parse_args(["publish", "pos-ewt-bilstm", "--latency-only"]).latency_only
     True
     """
-    parser = argparse.ArgumentParser(prog=PROGRAM, description="The zoo's maintainer commands (run from a clone).")
+    # CommandParser, as every `kerasrnn` verb: each option's help shows its default.
+    parser = CommandParser(prog=PROGRAM, description="The zoo's maintainer commands (run from a clone).")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     for action, text in (("train", "train or resume a recipe (long)"), ("publish", "measure a trained recipe, write its preset")):
         command = actions.add_parser(action, help=text)
@@ -91,7 +93,7 @@ def run(arguments):
 
         path = os.path.join(MODELS_DIR, "index.json")
         if not arguments.check:
-            print(write_models_index())
+            print(write_models_index(MODELS_DIR))
         elif not os.path.isfile(path) or open(path, encoding="utf-8").read() != generated_index_text():
             print(f"{PROGRAM} index: {path} is not what the presets generate; run `{PROGRAM} index`.", file=sys.stderr)
             return 1
