@@ -20,12 +20,14 @@ Example:
 {'label': 'pos', 'probabilities': {'neg': 0.08, 'pos': 0.92}}
 """
 
-from kerasrnn.portable.models import (
-    PortableCharLanguageModel,
-    PortableModel,
-    PortablePosTagger,
-    PortableSentimentClassifier,
-    load,
-)
+from kerasrnn.lazy_attributes import lazy_attributes
+from kerasrnn.portable.models import PortableModel, load
 
-__all__ = ["PortableCharLanguageModel", "PortableModel", "PortablePosTagger", "PortableSentimentClassifier", "load"]
+# Each task's portable model lives in its folder (imported on first use).
+_PUBLIC = {
+    "PortableCharLanguageModel": "kerasrnn.tasks.char_lm.portable_model",
+    "PortablePosTagger": "kerasrnn.tasks.pos_tagger.portable_model",
+    "PortableSentimentClassifier": "kerasrnn.tasks.sentiment.portable_model",
+}
+__all__ = sorted([*_PUBLIC, "PortableModel", "load"])
+__getattr__, __dir__ = lazy_attributes(__name__, _PUBLIC, globals())

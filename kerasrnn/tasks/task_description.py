@@ -127,11 +127,26 @@ class TaskDescription:
         >>> get_task("pos_tagger").portable().output_name
         'scores'
         """
-        return importlib.import_module(f"{self.package}.portable").INTERFACE
+        return self._from_folder("portable", "INTERFACE")
+
+    def portable_model(self):
+        """The class that runs the task's portable export without TensorFlow: its folder's `PORTABLE_MODEL`.
+
+        Example:
+
+        >>> from kerasrnn.tasks.registry import get_task
+        >>> get_task("pos_tagger").portable_model().__name__
+        'PortablePosTagger'
+        """
+        return self._from_folder("portable_model", "PORTABLE_MODEL")
 
     def baseline(self):
         """The task's baseline module: `measure_baseline(shared_data)` → name, metric, value, seconds."""
         return importlib.import_module(f"{self.package}.baseline")
+
+    def _from_folder(self, module, attribute):
+        # A module of the task's folder, imported on first use (the task description itself stays light).
+        return getattr(importlib.import_module(f"{self.package}.{module}"), attribute)
 
     def presets_path(self):
         """The task's zoo presets file (package data): index entries of its published models."""

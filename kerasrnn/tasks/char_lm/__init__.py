@@ -6,7 +6,9 @@ Everything about the task lives in this folder: the integer-id builder
 (`reset_states_each_epoch.py`), its metrics (`metrics.py`), the one in-graph sampler
 (`sampler.py`) used by Python, the CLI and the export, text data
 (`data.py`), serving signatures (`signatures.py`), the registry entry
-(`task.py`) and the zoo presets (`presets.json`).
+(`task.py`), the zoo presets (`presets.json`),
+its ONNX / LiteRT export interface (`portable.py`) and the TensorFlow-free
+model that runs such an export (`portable_model.py`).
 """
 
 from kerasrnn.lazy_attributes import lazy_attributes

@@ -9,12 +9,7 @@ state the previous step returned.
 import keras
 import tensorflow as tf
 
-# Generation is O(length) sequential steps; a cap keeps one request from
-# occupying a server thread for minutes.
-MAX_GENERATE_LENGTH = 2000
-# The prompt is fed one character per step too: capped at 5x the generation
-# (Tiny Shakespeare's longest speech is under 3,500 characters).
-MAX_PROMPT_LENGTH = 10_000
+from kerasrnn.tasks.char_lm.generation_limits import MAX_GENERATE_LENGTH, MAX_PROMPT_LENGTH  # noqa: F401 (re-exported)
 
 
 class CharStepper:

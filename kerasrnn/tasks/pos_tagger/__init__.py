@@ -3,8 +3,10 @@
 Everything about the task lives in this folder: the integer-id builder
 (`builder.py`), the preprocessor (`preprocessor.py`), the task model
 (`tagger.py`), its metric (`token_accuracy.py`), CoNLL-U data (`data.py`),
-serving signatures (`signatures.py`), the registry entry (`task.py`) and the
-zoo presets (`presets.json`).
+serving signatures (`signatures.py`), the registry entry (`task.py`), the
+zoo presets (`presets.json`),
+its ONNX / LiteRT export interface (`portable.py`) and the TensorFlow-free
+model that runs such an export (`portable_model.py`).
 """
 
 from kerasrnn.lazy_attributes import lazy_attributes

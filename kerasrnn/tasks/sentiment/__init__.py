@@ -4,8 +4,10 @@ Everything about the task lives in this folder: the integer-id builder
 (`builder.py`), the preprocessor (`preprocessor.py`), the task model
 (`classifier.py`), IMDB data (`data.py`), serving signatures
 (`signatures.py`), language-model pretraining of the encoder
-(`pretraining.py`), the registry entry (`task.py`) and the zoo presets
-(`presets.json`).
+(`pretraining.py`), the registry entry (`task.py`), the zoo presets
+(`presets.json`),
+its ONNX / LiteRT export interface (`portable.py`) and the TensorFlow-free
+model that runs such an export (`portable_model.py`).
 """
 
 from kerasrnn.lazy_attributes import lazy_attributes
