@@ -108,9 +108,8 @@ def test_recurrent_initializer_changes_the_recurrent_kernel():
 def test_cells_are_the_keras_layers_asked_for():
     from kerasrnn.layers.fast_rnn import FastGRU, FastLSTM, FastSimpleRNN
 
-    # LSTM and GRU: subclasses of the Keras layer with the same config and weights, on fused CPU
-    # kernels; SimpleRNN: Keras' own layer, which trained faster than FastSimpleRNN (recurrent_stack.CELLS).
-    builder_classes = (keras.layers.SimpleRNN, FastLSTM, FastGRU)
+    # Every cell: a subclass of the Keras layer with the same config and weights, on fused CPU kernels.
+    builder_classes = (FastSimpleRNN, FastLSTM, FastGRU)
     for cell, cls in zip(CELLS, builder_classes):
         model = build("char_lm", cell, num_layers=3)
         recurrent = [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]

@@ -331,7 +331,7 @@ def test_exported_char_lm_with_fast_layers_has_no_fused_op(tmp_path, cell):
 
     text = "ROMEO: what light through yonder window breaks? "
     preprocessor = CharLanguageModelPreprocessor(sorted(set(text)), sequence_length=20)
-    # FastLSTM, FastGRU or FastSimpleRNN layers (the builders' SimpleRNN is Keras' own: swapped in).
+    # FastLSTM, FastGRU or FastSimpleRNN layers (the builders' own; with_fast_rnn keeps them).
     network = with_fast_rnn(build_char_lm(len(preprocessor.labels), units=8, num_layers=2, embedding_dim=4, cell=cell))
     model = CharLanguageModel(network, preprocessor)
     if (load_lstm_ops() if cell == "lstm" else load_onednn_rnn_ops()) is not None:

@@ -214,7 +214,7 @@ def test_left_padded_and_holey_masks_run_the_op_too(cell, direction, onednn_call
 @needs_onednn_rnn
 @pytest.mark.parametrize("cell", ["gru", "simple_rnn"])
 def test_stacked_builder_models_equal_their_keras_twins(cell, onednn_calls):
-    # The builders' SimpleRNN is Keras' own (recurrent_stack.CELLS): with_fast_rnn swaps FastSimpleRNN in.
+    # with_fast_rnn keeps the builders' fused layers (and would swap in any Keras one).
     model = with_fast_rnn(build_sentiment_classifier(vocab_size=61, units=4, embedding_dim=4, cell=cell, num_layers=2))
     assert type(model.get_layer(f"bidirectional_{cell}_1").forward_layer) is FUSED_CELLS[cell][1]
     reference = with_keras_rnn(model)
@@ -259,7 +259,7 @@ def test_with_fast_rnn_round_trip_and_safe_mode_load(tmp_path):
 
 
 def test_zoo_load_runs_older_gru_models_on_the_builders_layers(tmp_path):
-    # Zoo models saved before FastGRU name keras.layers.GRU: the loader gives them the builders' layers.
+    # Zoo models saved before FastGRU / FastSimpleRNN name Keras' layers: the loader gives them the builders' layers.
     from kerasrnn.tasks.char_lm import CharLanguageModel, CharLanguageModelPreprocessor
     from kerasrnn.zoo.api import load
 
@@ -271,6 +271,6 @@ def test_zoo_load_runs_older_gru_models_on_the_builders_layers(tmp_path):
         CharLanguageModel(network, preprocessor).save(path)
         loaded = load(path)
         layer = next(layer for layer in loaded.network.layers if isinstance(layer, keras.layers.RNN))
-        assert type(layer) is {"gru": FastGRU, "simple_rnn": keras.layers.SimpleRNN}[cell]
+        assert type(layer) is {"gru": FastGRU, "simple_rnn": FastSimpleRNN}[cell]
         ids = np.array([[1, 2, 3, 4]])
         np.testing.assert_allclose(loaded.network(ids), network(ids), atol=1e-5)

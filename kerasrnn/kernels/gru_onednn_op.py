@@ -7,7 +7,8 @@ Keras' `SimpleRNN` with tanh or relu) as the TensorFlow ops
 `KerasrnnOnednnRnnForward` / `KerasrnnOnednnRnnBackward`. It is built,
 cached and switched exactly as the oneDNN LSTM op is (`lstm_onednn_op`:
 the same oneDNN, `KERASRNN_ONEDNN=0` or `KERASRNN_FUSED_KERNELS=0` switch it
-off). `FastGRU` and `FastSimpleRNN` run it; without it they run Keras' loop.
+off, `KERASRNN_ONEDNN_THREADS` fixes its threads). `FastGRU` and
+`FastSimpleRNN` run it; without it they run Keras' loop.
 
 Example:
 

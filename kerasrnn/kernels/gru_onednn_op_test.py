@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from kerasrnn.kernels import gru_onednn_op
+from kerasrnn.kernels.lstm_onednn_op import THREADS_ENV
 
 OPS = gru_onednn_op.load_onednn_rnn_ops()
 needs_op = pytest.mark.skipif(
@@ -33,10 +34,18 @@ def run_op(cell, x, h0, layer_cell):
     return gru_onednn_op.onednn_simple_rnn(x, h0, *weights, activation=cell)
 
 
+# The op picks its oneDNN threads per call (onednn_common.h): these sizes run
+# on the calling thread; "2" forces a team, whose workers must compute the same.
+THREADS = [None, "2"]
+
+
 @needs_op
+@pytest.mark.parametrize("threads", THREADS)
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("sizes, use_bias", [((3, 7, 5, 4), True), ((1, 1, 3, 2), False), ((16, 40, 64, 128), True)])
-def test_outputs_and_gradients_equal_keras(cell, sizes, use_bias):
+def test_outputs_and_gradients_equal_keras(cell, sizes, use_bias, threads, monkeypatch):
+    if threads:
+        monkeypatch.setenv(THREADS_ENV, threads)
     layer, x, h0 = keras_layer_and_inputs(cell, *sizes, use_bias=use_bias)
     weights = [x, h0] + layer.trainable_weights
     # Every output takes part in the loss, each weighted differently.

@@ -148,6 +148,9 @@ absl::Status CheckInputs(OpKernelContext* context, const CellChoice& cell, Sizes
 
 bool Empty(const Sizes& s) { return s.batch == 0 || s.time == 0 || s.units == 0 || s.features == 0; }
 
+// Multiply-adds of one step's recurrence, which picks the call's threads (ThreadsForCall).
+int64_t StepWork(const Sizes& s, const CellChoice& cell) { return s.batch * cell.gates() * s.units * s.units; }
+
 template <typename Cell>
 void RunForward(OpKernelContext* context, const Sizes& s, dnnl::algorithm activation, Tensor* h, Tensor* h_last) {
   Descriptors d(s, Cell::kGates, Cell::kBiasGates);
@@ -187,10 +190,10 @@ void RunBackward(OpKernelContext* context, const Sizes& s, dnnl::algorithm activ
   auto kernel = Reordered(stream, Wrap(d.kernel, context->input(2)), backward.weights_layer_desc());
   auto recurrent_kernel = Reordered(stream, Wrap(d.recurrent_kernel, context->input(3)), backward.weights_iter_desc());
   // The backward primitive ADDS to the weight gradients: start them at zero.
-  dnnl::memory d_kernel_packed(backward.diff_weights_layer_desc(), Engine());
-  dnnl::memory d_recurrent_packed(backward.diff_weights_iter_desc(), Engine());
+  WeightGradient d_kernel_packed(backward.diff_weights_layer_desc(), d.kernel, d_kernel);
+  WeightGradient d_recurrent_packed(backward.diff_weights_iter_desc(), d.recurrent_kernel, d_recurrent_kernel);
   auto d_bias_memory = Wrap(d.bias, *d_bias);
-  for (auto* memory : {&d_kernel_packed, &d_recurrent_packed, &d_bias_memory}) Zero(*memory);
+  Zero(d_bias_memory);
   typename Cell::Backward(backward).execute(
       stream, {{DNNL_ARG_SRC_LAYER, Wrap(d.layer_input, context->input(0))},
                {DNNL_ARG_SRC_ITER, Wrap(d.state, context->input(1))},
@@ -204,13 +207,11 @@ void RunBackward(OpKernelContext* context, const Sizes& s, dnnl::algorithm activ
                {DNNL_ARG_DIFF_DST_ITER, Wrap(d.state, context->input(9))},
                {DNNL_ARG_DIFF_SRC_LAYER, Wrap(d.layer_input, *d_inputs)},
                {DNNL_ARG_DIFF_SRC_ITER, Wrap(d.state, *dh0)},
-               {DNNL_ARG_DIFF_WEIGHTS_LAYER, d_kernel_packed},
-               {DNNL_ARG_DIFF_WEIGHTS_ITER, d_recurrent_packed},
+               {DNNL_ARG_DIFF_WEIGHTS_LAYER, d_kernel_packed.memory()},
+               {DNNL_ARG_DIFF_WEIGHTS_ITER, d_recurrent_packed.memory()},
                {DNNL_ARG_DIFF_BIAS, d_bias_memory}});
-  auto d_kernel_user = Wrap(d.kernel, *d_kernel);
-  auto d_recurrent_user = Wrap(d.recurrent_kernel, *d_recurrent_kernel);
-  dnnl::reorder(d_kernel_packed, d_kernel_user).execute(stream, d_kernel_packed, d_kernel_user);
-  dnnl::reorder(d_recurrent_packed, d_recurrent_user).execute(stream, d_recurrent_packed, d_recurrent_user);
+  d_kernel_packed.CopyToOutput(stream);
+  d_recurrent_packed.CopyToOutput(stream);
   stream.wait();
 }
 
@@ -233,7 +234,7 @@ class OnednnRnnForwardOp : public OpKernel {
       OP_REQUIRES_OK(context, context->allocate_output(2, TensorShape({0}), &workspace));
       return;
     }
-    ShareFloatingPointMode();
+    ThreadsForCall threads(StepWork(s, cell_));
     try {
       if (cell_.gru) {
         RunForward<LinearBeforeResetGru>(context, s, cell_.activation, h, h_last);
@@ -274,7 +275,7 @@ class OnednnRnnBackwardOp : public OpKernel {
       }
       return;
     }
-    ShareFloatingPointMode();
+    ThreadsForCall threads(StepWork(s, cell_));
     try {
       if (cell_.gru) {
         RunBackward<LinearBeforeResetGru>(context, s, cell_.activation, outputs[0], outputs[1], outputs[2],

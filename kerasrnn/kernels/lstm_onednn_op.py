@@ -9,7 +9,8 @@ oneDNN that pip installs with kerasrnn on Linux x86-64 (the
 `$DNNLROOT` (its `include/` and `lib/`). `FastLSTM` runs it for unmasked
 sequences; masked ones run the Eigen op of `lstm_op`, and without oneDNN or
 with `KERASRNN_ONEDNN=0` (or `KERASRNN_FUSED_KERNELS=0`, which switches
-every op off) it falls back the same way.
+every op off) it falls back the same way. `KERASRNN_ONEDNN_THREADS=n`
+fixes how many threads oneDNN uses per call (`THREADS_ENV`).
 
 Example:
 
@@ -28,6 +29,12 @@ from kerasrnn.kernels.lstm_op import ENABLE_ENV, OpLibrary
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lstm_onednn_ops.cc")
 ONEDNN_ENV = "KERASRNN_ONEDNN"
 ROOT_ENV = "DNNLROOT"
+# How many OpenMP threads oneDNN may use per call of every oneDNN op (read on
+# each call). Unset, an op runs a small layer (under 2**25 multiply-adds per
+# step: the tagger's and sentiment's) on its calling thread alone, and a
+# larger one on every thread unless another oneDNN call is running: see
+# onednn_common.h for why and the measurements.
+THREADS_ENV = "KERASRNN_ONEDNN_THREADS"
 # The CPU-only oneDNN build with GNU OpenMP threads (no SYCL runtime), and its headers.
 LIBRARY_DISTRIBUTION = "onednn-cpu-gomp"
 HEADERS_DISTRIBUTION = "onednn-devel-cpu-gomp"

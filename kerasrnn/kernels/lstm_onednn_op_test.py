@@ -24,8 +24,11 @@ def keras_lstm_and_inputs(batch, time, features, units):
 
 
 @needs_op
+@pytest.mark.parametrize("threads", [None, "2"])  # the op's own choice (one thread here), and a team of two
 @pytest.mark.parametrize("sizes", [(3, 7, 5, 4), (1, 1, 3, 2), (16, 40, 64, 128)])
-def test_outputs_and_gradients_equal_keras(sizes):
+def test_outputs_and_gradients_equal_keras(sizes, threads, monkeypatch):
+    if threads:
+        monkeypatch.setenv(lstm_onednn_op.THREADS_ENV, threads)
     layer, x, h0, c0 = keras_lstm_and_inputs(*sizes)
     cell = layer.cell
     weights = [x, h0, c0, cell.kernel, cell.recurrent_kernel, cell.bias]

@@ -109,7 +109,7 @@ class OnednnLstmForwardOp : public OpKernel {
       OP_REQUIRES_OK(context, context->allocate_output(3, TensorShape({0}), &workspace));
       return;
     }
-    ShareFloatingPointMode();
+    ThreadsForCall threads(s.batch * 4 * s.units * s.units);  // one step's recurrent multiply-adds
     try {
       Descriptors d(s);
       auto forward = d.Forward();
@@ -165,7 +165,7 @@ class OnednnLstmBackwardOp : public OpKernel {
       }
       return;
     }
-    ShareFloatingPointMode();
+    ThreadsForCall threads(s.batch * 4 * s.units * s.units);  // one step's recurrent multiply-adds
     try {
       Descriptors d(s);
       auto forward = d.Forward();
@@ -185,10 +185,10 @@ class OnednnLstmBackwardOp : public OpKernel {
       auto recurrent_kernel =
           Reordered(stream, Wrap(d.recurrent_kernel, context->input(4)), backward.weights_iter_desc());
       // lstm_backward ADDS to the weight gradients: start them at zero.
-      dnnl::memory d_kernel_packed(backward.diff_weights_layer_desc(), Engine());
-      dnnl::memory d_recurrent_packed(backward.diff_weights_iter_desc(), Engine());
+      WeightGradient d_kernel_packed(backward.diff_weights_layer_desc(), d.kernel, d_kernel);
+      WeightGradient d_recurrent_packed(backward.diff_weights_iter_desc(), d.recurrent_kernel, d_recurrent_kernel);
       auto d_bias_memory = Wrap(d.bias, *d_bias);
-      for (auto* memory : {&d_kernel_packed, &d_recurrent_packed, &d_bias_memory}) Zero(*memory);
+      Zero(d_bias_memory);
       dnnl::lstm_backward(backward).execute(
           stream, {{DNNL_ARG_SRC_LAYER, Wrap(d.layer_input, context->input(0))},
                    {DNNL_ARG_SRC_ITER, Wrap(d.state, context->input(1))},
@@ -206,13 +206,11 @@ class OnednnLstmBackwardOp : public OpKernel {
                    {DNNL_ARG_DIFF_SRC_LAYER, Wrap(d.layer_input, *d_inputs)},
                    {DNNL_ARG_DIFF_SRC_ITER, Wrap(d.state, *dh0)},
                    {DNNL_ARG_DIFF_SRC_ITER_C, Wrap(d.state, *dc0)},
-                   {DNNL_ARG_DIFF_WEIGHTS_LAYER, d_kernel_packed},
-                   {DNNL_ARG_DIFF_WEIGHTS_ITER, d_recurrent_packed},
+                   {DNNL_ARG_DIFF_WEIGHTS_LAYER, d_kernel_packed.memory()},
+                   {DNNL_ARG_DIFF_WEIGHTS_ITER, d_recurrent_packed.memory()},
                    {DNNL_ARG_DIFF_BIAS, d_bias_memory}});
-      auto d_kernel_user = Wrap(d.kernel, *d_kernel);
-      auto d_recurrent_user = Wrap(d.recurrent_kernel, *d_recurrent_kernel);
-      dnnl::reorder(d_kernel_packed, d_kernel_user).execute(stream, d_kernel_packed, d_kernel_user);
-      dnnl::reorder(d_recurrent_packed, d_recurrent_user).execute(stream, d_recurrent_packed, d_recurrent_user);
+      d_kernel_packed.CopyToOutput(stream);
+      d_recurrent_packed.CopyToOutput(stream);
       stream.wait();
     } catch (const dnnl::error& error) {
       context->CtxFailure(tensorflow::errors::Internal("oneDNN LSTM backward failed: ", error.what()));

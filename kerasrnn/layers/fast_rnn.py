@@ -35,9 +35,8 @@ and weights) that run a whole layer, forward and backward, in oneDNN's GRU
 on a CPU, for unmasked and masked (`(batch, time)` mask) sequences; every
 other case runs Keras' own loop (their docstrings list the cases). `with_fast_rnn` and
 `with_keras_rnn` swap all three layers of a saved model either way. The
-builders use `FastLSTM` and `FastGRU`; `FastSimpleRNN` is not their default,
-as it trained slower than Keras' loop on the char LM and the tagger
-(`kerasrnn.layers.recurrent_stack.CELLS` says by how much).
+builders use all three (`kerasrnn.layers.recurrent_stack.CELLS` says how
+they measured against Keras' loop).
 
 Example:
 
@@ -357,9 +356,7 @@ class FastSimpleRNN(_OnednnSingleStateLayer, keras.layers.SimpleRNN):
     or `KERASRNN_ONEDNN=0`, a mask of another rank, `recurrent_dropout` while
     training, another activation or dtype, or the instance attribute
     `use_fused_kernel = False`, which exports set) it runs Keras' own loop.
-    The builders' `cell="simple_rnn"` uses Keras' `SimpleRNN`, which trained
-    faster on two of the three tasks (benchmarks/RESULTS.md); use this layer
-    directly, or `with_fast_rnn`, where it measures faster.
+    The builders' `cell="simple_rnn"` uses this layer (`recurrent_stack.CELLS`).
 
     Args:
         units: hidden units; every other argument is `keras.layers.SimpleRNN`'s.

@@ -2,19 +2,22 @@
 
 import keras
 
-from kerasrnn.layers.fast_rnn import FastGRU, FastLSTM, with_fast_rnn
+from kerasrnn.layers.fast_rnn import FastGRU, FastLSTM, FastSimpleRNN, with_fast_rnn
 from kerasrnn.validation import check_choice, check_positive_int, check_rate
 
 # The layer each cell trains with. kerasrnn's are Keras' own (same weights
 # and config, subclasses) that run fused C++ ops on a CPU when they can:
-# `FastLSTM` its Eigen op or oneDNN's LSTM, `FastGRU` oneDNN's GRU. A fused
-# layer is the default only where it trained faster than Keras' loop on what
-# users run (benchmarks/RESULTS.md, "GRU and SimpleRNN"): `FastSimpleRNN`
-# (oneDNN's vanilla RNN) measured 0.74x of Keras' loop on the char LM and
-# 0.95x on the tagger (1.22x on sentiment), so SimpleRNN stays Keras' own
-# layer; `with_fast_rnn` still swaps it in. Exports switch the ops off.
+# `FastLSTM` its Eigen op or oneDNN's LSTM, `FastGRU` oneDNN's GRU,
+# `FastSimpleRNN` oneDNN's vanilla RNN. A fused layer is the default only
+# where it trained faster than Keras' loop on what users run. `FastSimpleRNN`
+# measured 0.91x / 0.79x / 0.94x of Keras' loop (char LM / sentiment /
+# tagger) while the oneDNN ops ran every layer on an OpenMP team; since
+# small layers run on the calling thread (kernels/onednn_common.h, issue
+# #32) it trained at 1.30x / 1.17x / 1.15x, and FastGRU at 1.33x / 1.61x /
+# 1.41x (`python -m benchmarks.run --only training`, quick, 2026-12-06
+# 04:33-04:47 UTC, load 3.5-4 beside other work). Exports switch the ops off.
 CELLS = {
-    "simple_rnn": keras.layers.SimpleRNN,
+    "simple_rnn": FastSimpleRNN,
     "lstm": FastLSTM,
     "gru": FastGRU,
 }
@@ -143,9 +146,9 @@ def recurrent_stack(
 ):
     """Apply `num_layers` recurrent layers of one cell type to `inputs`.
 
-    The layers are Keras' `SimpleRNN` and kerasrnn's `FastLSTM` and
-    `FastGRU` (Keras' `LSTM` and `GRU` with the same weights that run fused
-    ops on a CPU: `CELLS`), wrapped in `Bidirectional` when asked; a
+    The layers are kerasrnn's `FastSimpleRNN`, `FastLSTM` and `FastGRU`
+    (Keras' `SimpleRNN`, `LSTM` and `GRU` with the same weights that run
+    fused ops on a CPU: `CELLS`), wrapped in `Bidirectional` when asked; a
     SavedModel export traces only standard TensorFlow ops. A Keras mask on `inputs` (from
     `Embedding(mask_zero=True)`) flows through every layer, so padded steps
     change nothing.
