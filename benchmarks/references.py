@@ -94,7 +94,7 @@ def task_defaults(task):
     """
     from kerasrnn.tasks.task_head import REQUIRED
 
-    return {name: value for name, value in task.model_class().head_class.option_defaults().items()
+    return {name: value for name, value in task.head_class().option_defaults().items()
             if value is not REQUIRED}
 
 

@@ -64,7 +64,7 @@ def network_options(spec):
         description = get_task(task)
     except ValueError as error:
         raise ValueError(f"The spec's `task` is not a kerasrnn task: {error}") from None
-    head_class = description.model_class().head_class
+    head_class = description.head_class()
     try:
         return head_class, complete_options(head_class, {key: value for key, value in spec.items() if key != "task"})
     except ValueError as error:
@@ -129,7 +129,7 @@ def check_builder_options(task, builder_options):
     ...
     ValueError: `dropout` must be a number in [0, 1). Received: dropout=1.5
     """
-    head_class = get_task(task).model_class().head_class
+    head_class = get_task(task).head_class()
     stand_ins = {name: 2 for name, default in head_class.option_defaults().items() if default is REQUIRED}
     check_task_network_options(*network_options({"task": task, **stand_ins, **(builder_options or {})}))
 
