@@ -17,7 +17,7 @@ import dataclasses
 import inspect
 from typing import Callable, Optional
 
-from kerasrnn.spec import build_from_spec
+from kerasrnn.tasks.model_spec import build_from_spec
 from kerasrnn.tasks.registry import get_task
 from kerasrnn.zoo.index import find_entry
 
@@ -66,19 +66,36 @@ class Reference:
 
 
 def builder_defaults(builder):
-    """The default value of every argument of a builder (or of any function).
+    """The default value of every argument of a function (for a task's network: `task_defaults`).
 
     Args:
-        builder: a function such as `build_sentiment_classifier`.
+        builder: a function such as `kerasrnn.tasks.sentiment.data.prepare`.
 
     Example:
 
-    >>> from kerasrnn.tasks import build_sentiment_classifier
-    >>> builder_defaults(build_sentiment_classifier)["cell"]
-    'lstm'
+    >>> from kerasrnn.tasks.sentiment.data import prepare
+    >>> builder_defaults(prepare)["max_length"]
+    400
     """
     return {name: parameter.default for name, parameter in inspect.signature(builder).parameters.items()
             if parameter.default is not inspect.Parameter.empty}
+
+
+def task_defaults(task):
+    """The default of every option of a task's network (the task's head declares them), required ones left out.
+
+    Args:
+        task: a `TaskDescription`.
+
+    Example:
+
+    >>> task_defaults(get_task("sentiment"))["units"]
+    64
+    """
+    from kerasrnn.tasks.task_head import REQUIRED
+
+    return {name: value for name, value in task.head_class().option_defaults().items()
+            if value is not REQUIRED}
 
 
 def _expect(what, options, **expected):
@@ -111,7 +128,7 @@ def char_lm_reference(units=None, data_path=None, recipe_name=CHAR_LM_RECIPE):
     options = dict(plan.get("builder_options", {}))
     if units:
         options["units"] = units
-    settings = {**builder_defaults(get_task(plan["task"]).builder()), **options}
+    settings = {**task_defaults(get_task(plan["task"])), **options}
     _expect(recipe_name, settings, cell="lstm", bidirectional=False, recurrent_dropout=0.0, optimizer="adam",
             clipnorm=None, clipvalue=None)
     batch_size = plan.get("batch_size", get_task(plan["task"]).batch_size)
@@ -166,7 +183,7 @@ def sentiment_reference(max_examples=None, data_path=f"{DATA}/aclImdb_v1_labeled
     from kerasrnn.tasks.sentiment import data as workflow
 
     task = get_task("sentiment")
-    defaults = builder_defaults(task.builder())
+    defaults = task_defaults(task)
     _expect("build_sentiment_classifier defaults", defaults, cell="lstm", bidirectional=True, num_layers=1,
             pooling="max", dropout=0.0, recurrent_dropout=0.0, optimizer="adam", clipnorm=None, clipvalue=None,
             global_clipnorm=None)
@@ -222,7 +239,7 @@ def pos_reference(data_path=f"{DATA}/ud-english-ewt"):
     from kerasrnn.tasks.pos_tagger import data as workflow
 
     task = get_task("pos_tagger")
-    defaults = builder_defaults(task.builder())
+    defaults = task_defaults(task)
     _expect("build_pos_tagger defaults", defaults, cell="lstm", bidirectional=True, num_layers=1, dropout=0.0,
             recurrent_dropout=0.0, optimizer="adam", clipnorm=None, clipvalue=None, global_clipnorm=None,
             char_vocab_size=None, word_dropout=0.0)

@@ -1,5 +1,7 @@
 """The optimizer by name, with Keras' gradient clipping options."""
 
+import inspect
+
 import keras
 
 from kerasrnn.validation import check_choice, check_optional_positive_number
@@ -12,9 +14,6 @@ OPTIMIZERS = {
     "nadam": keras.optimizers.Nadam,
     "adagrad": keras.optimizers.Adagrad,
 }
-
-
-OPTIMIZER_OPTIONS = ("optimizer", "learning_rate", "clipnorm", "clipvalue", "global_clipnorm")
 
 
 def check_optimizer_options(name="adam", learning_rate=1e-3, clipnorm=None, clipvalue=None, global_clipnorm=None):
@@ -59,6 +58,15 @@ def check_optimizer_options(name="adam", learning_rate=1e-3, clipnorm=None, clip
             f"Received: {', '.join(f'{key}={clipping[key]}' for key in chosen)}"
         )
     return {"learning_rate": learning_rate, **clipping}
+
+
+# The options with their defaults, as a builder takes them (the optimizer's name as `optimizer`):
+# `check_optimizer_options`' signature is their one definition.
+OPTIMIZER_DEFAULTS = {
+    "optimizer" if name == "name" else name: parameter.default
+    for name, parameter in inspect.signature(check_optimizer_options).parameters.items()
+}
+OPTIMIZER_OPTIONS = tuple(OPTIMIZER_DEFAULTS)
 
 
 def build_optimizer(name="adam", **options):

@@ -20,6 +20,13 @@ def check_positive_int(name, value):
     return int(value)
 
 
+def _check_number(name, value, accepts, accepted):
+    # A bool is an Integral to Python but never a number the user meant.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not accepts(value):
+        raise ValueError(f"`{name}` must be {accepted}. Received: {name}={value!r}")
+    return float(value)
+
+
 def check_rate(name, value):
     """Return `value` if it is a number in [0, 1), else raise `ValueError`.
 
@@ -28,9 +35,7 @@ def check_rate(name, value):
     >>> check_rate("dropout", 0.25)
     0.25
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
-        raise ValueError(f"`{name}` must be a number in [0, 1). Received: {name}={value!r}")
-    return float(value)
+    return _check_number(name, value, lambda number: 0 <= number < 1, "a number in [0, 1)")
 
 
 def check_open_unit_interval(name, value):
@@ -41,9 +46,7 @@ def check_open_unit_interval(name, value):
     >>> check_open_unit_interval("learning_rate_factor", 0.5)
     0.5
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
-        raise ValueError(f"`{name}` must be a number in (0, 1). Received: {name}={value!r}")
-    return float(value)
+    return _check_number(name, value, lambda number: 0 < number < 1, "a number in (0, 1)")
 
 
 def check_choice(name, value, choices):
@@ -70,6 +73,4 @@ def check_optional_positive_number(name, value):
     """
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ValueError(f"`{name}` must be a positive number or None. Received: {name}={value!r}")
-    return float(value)
+    return _check_number(name, value, lambda number: number > 0, "a positive number or None")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import kerasrnn
-from kerasrnn.spec import build_from_spec, load_spec, save_spec
+from kerasrnn.tasks.model_spec import build_from_spec, load_spec, save_spec
 from kerasrnn.layers import WordDropout
 
 CELLS = ["simple_rnn", "lstm", "gru"]
@@ -147,6 +147,48 @@ def test_char_lm_refuses_bidirectional_and_needs_a_batch_size_when_stateful():
         kerasrnn.build_char_lm(30, bidirectional=True)
     with pytest.raises(ValueError, match="`batch_size` must be a positive integer"):
         kerasrnn.build_char_lm(30, stateful=True)
+
+
+# Each task's defaults, as the builders' signatures wrote them before the heads declared them.
+TASK_DEFAULTS = {
+    "sentiment": dict(num_classes=2, pooling="max", units=64, num_layers=1, bidirectional=True, embedding_dim=128,
+                      learning_rate=2e-3, word_dropout=0.0),
+    "pos_tagger": dict(units=128, num_layers=1, bidirectional=True, embedding_dim=128, learning_rate=1e-3,
+                       char_vocab_size=None, char_embedding_dim=32, char_units=64, word_dropout=0.0),
+    "char_lm": dict(units=256, num_layers=2, bidirectional=False, embedding_dim=64, learning_rate=2e-3,
+                    stateful=False, batch_size=None),
+}
+BUILDERS = {"sentiment": kerasrnn.build_sentiment_classifier, "pos_tagger": kerasrnn.build_pos_tagger,
+            "char_lm": kerasrnn.build_char_lm}
+EVERY_TASK = dict(cell="lstm", dropout=0.0, recurrent_dropout=0.0, kernel_initializer="glorot_uniform",
+                  recurrent_initializer="orthogonal", optimizer="adam", clipnorm=None, clipvalue=None,
+                  global_clipnorm=None)
+
+
+@pytest.mark.parametrize("task", sorted(TASK_DEFAULTS))
+def test_each_task_keeps_its_defaults_and_its_builder_documents_them(task):
+    head_class = kerasrnn.tasks.registry.get_task(task).head_class()
+    defaults = head_class.option_defaults()
+    required = {"vocab_size"} | ({"num_tags"} if task == "pos_tagger" else set())
+    assert {name for name, value in defaults.items() if value is kerasrnn.tasks.task_head.REQUIRED} == required
+    assert {name: value for name, value in defaults.items() if name not in required} == {
+        **EVERY_TASK, **TASK_DEFAULTS[task]}
+    for name, value in head_class.defaults.items():
+        assert f"{name}={value!r}" in BUILDERS[task].__doc__, (task, name)
+
+
+@pytest.mark.parametrize(
+    "build, task, other_tasks_option",
+    [(lambda **o: kerasrnn.build_sentiment_classifier(30, **o), "sentiment", "char_units"),
+     (lambda **o: kerasrnn.build_pos_tagger(30, 5, **o), "pos_tagger", "pooling"),
+     (lambda **o: kerasrnn.build_char_lm(30, **o), "char_lm", "word_dropout")],
+)
+def test_builders_refuse_an_option_their_task_does_not_take(build, task, other_tasks_option):
+    with pytest.raises(ValueError, match=rf"Unknown argument\(s\) unit for a {task} network\. "
+                                         r"Accepted: vocab_size, .*units.*global_clipnorm"):
+        build(unit=8)
+    with pytest.raises(ValueError, match=rf"Unknown argument\(s\) {other_tasks_option} "):
+        build(**{other_tasks_option: 4})
 
 
 def test_sentiment_needs_two_classes_and_supports_more():

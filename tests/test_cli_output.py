@@ -29,6 +29,17 @@ def test_train_help_shows_the_defaults(capsys):
     assert "(default: None)" not in text and "(default: False)" not in text
 
 
+def test_every_option_all_tasks_take_has_its_train_flag(capsys):
+    # `kerasrnn train` passes the options every task takes by name (task_head.SHARED_OPTIONS, derived
+    # from the backbone's and the optimizer's signatures): a new one needs its flag here.
+    from kerasrnn.tasks.task_head import SHARED_OPTIONS
+
+    text = help_text(capsys, "train")
+    model_options = text[text.index("model options (defaults: the builder's)"):text.index("task-specific options")]
+    for name in SHARED_OPTIONS:
+        assert f"--{name.replace('_', '-')}" in model_options, name
+
+
 @pytest.mark.parametrize(
     "verb, shown",
     [

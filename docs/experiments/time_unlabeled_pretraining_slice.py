@@ -21,7 +21,7 @@ import keras, numpy as np, tensorflow as tf
 from kerasrnn.data.length_buckets import bucketed_batches
 from kerasrnn.optimizers import build_optimizer
 from kerasrnn.shared_data import SHARED_DATA
-from kerasrnn.spec import build_from_spec
+from kerasrnn.tasks.model_spec import build_from_spec
 from kerasrnn.tasks.sentiment import data as sentiment_data
 from kerasrnn.tasks.sentiment.pretraining import _read_unlabeled, full_softmax_loss, language_model_of
 from tools.zoo.recipes import recipe

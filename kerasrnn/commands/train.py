@@ -10,24 +10,6 @@ from kerasrnn.training.config import TrainingConfig
 
 from kerasrnn.commands.parser import parse_verb  # noqa: F401 (the examples use it)
 
-# The builder options every task takes, one flag each (a task's own options come from its folder).
-BUILDER_OPTIONS = (
-    "cell",
-    "units",
-    "num_layers",
-    "bidirectional",
-    "embedding_dim",
-    "dropout",
-    "recurrent_dropout",
-    "kernel_initializer",
-    "recurrent_initializer",
-    "optimizer",
-    "learning_rate",
-    "clipnorm",
-    "clipvalue",
-    "global_clipnorm",
-)
-
 
 def add_train_verb(verbs):
     """Add `train` to the `kerasrnn` verbs (`verbs`: the parser's `add_subparsers()`), handled by `run_train`.
@@ -142,6 +124,9 @@ def run_train(arguments):
     Args:
         arguments: the parsed command line (see `add_train_verb`).
     """
+    # The options every task takes are the backbone's and the optimizer's (their one definition; it
+    # imports Keras, hence here): each has its flag in `_add_builder_options`.
+    from kerasrnn.tasks.task_head import SHARED_OPTIONS
     from kerasrnn.training.trainer import train
 
     task = get_task(arguments.task)
@@ -157,7 +142,7 @@ def run_train(arguments):
         "task": task.name,
         "data_path": arguments.data,
         "out_dir": arguments.out,
-        "builder_options": _picked(arguments, BUILDER_OPTIONS + tuple(task.builder_options))
+        "builder_options": _picked(arguments, (*SHARED_OPTIONS, *task.builder_options))
         | ({"bidirectional": False} if arguments.bidirectional is False else {}),
         "data_options": _picked(arguments, tuple(task.data_options)),
         "task_options": _picked(arguments, tuple(task.training_options)),

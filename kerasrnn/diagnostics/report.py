@@ -13,7 +13,6 @@ CELL_NAMES = {"simple_rnn": "SimpleRNN (tanh)", "lstm": "LSTM", "gru": "GRU"}
 CELL_COLORS = {"simple_rnn": "tab:red", "lstm": "tab:blue", "gru": "tab:green"}
 INIT_COLORS = {"glorot_uniform": "tab:orange", "he_normal": "tab:purple", "orthogonal": "tab:gray"}
 MODE_COLORS = {"none": "black", "clipnorm": "tab:blue", "clipvalue": "tab:green", "global_clipnorm": "tab:red"}
-FILES = ("cells.png", "clipping.png", "initializers.png")
 
 
 def _pyplot():
@@ -95,10 +94,13 @@ def _positive(values):
     return np.where(values > 0, values, np.nan)  # log axes cannot show 0 (underflow)
 
 
-def _save(figure, path):
+def _save(pyplot, figure, path, title):
+    """Title, lay out and write `figure` as a small PNG at `path`, then close it: how every figure ends."""
+    figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=80)
+    pyplot.close(figure)
     try:
         from PIL import Image  # matplotlib depends on Pillow
     except ImportError:
@@ -109,19 +111,8 @@ def _save(figure, path):
     Image.open(buffer).convert("RGB").quantize(colors=256).save(path, optimize=True)
 
 
-def plot_cells(results, path):
-    """2×2 figure: ‖∂h_T/∂h_t‖ and ‖∂L/∂h_t‖ vs steps back, at init and after training.
-
-    Args:
-        results: what `run_diagnosis` returned.
-        path: the PNG file to write.
-
-    Example:
-
-    >>> plot_cells(results, "reports/diagnostics/cells.png")  # doctest: +SKIP
-    """
-    pyplot = _pyplot()
-    config, cells = results["config"], results["cells"]
+def _plot_cells(pyplot, config, cells, data):
+    """2×2: ‖∂h_T/∂h_t‖ and ‖∂L/∂h_t‖ vs steps back, at init and after training."""
     figure, axes = pyplot.subplots(2, 2, figsize=(12, 8), sharex=True)
     stages = {"initial": "at initialization", "trained": f"after {config['train_steps']} training steps"}
     quantities = {
@@ -129,7 +120,7 @@ def plot_cells(results, path):
         "loss_gradient_norm": ("‖∂L/∂h_t‖ (L2 norm, loss in nats)", "loss_gradient_decay_rate"),
     }
     # The task's own reading of the plot (its diagnosis data's flow_note); older reports have none.
-    note = results["data"].get("flow_note", "")
+    note = data.get("flow_note", "")
     for row, (quantity, (label, rate_key)) in enumerate(quantities.items()):
         for column, (stage, stage_title) in enumerate(stages.items()):
             axis = axes[row, column]
@@ -145,29 +136,15 @@ def plot_cells(results, path):
             axis.legend(fontsize=8)
             if row == 1:
                 axis.set_xlabel("steps back from the last step, T − t (time steps)")
-    figure.suptitle(
-        f"Gradient flow over {config['seq_len']} steps: {results['data']['description']}; "
+    return figure, (
+        f"Gradient flow over {config['seq_len']} steps: {data['description']}; "
         f"{config['units']} units, mean of {config['jacobian_examples']} held-out sequences\n"
         f"(0 = below float32's range, not drawn{'; ' + note if note else ''})",
-        fontsize=10,
     )
-    _save(figure, path)
-    pyplot.close(figure)
 
 
-def plot_clipping(results, path):
-    """1×3 figure: global gradient norm before and after clipping, and training loss, per mode.
-
-    Args:
-        results: what `run_diagnosis` returned.
-        path: the PNG file to write.
-
-    Example:
-
-    >>> plot_clipping(results, "reports/diagnostics/clipping.png")  # doctest: +SKIP
-    """
-    pyplot = _pyplot()
-    config, runs = results["config"], results["clipping"]
+def _plot_clipping(pyplot, config, runs, data):
+    """1×3: global gradient norm before and after clipping, and training loss, per mode."""
     figure, axes = pyplot.subplots(1, 3, figsize=(15, 4.8))
     for mode in runs:
         run = runs[mode]
@@ -191,28 +168,14 @@ def plot_clipping(results, path):
         axis.set_xlabel("training step")
         axis.grid(True, alpha=0.3)
         axis.legend(fontsize=8)
-    figure.suptitle(
+    return figure, (
         f"Gradient clipping, {config['clip_cell']} with {config['units']} units, {config['seq_len']}-step "
-        f"sequences, same seed and batches: {results['data']['description']}",
-        fontsize=10,
+        f"sequences, same seed and batches: {data['description']}",
     )
-    _save(figure, path)
-    pyplot.close(figure)
 
 
-def plot_initializers(results, path):
-    """1×3 figure: ‖∂h_T/∂h_t‖ at init per recurrent initializer; SimpleRNN and LSTM spectra.
-
-    Args:
-        results: what `run_diagnosis` returned.
-        path: the PNG file to write.
-
-    Example:
-
-    >>> plot_initializers(results, "reports/diagnostics/initializers.png")  # doctest: +SKIP
-    """
-    pyplot = _pyplot()
-    config, runs = results["config"], results["initializers"]
+def _plot_initializers(pyplot, config, runs, data):
+    """1×3: ‖∂h_T/∂h_t‖ at init per recurrent initializer; SimpleRNN and LSTM spectra."""
     figure, axes = pyplot.subplots(1, 3, figsize=(15, 4.8), gridspec_kw={"width_ratios": [1.4, 0.8, 1.2]})
     styles = {"simple_rnn": "-", "lstm": "--"}
     for cell, inits in runs.items():
@@ -255,13 +218,20 @@ def plot_initializers(results, path):
     axes[2].legend(fontsize=7)
     for axis in axes:
         axis.grid(True, alpha=0.3)
-    figure.suptitle(
+    return figure, (
         f"Recurrent initializers (input kernels glorot_uniform), {config['units']} units, "
-        f"{config['seq_len']} steps: {results['data']['description']}",
-        fontsize=10,
+        f"{config['seq_len']} steps: {data['description']}",
     )
-    _save(figure, path)
-    pyplot.close(figure)
+
+
+# The report's figures: file → (the comparison it draws, the function drawing it on a new figure
+# from the config, that comparison's results and the data's entry (description, flow note); each
+# returns the figure and its title, and `_save` ends every figure the same way).
+FIGURES = {
+    "cells.png": ("cells", _plot_cells),
+    "clipping.png": ("clipping", _plot_clipping),
+    "initializers.png": ("initializers", _plot_initializers),
+}
 
 
 def write_report(results, out_dir):
@@ -288,8 +258,10 @@ def write_report(results, out_dir):
             json.dump(_jsonable(data), file, indent=1 if name == "summary.json" else None, sort_keys=True)
             file.write("\n")
         written.append(path)
-    for name, plot in zip(FILES, (plot_cells, plot_clipping, plot_initializers)):
+    pyplot = _pyplot()
+    for name, (key, plot) in FIGURES.items():
+        figure, title = plot(pyplot, results["config"], results[key], results["data"])
         path = os.path.join(out_dir, name)
-        plot(results, path)
+        _save(pyplot, figure, path, title)
         written.append(path)
     return written

@@ -8,26 +8,25 @@ import keras
 
 from kerasrnn.export.portable_rnn import without_cudnn
 from kerasrnn.export.task_name import exported_task_name
-from kerasrnn.export.versioned_write import export_folder_error, write_version
+from kerasrnn.export.versioned_write import WrittenVersion, export_folder_error, write_version
 from kerasrnn.export.warmup import write_warmup_requests
 from kerasrnn.serving.saved_model_layout import SIGNATURE_NOTES_FILE, write_models_config
 
 
 @dataclasses.dataclass
-class ExportedVersion:
-    """Where `export_for_serving` wrote a model.
+class ExportedVersion(WrittenVersion):
+    """Where `export_for_serving` wrote a model: a `WrittenVersion` (`path`, `version`, `task`), and
 
     Attributes:
-        path: the version folder (`base_path/<version>`).
-        version: the integer version.
-        task: `"sentiment"`, `"pos_tagger"` or `"char_lm"`.
         signatures: the signature names, `serving_default` first.
         models_config: the regenerated `models.config` beside the model folder.
+
+    Example:
+
+    >>> ExportedVersion("export/lm/1", 1, "char_lm", ["serving_default", "generate"], "export/models.config").task
+    'char_lm'
     """
 
-    path: str
-    version: int
-    task: str
     signatures: list
     models_config: str
 

@@ -14,6 +14,7 @@ full disk is one line too, `DiskFullError`; either way nothing is left behind.
 """
 
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import os
@@ -27,6 +28,26 @@ from kerasrnn.validation import check_positive_int
 
 TEMP_PREFIX = "temp-"
 _TEMPORARY = re.compile(rf"{TEMP_PREFIX}\d+-(\d+)(-replaced)?")
+
+
+@dataclasses.dataclass
+class WrittenVersion:
+    """A version folder an export wrote: what every export returns, with its own fields after these.
+
+    Attributes:
+        path: the version folder (`base_path/<version>`).
+        version: the integer version.
+        task: `"sentiment"`, `"pos_tagger"` or `"char_lm"`.
+
+    Example:
+
+    >>> WrittenVersion("export/lm/1", 1, "char_lm").version
+    1
+    """
+
+    path: str
+    version: int
+    task: str
 
 
 class ExportFolderError(OSError, ValueError):

@@ -5,21 +5,23 @@ Each builder returns a compiled `keras.Model` over integer ids: a
 class wraps such a network with its preprocessor.
 """
 
-from kerasrnn.lazy_attributes import lazy_attributes
+import importlib
 
+from kerasrnn.lazy_attributes import lazy_attributes
+from kerasrnn.tasks.registry import task_names
+
+# Each task folder's public names, as its own `__init__` lists them (so a task's names are written
+# once, in its folder, and a new task's appear here); importing a task's package costs no
+# TensorFlow, its attributes being lazy too. Then the parts every task shares.
 _PUBLIC = {
-    "CharLanguageModel": "kerasrnn.tasks.char_lm",
-    "CharLanguageModelPreprocessor": "kerasrnn.tasks.char_lm",
-    "PosTagger": "kerasrnn.tasks.pos_tagger",
-    "PosTaggerPreprocessor": "kerasrnn.tasks.pos_tagger",
+    **{
+        name: f"{__name__}.{task}"
+        for task in task_names()
+        for name in importlib.import_module(f"{__name__}.{task}").__all__
+    },
     "RecurrentBackbone": "kerasrnn.tasks.recurrent_backbone",
-    "SentimentClassifier": "kerasrnn.tasks.sentiment",
-    "SentimentPreprocessor": "kerasrnn.tasks.sentiment",
     "TaskModel": "kerasrnn.tasks.task_model",
     "average_of": "kerasrnn.tasks.ensemble",
-    "build_char_lm": "kerasrnn.tasks.char_lm",
-    "build_pos_tagger": "kerasrnn.tasks.pos_tagger",
-    "build_sentiment_classifier": "kerasrnn.tasks.sentiment",
 }
 __all__ = sorted(_PUBLIC)
 __getattr__, __dir__ = lazy_attributes(__name__, _PUBLIC, globals())

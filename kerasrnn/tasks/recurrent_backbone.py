@@ -22,7 +22,7 @@ one layer. That is a choice, made because:
   layers under the same names, unchanged.
 
 The backbone's config stays the record of the hyperparameters: it is the
-recurrent part of a model's spec (`kerasrnn.spec`).
+recurrent part of a model's spec (`kerasrnn.tasks.model_spec`).
 """
 
 import inspect
@@ -36,11 +36,13 @@ from kerasrnn.layers.word_dropout import WordDropout
 from kerasrnn.validation import check_positive_int, check_rate
 
 
-# The hyperparameters, in the constructor's order: what `get_config` returns.
-BACKBONE_OPTIONS = (
-    "vocab_size", "embedding_dim", "cell", "units", "num_layers", "bidirectional", "dropout", "recurrent_dropout",
-    "kernel_initializer", "recurrent_initializer", "mask_padding", "word_dropout", "return_sequences", "stateful",
-    "batch_size", "char_vocab_size", "char_embedding_dim", "char_units",
+# Options a task's head sets (`TaskHead.backbone_options`), or only some tasks offer
+# (`TaskHead.extra_options`); each of the constructor's other hyperparameters is an option of every
+# task's builder (`kerasrnn.tasks.task_head.SHARED_OPTIONS`), with the constructor's default unless
+# the task says otherwise (`TaskHead.defaults`).
+TASK_SET_OPTIONS = (
+    "vocab_size", "mask_padding", "word_dropout", "return_sequences", "stateful", "batch_size", "char_vocab_size",
+    "char_embedding_dim", "char_units",
 )
 
 
@@ -175,6 +177,16 @@ class RecurrentBackbone(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+# The hyperparameters with their defaults, in the constructor's order (what `get_config` returns):
+# the constructor's signature is their one definition.
+BACKBONE_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(RecurrentBackbone.__init__).parameters.items()
+    if parameter.kind is parameter.POSITIONAL_OR_KEYWORD and name != "self"
+}
+BACKBONE_OPTIONS = tuple(BACKBONE_DEFAULTS)
 
 
 def check_backbone_options(options):

@@ -13,26 +13,23 @@ ValueError: Unknown task 'pos'. Did you mean 'pos_tagger'? Tasks: char_lm, pos_t
 import difflib
 import importlib
 
-# Task name → the module holding its `TASK` description (light: no TensorFlow).
-_TASK_MODULES = {
-    "char_lm": "kerasrnn.tasks.char_lm.task",
-    "pos_tagger": "kerasrnn.tasks.pos_tagger.task",
-    "sentiment": "kerasrnn.tasks.sentiment.task",
-}
+# The task names; task `name`'s folder is `kerasrnn/tasks/<name>/`, its `task` module holds its
+# `TASK` description (light: no TensorFlow).
+_TASK_NAMES = ("char_lm", "pos_tagger", "sentiment")
 
 
 def task_names():
     """The task names, sorted."""
-    return sorted(_TASK_MODULES)
+    return sorted(_TASK_NAMES)
 
 
 def get_task(name):
     """The `TaskDescription` of `name`; an unknown name gets the nearest names in its error."""
-    if name not in _TASK_MODULES:
-        near = difflib.get_close_matches(str(name), list(_TASK_MODULES), n=2, cutoff=0.3)
+    if name not in _TASK_NAMES:
+        near = difflib.get_close_matches(str(name), list(_TASK_NAMES), n=2, cutoff=0.3)
         hint = f" Did you mean {' or '.join(map(repr, near))}?" if near else ""
         raise ValueError(f"Unknown task {name!r}.{hint} Tasks: {', '.join(task_names())}")
-    return importlib.import_module(_TASK_MODULES[name]).TASK
+    return importlib.import_module(f"{__package__}.{name}.task").TASK
 
 
 def all_tasks():
@@ -52,7 +49,7 @@ def task_of(model):
     ValueError: Expected a kerasrnn task model (CharLanguageModel, PosTagger, SentimentClassifier); received Sequential.
     """
     name = getattr(model, "task_name", None)
-    if name in _TASK_MODULES and isinstance(model, get_task(name).model_class()):
+    if name in _TASK_NAMES and isinstance(model, get_task(name).model_class()):
         return get_task(name)
     classes = ", ".join(sorted(task.model_class_name for task in all_tasks()))
     raise ValueError(f"Expected a kerasrnn task model ({classes}); received {type(model).__name__}.")

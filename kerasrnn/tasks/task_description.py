@@ -38,13 +38,8 @@ class TaskDescription:
     Attributes:
         name: the task's one name (`"sentiment"`, `"pos_tagger"`, `"char_lm"`).
         summary: one line for `--help`.
-        package: the task's folder as a module path; it defines the model
-            class `model_class_name`, the builder `builder_name`, a `data`
-            module with `prepare(data_path, batch_size, max_examples, seed,
-            **data_options)` and `evaluation_data(data_path)`, and a
-            `baseline` module with `measure_baseline(shared_data)`.
-        model_class_name: the task model class.
-        builder_name: the integer-id network builder.
+        model_class_name: the task model class, defined by the task's folder
+            (`package`), whose `head_class` builds its network.
         data_help: what `--data` names for this task.
         builder_options: task-only builder arguments → `argparse` keyword arguments.
         data_options: arguments of `prepare` → `argparse` keyword arguments.
@@ -69,9 +64,7 @@ class TaskDescription:
 
     name: str
     summary: str
-    package: str
     model_class_name: str
-    builder_name: str
     data_help: str
     builder_options: dict
     data_options: dict
@@ -82,6 +75,23 @@ class TaskDescription:
     batch_size: int
     training_options: dict = dataclasses.field(default_factory=dict)
 
+    @property
+    def package(self):
+        """The task's folder as a module path: `kerasrnn.tasks.<name>` (the registry's convention).
+
+        It defines the model class `model_class_name`, a `data` module with
+        `prepare(data_path, batch_size, max_examples, seed, **data_options)`
+        and `evaluation_data(data_path)`, and a `baseline` module with
+        `measure_baseline(shared_data)`.
+
+        Example:
+
+        >>> from kerasrnn.tasks.registry import get_task
+        >>> get_task("char_lm").package
+        'kerasrnn.tasks.char_lm'
+        """
+        return f"{__package__}.{self.name}"
+
     def model_class(self):
         """The task model class (imports TensorFlow)."""
         return getattr(importlib.import_module(self.package), self.model_class_name)
@@ -90,9 +100,19 @@ class TaskDescription:
         """Import the task's Keras classes (model, preprocessor, metrics), registering them with Keras."""
         self.model_class()
 
-    def builder(self):
-        """The integer-id network builder (imports TensorFlow)."""
-        return getattr(importlib.import_module(self.package), self.builder_name)
+    def head_class(self):
+        """The task's `TaskHead` subclass: its layers, compile and option defaults (imports TensorFlow).
+
+        Its `option_defaults()` are what the task's `build_*` convenience, its
+        spec and `kerasrnn train` take.
+
+        Example:
+
+        >>> from kerasrnn.tasks.registry import get_task
+        >>> get_task("sentiment").head_class().option_defaults()["pooling"]
+        'max'
+        """
+        return self.model_class().head_class
 
     def data(self):
         """The task's data module: `prepare` and `evaluation_data` (imports TensorFlow)."""

@@ -8,7 +8,7 @@ import keras
 from kerasrnn.atomic_files import atomic_path
 from kerasrnn.atomic_files import save_model as save_model_atomically
 from kerasrnn.keras_adapter import multi_worker_fit
-from kerasrnn.spec import build_from_spec, check_builder_options, load_spec, optimizer_from_spec, save_spec
+from kerasrnn.tasks.model_spec import build_from_spec, check_builder_options, load_spec, optimizer_from_spec, save_spec
 from kerasrnn.tasks.registry import get_task, task_names
 from kerasrnn.tasks.task_model import length_bucketed_input
 from kerasrnn.training.backup import AtomicBackupAndRestore

@@ -438,6 +438,32 @@ def cache_not_writable(folder, error):
     )
 
 
+def move_into_cache(path, target, folder):
+    """Put a complete, verified file at its place in the cache, in one step (`os.replace`).
+
+    A reader sees the old file or the new one, never a part; a cache that
+    cannot be written is `cache_not_writable`'s one-line error.
+
+    Args:
+        path: the finished file (in the cache's partial folder, on the same file system).
+        target: its place in the cache.
+        folder: the cache folder, for the error.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> open(os.path.join(folder, "part"), "w").close()
+    >>> move_into_cache(os.path.join(folder, "part"), os.path.join(folder, "model.keras"), folder)
+    >>> sorted(os.listdir(folder))
+    ['model.keras']
+    """
+    try:
+        os.replace(path, target)
+    except OSError as error:
+        raise cache_not_writable(folder, error) from None
+
+
 def _remove_stale_partials(directory):
     """Remove the `.partial-*` folders in `directory` whose download is over: their owner died (kill -9, a crash).
 
@@ -656,8 +682,5 @@ def fetch(entry, base_url=None, directory=None, offline=None):
                 f"{entry['sha256']}, got {actual}. The file was deleted; retry, or check KERASRNN_ZOO_URL "
                 "points at an intact mirror."
             )
-        try:
-            os.replace(downloaded, target)
-        except OSError as error:
-            raise cache_not_writable(directory, error) from None
+        move_into_cache(downloaded, target, directory)
     return target

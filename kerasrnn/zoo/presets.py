@@ -22,7 +22,7 @@ import tempfile
 import urllib.parse
 import zipfile
 
-from kerasrnn.zoo.download import cache_dir, cache_not_writable, download_at_most, fetch, partial_folder
+from kerasrnn.zoo.download import cache_dir, download_at_most, fetch, move_into_cache, partial_folder
 from kerasrnn.zoo.index import INDEX_FILE, find_entry, parse_index, read_index
 
 TRAINED_MODEL_FILE = "model.keras"  # what `kerasrnn train` writes in its folder
@@ -108,10 +108,7 @@ def _download_file(url):
                 f"Could not download {url}: the {os.path.getsize(path)} bytes received are not a complete .keras "
                 "archive (the transfer was cut short, or the URL names another kind of file); nothing was cached."
             )
-        try:
-            os.replace(path, cached)
-        except OSError as error:
-            raise cache_not_writable(folder, error) from None
+        move_into_cache(path, cached, folder)
     return cached
 
 

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 
 from kerasrnn.export.task_name import exported_task_name
-from kerasrnn.export.versioned_write import write_version
+from kerasrnn.export.versioned_write import WrittenVersion, write_version
 from kerasrnn.portable.models import MODEL_FILE, PREPROCESSING_FILE, SCHEMA_VERSION
 from kerasrnn.serving.saved_model_layout import next_version
 from kerasrnn.tasks.registry import get_task
@@ -39,13 +39,10 @@ TOLERANCE = 1e-4
 
 
 @dataclasses.dataclass
-class PortableExport:
-    """Where `export_portable` wrote a model.
+class PortableExport(WrittenVersion):
+    """Where `export_portable` wrote a model: a `WrittenVersion` (`path`, `version`, `task`), and
 
     Attributes:
-        path: the version folder (`base_path/<version>`).
-        version: the integer version.
-        task: `"sentiment"`, `"pos_tagger"` or `"char_lm"`.
         format: `"onnx"` or `"litert"`.
         file: the model file's path.
         max_abs_difference: the largest difference to Keras' outputs on the probe batch.
@@ -56,9 +53,6 @@ class PortableExport:
     'export/lm/1/model.onnx'
     """
 
-    path: str
-    version: int
-    task: str
     format: str
     file: str
     max_abs_difference: float

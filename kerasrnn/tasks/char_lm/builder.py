@@ -22,6 +22,8 @@ class CharLanguageModelHead(TaskHead):
     """
 
     network_name = "char_lm"
+    extra_options = ("stateful", "batch_size")
+    defaults = {"units": 256, "num_layers": 2, "embedding_dim": 64, "learning_rate": 2e-3}
 
     def __init__(self, bidirectional=False):
         if bidirectional:
@@ -45,30 +47,13 @@ class CharLanguageModelHead(TaskHead):
         return [nats_per_character(), bits_per_character_metric()]
 
 
-def build_char_lm(
-    vocab_size,
-    cell="lstm",
-    units=256,
-    num_layers=2,
-    bidirectional=False,
-    embedding_dim=64,
-    dropout=0.0,
-    recurrent_dropout=0.0,
-    kernel_initializer="glorot_uniform",
-    recurrent_initializer="orthogonal",
-    optimizer="adam",
-    learning_rate=2e-3,
-    clipnorm=None,
-    clipvalue=None,
-    global_clipnorm=None,
-    stateful=False,
-    batch_size=None,
-):
-    """Build and compile a next-character model trained with teacher forcing (a convenience).
+def build_char_lm(vocab_size, **options):
+    """Build and compile a next-character model trained with teacher forcing (a one-line convenience).
 
-    It is `build_task_network(CharLanguageModelHead, options)`: a
-    `RecurrentBackbone` under a `CharLanguageModelHead`, as one flat
-    functional network, compiled once with the head's loss and metrics.
+    It is `build_task_network(CharLanguageModelHead, {"vocab_size":
+    vocab_size, **options})`: a `RecurrentBackbone` under a
+    `CharLanguageModelHead`, as one flat functional network, compiled once
+    with the head's loss and metrics.
 
     The model reads a window of character ids and returns, at every step,
     the logits of the next character. It is causal, so `bidirectional=True`
@@ -86,32 +71,28 @@ def build_char_lm(
     Args:
         vocab_size: number of character ids: the known characters plus id 0
             for an unknown one (`len(characters) + 1`).
-        cell: `"simple_rnn"`, `"lstm"` or `"gru"`.
-        units: hidden units per recurrent layer.
-        num_layers: number of stacked recurrent layers.
-        bidirectional: must be False; present so every builder takes the same options.
-        embedding_dim: size of the character embeddings.
-        dropout: dropout rate on recurrent inputs and before the output layer.
-        recurrent_dropout: dropout rate on the recurrent state.
-        kernel_initializer: initializer of input kernels.
-        recurrent_initializer: initializer of recurrent kernels.
-        optimizer: optimizer name.
-        learning_rate: the optimizer's learning rate.
-        clipnorm: clip each gradient to this norm.
-        clipvalue: clip each gradient component to this absolute value.
-        global_clipnorm: clip all gradients together to this norm.
-        stateful: carry the recurrent state across batches.
-        batch_size: the fixed batch size a stateful model needs.
+        **options: `stateful` (carry the recurrent state across batches)
+            and `batch_size` (the fixed batch size a stateful model needs);
+            and the options every task takes
+            (`kerasrnn.tasks.task_head.SHARED_OPTIONS`: the backbone's, see
+            `RecurrentBackbone`, and the optimizer's, see
+            `kerasrnn.optimizers.check_optimizer_options`), of which
+            `bidirectional` must stay False. This task's defaults where they
+            differ from those: `CharLanguageModelHead.defaults` (units=256,
+            num_layers=2, embedding_dim=64, learning_rate=0.002).
 
     Returns:
         A compiled `keras.Model` mapping `(batch, time)` int ids to
         `(batch, time, vocab_size)` logits.
 
+    Raises:
+        ValueError: naming an option that is wrong, or one the task does not take (listing those it takes).
+
     Example:
 
     >>> import numpy as np
-    >>> model = build_char_lm(vocab_size=40, units=16, num_layers=1, embedding_dim=8)
+    >>> model = build_char_lm(vocab_size=40, units=16, num_layers=1, embedding_dim=8, clipvalue=5.0)
     >>> model.predict(np.array([[3, 4, 5]]), verbose=0).shape
     (1, 3, 40)
     """
-    return build_task_network(CharLanguageModelHead, locals())
+    return build_task_network(CharLanguageModelHead, {"vocab_size": vocab_size, **options})

@@ -5,9 +5,7 @@ from kerasrnn.tasks.task_description import Score, TaskDescription
 TASK = TaskDescription(
     name="char_lm",
     summary="character-level language model (Tiny Shakespeare)",
-    package="kerasrnn.tasks.char_lm",
     model_class_name="CharLanguageModel",
-    builder_name="build_char_lm",
     data_help="a UTF-8 text file (first 90%% trains, the last 10%% is validated and scored)",
     builder_options={},
     data_options={

@@ -5,9 +5,7 @@ from kerasrnn.tasks.task_description import Score, TaskDescription
 TASK = TaskDescription(
     name="pos_tagger",
     summary="many-to-many part-of-speech tagger (UD English EWT)",
-    package="kerasrnn.tasks.pos_tagger",
     model_class_name="PosTagger",
-    builder_name="build_pos_tagger",
     data_help="a folder with *-train/dev/test.conllu, or a CoNLL-U file (all of it is scored)",
     builder_options={
         "word_dropout": {"type": float, "help": "fraction of words replaced by [UNK] in training"},

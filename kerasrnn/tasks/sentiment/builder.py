@@ -25,6 +25,8 @@ class SentimentHead(TaskHead):
     """
 
     network_name = "sentiment"
+    extra_options = ("word_dropout",)
+    defaults = {"units": 64, "bidirectional": True, "learning_rate": 2e-3}
 
     def __init__(self, num_classes=2, pooling="max"):
         self.num_classes = check_positive_int("num_classes", num_classes)
@@ -50,31 +52,13 @@ class SentimentHead(TaskHead):
         return ["accuracy"]
 
 
-def build_sentiment_classifier(
-    vocab_size,
-    num_classes=2,
-    cell="lstm",
-    units=64,
-    num_layers=1,
-    bidirectional=True,
-    embedding_dim=128,
-    dropout=0.0,
-    recurrent_dropout=0.0,
-    kernel_initializer="glorot_uniform",
-    recurrent_initializer="orthogonal",
-    optimizer="adam",
-    learning_rate=2e-3,
-    clipnorm=None,
-    clipvalue=None,
-    global_clipnorm=None,
-    pooling="max",
-    word_dropout=0.0,
-):
-    """Build and compile a sentiment classifier over integer token ids (a convenience).
+def build_sentiment_classifier(vocab_size, **options):
+    """Build and compile a sentiment classifier over integer token ids (a one-line convenience).
 
-    It is `build_task_network(SentimentHead, options)`: a `RecurrentBackbone`
-    (see `kerasrnn.tasks.recurrent_backbone`) under a `SentimentHead`, as one
-    flat functional network, compiled once with the head's loss and metrics.
+    It is `build_task_network(SentimentHead, {"vocab_size": vocab_size, **options})`:
+    a `RecurrentBackbone` (see `kerasrnn.tasks.recurrent_backbone`) under a
+    `SentimentHead`, as one flat functional network, compiled once with the
+    head's loss and metrics.
 
     Id 0 is padding and is masked: a review padded to any length gets the
     same prediction. The model ends in a softmax over `num_classes` and is
@@ -82,43 +66,39 @@ def build_sentiment_classifier(
 
     The defaults (bidirectional LSTM, masked max pooling, learning rate 2e-3
     for batches of 128) are the fastest settings measured on a CPU that lose
-    no accuracy: see benchmarks/RESULTS.md.
+    no accuracy: see benchmarks/RESULTS.md. (The LSTM's fused masked kernel
+    trains faster on a CPU than the GRU despite its fourth gate.)
 
     Args:
         vocab_size: number of token ids, padding (0) and OOV (1) included.
-        num_classes: number of classes (2 for positive/negative).
-        cell: `"simple_rnn"`, `"lstm"` or `"gru"` (default: LSTM, whose
-            fused masked kernel trains faster on a CPU than the GRU despite
-            its fourth gate).
-        units: hidden units per recurrent layer and direction.
-        num_layers: number of stacked recurrent layers.
-        bidirectional: read the review in both directions.
-        embedding_dim: size of the token embeddings.
-        dropout: dropout rate on recurrent inputs and before the classifier.
-        recurrent_dropout: dropout rate on the recurrent state.
-        kernel_initializer: initializer of input kernels (e.g. `"glorot_uniform"`, `"he_normal"`).
-        recurrent_initializer: initializer of recurrent kernels (default `"orthogonal"`).
-        optimizer: optimizer name (`"adam"`, `"rmsprop"`, `"sgd"`, ...).
-        learning_rate: the optimizer's learning rate.
-        clipnorm: clip each gradient to this norm.
-        clipvalue: clip each gradient component to this absolute value.
-        global_clipnorm: clip all gradients together to this norm.
-        pooling: how the sequence becomes one vector: `"last"` (the final
-            state of each direction), `"mean"` or `"max"` over the outputs of
-            every real (unpadded) step (default `"max"`).
-        word_dropout: while training, replace this fraction of word ids by
-            the unknown-word id, so the classifier cannot lean on a few
-            telling words of each training review (a regularizer; 0 = off).
+        **options: the head's `num_classes` (default 2) and `pooling`
+            (`"last"`: the final state of each direction; `"mean"` or
+            `"max"`, the default, over the outputs of every real step);
+            `word_dropout` (while training, replace this fraction of word
+            ids by the unknown-word id, so the classifier cannot lean on a
+            few telling words of each training review; 0 = off); and the
+            options every task takes (`kerasrnn.tasks.task_head.SHARED_OPTIONS`):
+            the backbone's `cell`, `units`, `num_layers`, `bidirectional`,
+            `embedding_dim`, `dropout`, `recurrent_dropout`,
+            `kernel_initializer`, `recurrent_initializer` (see
+            `RecurrentBackbone`) and the optimizer's `optimizer`,
+            `learning_rate`, `clipnorm`, `clipvalue`, `global_clipnorm` (see
+            `kerasrnn.optimizers.check_optimizer_options`). This task's
+            defaults where they differ from those: `SentimentHead.defaults`
+            (units=64, bidirectional=True, learning_rate=0.002).
 
     Returns:
         A compiled `keras.Model` mapping `(batch, time)` int ids to
         `(batch, num_classes)` probabilities.
 
+    Raises:
+        ValueError: naming an option that is wrong, or one the task does not take (listing those it takes).
+
     Example:
 
     >>> import numpy as np
-    >>> model = build_sentiment_classifier(vocab_size=100, units=8, embedding_dim=8)
+    >>> model = build_sentiment_classifier(vocab_size=100, units=8, embedding_dim=8, cell="gru", clipnorm=1.0)
     >>> model.predict(np.array([[5, 6, 7, 0, 0]]), verbose=0).shape
     (1, 2)
     """
-    return build_task_network(SentimentHead, locals())
+    return build_task_network(SentimentHead, {"vocab_size": vocab_size, **options})

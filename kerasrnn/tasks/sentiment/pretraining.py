@@ -420,7 +420,7 @@ def pretrain(data_path, out_dir, builder_options=None, data_options=None, batch_
     ...          unlabeled="../shared/data/aclImdb_v1_unsup.tar.gz")  # doctest: +SKIP
     """
     from kerasrnn.data.length_buckets import bucketed_batches
-    from kerasrnn.spec import build_from_spec, check_builder_options
+    from kerasrnn.tasks.model_spec import build_from_spec, check_builder_options
     from kerasrnn.tasks.sentiment import data as sentiment_data
 
     check_builder_options("sentiment", builder_options)  # before the reviews are read, as in `train`

@@ -5,9 +5,7 @@ from kerasrnn.tasks.task_description import Score, TaskDescription
 TASK = TaskDescription(
     name="sentiment",
     summary="many-to-one review classifier (IMDB)",
-    package="kerasrnn.tasks.sentiment",
     model_class_name="SentimentClassifier",
-    builder_name="build_sentiment_classifier",
     data_help="the aclImdb folder or .tar.gz (train/ for training, test/ is scored)",
     builder_options={
         "pooling": {"choices": ["last", "mean", "max"], "help": "how the states become one vector"},

@@ -1,22 +1,31 @@
-"""A model's architecture as plain JSON: the task name plus the builder's arguments.
+"""A model's architecture as plain JSON: the task name plus the network's options.
 
 A spec is a dict such as `{"task": "sentiment", "vocab_size": 20000,
 "cell": "gru", "units": 64}`: the task, its `RecurrentBackbone`'s
 hyperparameters (`kerasrnn.tasks.recurrent_backbone`), its head's options
-and the optimizer's, all as arguments of the task's `build_*` builder. It is
-what `kerasrnn train` writes next to a model and what the zoo index stores;
+and the optimizer's, all as arguments of the task's `build_*` builder; what
+the spec leaves out takes the task's defaults
+(`TaskHead.option_defaults()`, the one definition of both). It is what
+`kerasrnn train` writes next to a model and what the zoo index stores;
 `build_from_spec` turns it back into the same (untrained) model. Every
 `spec.json` written before the backbone existed has this form and still loads.
+
+The public names (`kerasrnn.validate_spec`, `build_from_spec`, `save_spec`,
+`load_spec`) are exported by `kerasrnn`; this module lives under `tasks`
+because it is a view of the tasks (the registry and their heads), which
+`tasks/sentiment/pretraining.py` uses too.
 """
 
-import inspect
 import json
 
+from kerasrnn.optimizers import build_optimizer
 from kerasrnn.tasks.registry import get_task
+from kerasrnn.tasks.task_head import REQUIRED, build_task_network, check_task_network_options, complete_options
+from kerasrnn.tasks.task_head import split_network_options
 
 
 def validate_spec(spec):
-    """Check that `spec` names a known task and only that builder's arguments.
+    """Check that `spec` names a known task and only options of that task's network, the required ones included.
 
     Returns the spec unchanged; raises `ValueError` naming what is wrong.
 
@@ -25,39 +34,22 @@ def validate_spec(spec):
     >>> validate_spec({"task": "pos_tagger", "vocab_size": 100, "num_tags": 18})["task"]
     'pos_tagger'
     """
-    if not isinstance(spec, dict):
-        raise ValueError(f"A model spec must be a JSON object (dict). Received: {type(spec).__name__}")
-    task = spec.get("task")
-    try:
-        builder = get_task(task).builder()
-    except ValueError as error:
-        raise ValueError(f"The spec's `task` is not a kerasrnn task: {error}") from None
-    accepted = inspect.signature(builder).parameters
-    unknown = sorted(set(spec) - {"task"} - set(accepted))
-    if unknown:
-        raise ValueError(
-            f"Unknown argument(s) {', '.join(unknown)} in the spec of task {task!r}. "
-            f"Accepted: {', '.join(accepted)}"
-        )
-    missing = [
-        name
-        for name, parameter in accepted.items()
-        if parameter.default is inspect.Parameter.empty and name not in spec
-    ]
-    if missing:
-        raise ValueError(f"The spec of task {task!r} is missing {', '.join(missing)}.")
+    network_options(spec)
     return spec
 
 
 def network_options(spec):
-    """The task head and every builder argument of `spec`: the spec's own over the builder's defaults.
+    """The task head and every option of `spec`'s network: the spec's own over the task's defaults.
 
     Args:
         spec: a model spec (validated here).
 
     Returns:
         `(head_class, options)`: the task's `TaskHead` subclass and the
-        builder's arguments by name, as `build_task_network` takes them.
+        network's options by name, as `build_task_network` takes them.
+
+    Raises:
+        ValueError: naming what is wrong (not a dict, an unknown task, an unknown or a missing option).
 
     Example:
 
@@ -65,12 +57,18 @@ def network_options(spec):
     >>> head_class.__name__, options["units"], options["num_layers"]
     ('CharLanguageModelHead', 8, 2)
     """
-    validate_spec(spec)
-    description = get_task(spec["task"])
-    parameters = inspect.signature(description.builder()).parameters
-    options = {name: parameter.default for name, parameter in parameters.items()}
-    options.update((key, value) for key, value in spec.items() if key != "task")
-    return description.model_class().head_class, options
+    if not isinstance(spec, dict):
+        raise ValueError(f"A model spec must be a JSON object (dict). Received: {type(spec).__name__}")
+    task = spec.get("task")
+    try:
+        description = get_task(task)
+    except ValueError as error:
+        raise ValueError(f"The spec's `task` is not a kerasrnn task: {error}") from None
+    head_class = description.head_class()
+    try:
+        return head_class, complete_options(head_class, {key: value for key, value in spec.items() if key != "task"})
+    except ValueError as error:
+        raise ValueError(f"In the spec of task {task!r}: {error}") from None
 
 
 def build_from_spec(spec, compile=True):
@@ -88,8 +86,6 @@ def build_from_spec(spec, compile=True):
     >>> model.output_shape
     (None, 2)
     """
-    from kerasrnn.tasks.task_head import build_task_network
-
     return build_task_network(*network_options(spec), compile=compile)
 
 
@@ -102,9 +98,6 @@ def optimizer_from_spec(spec):
     >>> type(optimizer).__name__, round(float(optimizer.learning_rate), 6), float(optimizer.clipnorm)
     ('Adam', 0.002, 5.0)
     """
-    from kerasrnn.optimizers import build_optimizer
-    from kerasrnn.tasks.task_head import split_network_options
-
     head_class, options = network_options(spec)
     return build_optimizer(**split_network_options(head_class, options)[2])
 
@@ -117,8 +110,8 @@ def check_builder_options(task, builder_options):
     after the data set has been loaded. It runs the checks of the task's head,
     of the `RecurrentBackbone` and of the optimizer
     (`kerasrnn.tasks.task_head.check_task_network_options`), on the
-    builder's defaults for what `builder_options` leaves out. The arguments
-    the data fixes (`vocab_size`, `num_tags`, ...) are the builder's required
+    task's defaults for what `builder_options` leaves out. The arguments
+    the data fixes (`vocab_size`, `num_tags`, ...) are the task's required
     ones; each gets the stand-in 2 unless `builder_options` names it.
 
     Args:
@@ -136,10 +129,8 @@ def check_builder_options(task, builder_options):
     ...
     ValueError: `dropout` must be a number in [0, 1). Received: dropout=1.5
     """
-    from kerasrnn.tasks.task_head import check_task_network_options
-
-    parameters = inspect.signature(get_task(task).builder()).parameters
-    stand_ins = {name: 2 for name, parameter in parameters.items() if parameter.default is inspect.Parameter.empty}
+    head_class = get_task(task).head_class()
+    stand_ins = {name: 2 for name, default in head_class.option_defaults().items() if default is REQUIRED}
     check_task_network_options(*network_options({"task": task, **stand_ins, **(builder_options or {})}))
 
 
