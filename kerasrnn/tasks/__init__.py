@@ -3,6 +3,14 @@
 Each builder returns a compiled `keras.Model` over integer ids: a
 `RecurrentBackbone` and the task's head as one flat network; each task model
 class wraps such a network with its preprocessor.
+
+Every task folder holds, top to bottom: `task.py` (its `TaskDescription`, the
+one line the registry points to), `builder.py` (its `TaskHead` and `build_*`),
+`preprocessor.py`, the task model, `presets.json` (its published models),
+`data.py` (reading its data set), `signatures.py` (its SavedModel
+signatures), `portable.py` (its ONNX / LiteRT export interface),
+`portable_model.py` (running such an export without TensorFlow),
+`baseline.py`, and its tests (`*_test.py`).
 """
 
 import importlib

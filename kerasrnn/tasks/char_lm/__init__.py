@@ -1,14 +1,11 @@
 """Character-level language modelling: teacher forcing, truncated BPTT, temperature sampling.
 
-Everything about the task lives in this folder: the integer-id builder
-(`builder.py`), the preprocessor (`preprocessor.py`), the task model
-(`language_model.py`), its training hook for a stateful network
-(`reset_states_each_epoch.py`), its metrics (`metrics.py`), the one in-graph sampler
-(`sampler.py`) used by Python, the CLI and the export, text data
-(`data.py`), serving signatures (`signatures.py`), the registry entry
-(`task.py`), the zoo presets (`presets.json`),
-its ONNX / LiteRT export interface (`portable.py`) and the TensorFlow-free
-model that runs such an export (`portable_model.py`).
+The folder has the files every task has (see `kerasrnn.tasks`), its model in
+`language_model.py`, and its own extras: the one in-graph sampler
+(`sampler.py`, used by Python, the CLI and the export) with its limits
+(`generation_limits.py`), the training hook of a stateful network
+(`reset_states_each_epoch.py`), its metrics (`metrics.py`) and its data for
+`kerasrnn diagnose` (`diagnosis.py`).
 """
 
 from kerasrnn.lazy_attributes import lazy_attributes

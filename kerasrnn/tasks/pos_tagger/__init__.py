@@ -1,12 +1,7 @@
 """Part-of-speech tagging: one tag per word (UD English EWT).
 
-Everything about the task lives in this folder: the integer-id builder
-(`builder.py`), the preprocessor (`preprocessor.py`), the task model
-(`tagger.py`), its metric (`token_accuracy.py`), CoNLL-U data (`data.py`),
-serving signatures (`signatures.py`), the registry entry (`task.py`), the
-zoo presets (`presets.json`),
-its ONNX / LiteRT export interface (`portable.py`) and the TensorFlow-free
-model that runs such an export (`portable_model.py`).
+The folder has the files every task has (see `kerasrnn.tasks`), its model in
+`tagger.py`, and its metric over real words (`token_accuracy.py`).
 """
 
 from kerasrnn.lazy_attributes import lazy_attributes

@@ -1,13 +1,9 @@
 """Sentiment classification: a review in, a label out (IMDB).
 
-Everything about the task lives in this folder: the integer-id builder
-(`builder.py`), the preprocessor (`preprocessor.py`), the task model
-(`classifier.py`), IMDB data (`data.py`), serving signatures
-(`signatures.py`), language-model pretraining of the encoder
-(`pretraining.py`), the registry entry (`task.py`), the zoo presets
-(`presets.json`),
-its ONNX / LiteRT export interface (`portable.py`) and the TensorFlow-free
-model that runs such an export (`portable_model.py`).
+The folder has the files every task has (see `kerasrnn.tasks`), its model in
+`classifier.py`, and its own extras: language-model pretraining of the
+encoder (`pretraining.py`), adversarial training (`adversarial.py`) and its
+data for `kerasrnn diagnose` (`diagnosis.py`).
 """
 
 from kerasrnn.lazy_attributes import lazy_attributes
