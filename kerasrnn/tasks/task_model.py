@@ -337,6 +337,19 @@ class TaskModel(keras.Model):
         """
         return {name: getattr(self, name) for name in self.input_limit_names}
 
+    def evaluation_data_options(self):
+        """Keyword arguments of its task's `evaluation_data` that make it read what this model was trained on.
+
+        The input limits (`input_limits`), and whatever else a task reads
+        differently per model (the tagger's tag column).
+
+        Example:
+
+        >>> model.evaluation_data_options()  # doctest: +SKIP
+        {'max_sentence_tokens': 1000, 'tag_column': 'upos'}
+        """
+        return self.input_limits()
+
     def raw_dataset(self, x, y=None, batch_size=None, shuffle=False, seed=None, keep_order=False):
         """Batches of model inputs (and targets) from raw strings, ready for Keras.
 

@@ -61,8 +61,9 @@ def evaluate_on_data(model, data_path, verbose=0):
     if verbose:
         print(f"kerasrnn: reading the {task.name} evaluation data from {data_path}", file=sys.stderr, flush=True)
     # The model's bounds on one input (a sentence's tokens, a review's characters) apply while reading:
-    # an input over them is refused with its file and line before any scoring.
-    x, y, counts = task.data().evaluation_data(data_path, **model.input_limits())
+    # an input over them is refused with its file and line before any scoring. The gold labels are
+    # those the model learned (the tagger's tag column).
+    x, y, counts = task.data().evaluation_data(data_path, **model.evaluation_data_options())
     # Keras writes its progress bar to stdout; a command's stdout is its JSON line.
     with contextlib.redirect_stdout(sys.stderr) if verbose else contextlib.nullcontext():
         metrics = model.evaluate(x, y, return_dict=True, verbose=verbose)

@@ -171,7 +171,7 @@ def prepare(
     if use_characters:
         characters = sorted({character for word in counts for character in word})
         spec_arguments["char_vocab_size"] = len(characters) + 2  # padding and unknown
-    preprocessor = PosTaggerPreprocessor(vocabulary, tags, characters)
+    preprocessor = PosTaggerPreprocessor(vocabulary, tags, characters, tag_column=tag_column)
     train = sentence_examples(preprocessor, *zip(*train_sentences), max_sentence_tokens=None).cache()  # read bounded
     validation = sentence_examples(preprocessor, *zip(*val_sentences), max_sentence_tokens=None).cache()
     return PreparedData(
@@ -183,12 +183,13 @@ def prepare(
     )
 
 
-def evaluation_data(data_path, max_sentence_tokens=MAX_SENTENCE_TOKENS):
+def evaluation_data(data_path, max_sentence_tokens=MAX_SENTENCE_TOKENS, tag_column="upos"):
     """The sentences and gold tags `kerasrnn evaluate` scores: a CoNLL-U file, or a folder's `*-test.conllu`.
 
     Args:
         data_path: the `--data` file or folder.
         max_sentence_tokens: a sentence with more words is refused with its file and line.
+        tag_column: the column the model learned (its preprocessor's `tag_column`).
 
     Returns:
         `(sentences, tags, counts)`: what `model.evaluate` takes, and how many tokens and sentences.
@@ -200,7 +201,7 @@ def evaluation_data(data_path, max_sentence_tokens=MAX_SENTENCE_TOKENS):
     {'tokens': 25094, 'sentences': 2077}
     """
     check_data_path(data_path)
-    sentences = read_conllu(find_split(data_path, "test"), max_sentence_tokens=max_sentence_tokens)
+    sentences = read_conllu(find_split(data_path, "test"), tag_column, max_sentence_tokens)
     counts = {"tokens": sum(len(words) for words, _ in sentences), "sentences": len(sentences)}
     return [words for words, _ in sentences], [tags for _, tags in sentences], counts
 

@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 
+from kerasrnn.data.conllu import TAG_COLUMNS
 from kerasrnn.layers.character_ids import CharacterIds
 from kerasrnn.tasks.model_parts import as_strings
 from kerasrnn.tasks.preprocessor import Preprocessor
@@ -23,6 +24,8 @@ class PosTaggerPreprocessor(Preprocessor):
         characters: the character vocabulary of a tagger built with
             `char_vocab_size`; the output is then a dict
             `{"token_ids", "char_ids"}`.
+        tag_column: which CoNLL-U column the tags come from, `"upos"` or
+            `"xpos"`: `kerasrnn evaluate` scores the model on that column.
 
     Example:
 
@@ -33,8 +36,11 @@ class PosTaggerPreprocessor(Preprocessor):
     [[0, 1]]
     """
 
-    def __init__(self, vocabulary, tags, characters=None, **kwargs):
+    def __init__(self, vocabulary, tags, characters=None, tag_column="upos", **kwargs):
         super().__init__(**kwargs)
+        if tag_column not in TAG_COLUMNS:
+            raise ValueError(f"`tag_column` must be one of {', '.join(TAG_COLUMNS)}. Received: tag_column={tag_column!r}")
+        self.tag_column = tag_column
         self.vocabulary = as_strings(vocabulary)
         self.tags = as_strings(tags)
         self.characters = None if characters is None else as_strings(characters)
@@ -87,4 +93,5 @@ class PosTaggerPreprocessor(Preprocessor):
             "vocabulary": list(self.vocabulary),
             "tags": list(self.tags),
             "characters": None if self.characters is None else list(self.characters),
+            "tag_column": self.tag_column,
         }

@@ -52,6 +52,10 @@ class PosTagger(TaskModel):
 
     head_class = PosTaggerHead
 
+    def evaluation_data_options(self):
+        """The input limits and the CoNLL-U column the tags came from (`"upos"` or `"xpos"`)."""
+        return {**self.input_limits(), "tag_column": self.preprocessor.tag_column}
+
     def examples(self, x, y=None):
         from kerasrnn.tasks.pos_tagger.data import sentence_examples
 

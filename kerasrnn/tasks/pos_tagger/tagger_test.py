@@ -76,3 +76,28 @@ def test_unknown_tags_and_ragged_mismatches_are_clear_errors(trained):
         trained.evaluate([["dogs"]], [["NOUNS"]], verbose=0)
     with pytest.raises(ValueError, match="one tag per word"):
         trained.evaluate([["the", "dogs"]], [["DET"]], verbose=0)
+
+
+def test_a_tagger_trained_on_xpos_is_scored_on_xpos_and_remembers_it_after_saving(tmp_path):
+    # `kerasrnn evaluate` used to read UPOS gold tags whatever the model had learned.
+    from kerasrnn.tasks.pos_tagger.preprocessor import PosTaggerPreprocessor
+    from kerasrnn.training.evaluation import evaluate_on_data
+
+    data = prepare(EWT_DIR, max_examples=800, tag_column="xpos")
+    assert data.preprocessor.tag_column == "xpos" and "NN" in data.preprocessor.tags
+    keras.utils.set_random_seed(0)
+    model = PosTagger(build_pos_tagger(**data.spec_arguments, units=32, embedding_dim=32, learning_rate=5e-3),
+                      data.preprocessor)
+    model.fit(data.train, epochs=4, verbose=0)
+    model.save(tmp_path / "xpos.keras")
+    loaded = keras.saving.load_model(tmp_path / "xpos.keras", safe_mode=True)
+    assert loaded.evaluation_data_options()["tag_column"] == "xpos"
+    metrics = evaluate_on_data(loaded, EWT_TEST)
+    # Read as UPOS, no gold tag would be one of the model's 50 Penn Treebank tags: accuracy near 0.
+    # Always answering NN, the most frequent XPOS tag, scores about 0.13.
+    assert metrics["tokens"] == 25094 and metrics["accuracy"] > 0.4, metrics
+    # A tagger saved before the column was recorded learned UPOS.
+    old_config = {key: value for key, value in data.preprocessor.get_config().items() if key != "tag_column"}
+    assert PosTaggerPreprocessor.from_config(old_config).tag_column == "upos"
+    with pytest.raises(ValueError, match="`tag_column` must be one of upos, xpos. Received: tag_column='deprel'"):
+        PosTaggerPreprocessor(["", "[UNK]"], ["NN"], tag_column="deprel")
