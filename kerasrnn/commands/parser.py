@@ -67,9 +67,49 @@ class CommandParser(argparse.ArgumentParser):
         super().__init__(*args, formatter_class=formatter_class, **kwargs)
 
 
-# Each task's bound on one input (its `prepare` option, also a model attribute): `train` has it among the
-# task options, `evaluate` and `predict` take it too; a longer input is refused in one line.
-INPUT_LIMITS = ("max_sentence_tokens", "max_review_characters")
+def task_option_flags(options_of):
+    """The flags of every task's options that `options_of(task)` names, one per name.
+
+    An option several tasks declare (e.g. `word_dropout`) becomes one flag:
+    its help names each task, and its choices are all of theirs (a task
+    still checks its own value).
+
+    Args:
+        options_of: a task description → `{option name: argparse keyword arguments}`.
+
+    Returns:
+        `{option name: argparse keyword arguments}`.
+
+    Example:
+
+    >>> flags = task_option_flags(lambda task: task.data_options)
+    >>> flags["max_sentence_tokens"]["help"].split(":")[0]
+    'pos_tagger'
+    """
+    merged = {}
+    for task in all_tasks():
+        for name, settings in options_of(task).items():
+            settings = {**settings, "help": f"{task.name}: {settings.get('help', '')}"}
+            if name in merged:
+                previous = merged[name]
+                settings["help"] = f"{previous['help']}; {settings['help']}"
+                if "choices" in previous and "choices" in settings:
+                    settings["choices"] = list(dict.fromkeys([*previous["choices"], *settings["choices"]]))
+                else:
+                    settings.pop("choices", None)
+            merged[name] = settings
+    return merged
+
+
+def input_limit_names():
+    """Every task's bounds on one input (each task's `TaskDescription.input_limits`), sorted.
+
+    Example:
+
+    >>> input_limit_names()
+    ['max_review_characters', 'max_sentence_tokens']
+    """
+    return sorted({name for task in all_tasks() for name in task.input_limits})
 
 
 def add_input_limit_options(parser):
@@ -86,10 +126,9 @@ def add_input_limit_options(parser):
     50
     """
     group = parser.add_argument_group("bounds on one input (a longer one is refused in one line)")
-    for task in all_tasks():
-        for name, settings in task.data_options.items():
-            if name in INPUT_LIMITS:
-                group.add_argument(f"--{name.replace('_', '-')}", **{**settings, "help": f"{task.name}: {settings['help']}"})
+    flags = task_option_flags(lambda task: {name: task.data_options[name] for name in task.input_limits})
+    for name, settings in flags.items():
+        group.add_argument(f"--{name.replace('_', '-')}", **settings)
 
 
 def set_input_limits(arguments, model):
@@ -104,8 +143,8 @@ def set_input_limits(arguments, model):
     """
     from kerasrnn.tasks.registry import task_of
 
-    for name in INPUT_LIMITS:
-        value = getattr(arguments, name)
+    for name in input_limit_names():
+        value = getattr(arguments, name, None)
         if value is None:
             continue
         if name not in model.input_limits():

@@ -8,7 +8,7 @@ import sys
 from kerasrnn.tasks.registry import all_tasks, get_task
 from kerasrnn.training.config import TrainingConfig
 
-from kerasrnn.commands.parser import parse_verb  # noqa: F401 (the examples use it)
+from kerasrnn.commands.parser import parse_verb, task_option_flags  # noqa: F401 (the examples use parse_verb)
 
 
 def add_train_verb(verbs):
@@ -102,15 +102,8 @@ def _add_task_options(parser):
     # An option several tasks share (e.g. word_dropout) is one flag whose
     # help names each of them.
     group = parser.add_argument_group("task-specific options")
-    options = {}
-    for task in all_tasks():
-        for name, settings in {**task.builder_options, **task.data_options, **task.training_options}.items():
-            settings = dict(settings)
-            settings["help"] = f"{task.name}: {settings.get('help', '')}"
-            if name in options:
-                settings["help"] = f"{options[name]['help']}; {settings['help']}"
-            options[name] = settings
-    for name, settings in options.items():
+    flags = task_option_flags(lambda task: {**task.builder_options, **task.data_options, **task.training_options})
+    for name, settings in flags.items():
         group.add_argument(f"--{name.replace('_', '-')}", **settings)
 
 

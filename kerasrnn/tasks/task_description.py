@@ -54,6 +54,9 @@ class TaskDescription:
             task takes → `argparse` keyword arguments; its model class checks
             them (`check_training_options`) and applies them
             (`use_training_options`).
+        input_limits: the `data_options` that bound one input (a sentence's
+            tokens, a review's characters): `evaluate` and `predict` take
+            them too, and the task model has each as an attribute.
 
     Example:
 
@@ -74,6 +77,7 @@ class TaskDescription:
     latency_example: list
     batch_size: int
     training_options: dict = dataclasses.field(default_factory=dict)
+    input_limits: tuple = ()
 
     @property
     def package(self):

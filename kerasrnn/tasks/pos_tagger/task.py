@@ -24,4 +24,5 @@ TASK = TaskDescription(
     verb="predict",
     latency_example=[["This", "film", "was", "a", "pleasant", "surprise", "."]],
     batch_size=32,  # 12,544 short sentences: larger batches mean fewer updates per epoch
+    input_limits=("max_sentence_tokens",),
 )

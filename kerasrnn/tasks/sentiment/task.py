@@ -37,4 +37,5 @@ TASK = TaskDescription(
         "adversarial_epsilon": {"type": float, "help": "the perturbation's L2 norm per review (default 5.0)"},
         "unlabeled": {"help": "with --adversarial vat: IMDB's unlabeled reviews (aclImdb_v1_unsup.tar.gz) too"},
     },
+    input_limits=("max_review_characters",),
 )
