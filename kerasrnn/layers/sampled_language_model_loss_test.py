@@ -36,9 +36,12 @@ def test_forward_features_predict_the_next_word_and_backward_ones_the_previous()
     assert loss_for(forward, bidirectional=False) < 0.01
     assert loss_for(np.concatenate([forward, backward], -1), bidirectional=True) < 0.01
     # Features of the current word (what a model that saw its target would have) score badly.
-    assert loss_for(one_hot(IDS), bidirectional=False) > 10
+    # How badly depends on which negatives the sampler draws, and eager sampling differs with
+    # everything that ran before in the process: 40 draws ranged 5.7 to 19.4 nats (8.8 to 19.6
+    # swapped), so the bound is 1 nat, a hundred times the right features' 0.01.
+    assert loss_for(one_hot(IDS), bidirectional=False) > 1
     swapped = np.concatenate([backward, forward], -1)
-    assert loss_for(swapped, bidirectional=True) > 10
+    assert loss_for(swapped, bidirectional=True) > 1
 
 
 def test_padding_is_never_a_target():
