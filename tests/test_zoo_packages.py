@@ -168,7 +168,8 @@ def test_a_built_wheel_over_the_size_limit_is_deleted(tmp_path, monkeypatch):
 
 def test_every_tasks_wheel_fits_pypis_file_limit():
     for task in {entry["task"] for entry in read_index()}:
-        total = sum(entry["size_bytes"] for entry in read_index() if entry["task"] == task)
+        # An average has no file (its members' are in the same wheel).
+        total = sum(entry.get("size_bytes", 0) for entry in read_index() if entry["task"] == task)
         assert total < PYPI_FILE_LIMIT_BYTES, f"{model_package_name(task)} would hold {total} bytes"
 
 

@@ -125,7 +125,9 @@ def run_zoo(arguments):
     elif action == "info":
         print(json.dumps(with_measurement_notes(zoo.info(arguments.name)), indent=2, sort_keys=True))
     elif action == "download":
-        print(zoo.download(arguments.name))
+        paths = zoo.download(arguments.name)
+        # An average prints its members' files, one a line.
+        print("\n".join(paths) if isinstance(paths, list) else paths)
     elif action == "evaluate":
         from kerasrnn.training.evaluation import evaluate_on_data, progress_verbosity
 

@@ -17,7 +17,10 @@ ValueError: Unknown zoo model 'no-such-model'. Available: ...
 def load_preset(preset, model_class=None):
     """Load a ready task model from a zoo name, a `.keras` file, a folder or a URL.
 
-    Loading uses `safe_mode=True`: no `Lambda` code runs. See
+    Loading uses `safe_mode=True`: no `Lambda` code runs. A zoo model that
+    averages others (`"average_of"` in its entry) is assembled here from its
+    members, each loaded and checked as any zoo model, with
+    `kerasrnn.average_of`. See
     `kerasrnn.zoo.presets.model_file` for every kind of source. Keras' own
     recurrent layers in an older model become the fused layers the builders
     use now (`kerasrnn.layers.recurrent_stack.with_builder_layers`).
@@ -42,8 +45,17 @@ def load_preset(preset, model_class=None):
     import kerasrnn.layers  # noqa: F401  registers the custom layers a saved model names
     from kerasrnn.layers.recurrent_stack import with_builder_layers
     from kerasrnn.tasks.registry import all_tasks, task_of
-    from kerasrnn.zoo.presets import model_file
+    from kerasrnn.zoo.presets import model_file, preset_members
 
+    members = preset_members(preset)
+    if members is not None:
+        from kerasrnn.tasks.ensemble import average_of
+
+        # The name a saved average had (`build_average`'s), so exports and servables are named as before.
+        average = average_of([load_preset(member) for member in members], name=preset.replace("-", "_"))
+        if model_class is not None and not isinstance(average, model_class):
+            raise ValueError(f"{preset!r} is a {type(average).__name__}, not a {model_class.__name__}.")
+        return average
     path = model_file(preset)
     for task in all_tasks():
         task.model_class()  # registers the task classes with Keras

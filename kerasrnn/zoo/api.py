@@ -1,7 +1,7 @@
 """The zoo for users: list, describe, download, load and evaluate pretrained models."""
 
 from kerasrnn.zoo.download import fetch
-from kerasrnn.zoo.index import find_entry, read_index
+from kerasrnn.zoo.index import averaged_members, find_entry, read_index
 
 
 def list_models():
@@ -36,11 +36,19 @@ def download(name):
     Args:
         name: a zoo model name (`kerasrnn zoo list`).
 
+    Returns:
+        The model file's path; for a model that averages others (assembled
+        at load, no file of its own), the list of its members' paths.
+
     Example:
 
     >>> path = download("pos-ewt-bilstm")  # doctest: +SKIP
+    >>> [os.path.basename(path) for path in download("pos-ewt-average-bilstm-bigru")]  # doctest: +SKIP
+    ['pos-ewt-bilstm.keras', 'pos-ewt-bigru.keras']
     """
-    return fetch(find_entry(name))
+    entry = find_entry(name)
+    members = averaged_members(entry)
+    return fetch(entry) if members is None else [fetch(find_entry(member)) for member in members]
 
 
 def load(source, model_class=None):

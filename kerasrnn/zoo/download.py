@@ -153,6 +153,9 @@ def sha256_of(path):
 def _checked_file_name(entry):
     """The entry's `file`, refused unless it is a plain name that stays inside the cache folder."""
     name = entry.get("file")
+    if "average_of" in entry:
+        raise ValueError(f"Zoo model {entry.get('name')!r} has no file of its own: it averages "
+                         f"{', '.join(map(str, entry['average_of']))}; fetch those.")
     if (not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name
             or "\x00" in name or os.path.isabs(name) or (os.altsep and os.altsep in name)):
         raise ValueError(

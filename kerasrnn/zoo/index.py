@@ -20,7 +20,47 @@ import os
 from kerasrnn.atomic_files import write_text
 
 INDEX_FILE = "index.json"
-REQUIRED_FIELDS = ("name", "task", "cell", "spec", "file", "sha256", "size_bytes", "metrics")
+REQUIRED_FIELDS = ("name", "task", "cell", "spec", "metrics")
+# A model with a file of its own; an averaging entry has `average_of` instead (see `averaged_members`).
+ARTIFACT_FIELDS = ("file", "sha256", "size_bytes")
+
+
+def averaged_members(entry):
+    """The names of the published models an averaging entry is assembled from at load time; None for one with a file.
+
+    An averaging model (`kerasrnn.average_of`) holds no weights of its own, so
+    its entry names its members (models of the same task in the same index)
+    instead of a file: loading it loads each member, checked by its own sha256,
+    and averages them, so the zoo stores and ships every weight once.
+
+    Example:
+
+    >>> averaged_members({"name": "m", "average_of": ["a", "b"]})
+    ['a', 'b']
+    >>> averaged_members({"name": "a", "file": "a.keras"}) is None
+    True
+    """
+    members = entry.get("average_of")
+    return None if members is None else list(members)
+
+
+def _check_average(entry, by_name, where):
+    """An averaging entry names two or more distinct models of its task in the same index, each with a file."""
+    members = entry["average_of"]
+    name = entry["name"]
+    if not isinstance(members, list) or len(members) < 2 or not all(isinstance(member, str) for member in members):
+        raise ValueError(f"{where}: model {name!r}: `average_of` must list two or more model names. Received: {members!r}")
+    if len(set(members)) != len(members):
+        raise ValueError(f"{where}: model {name!r}: `average_of` names a model twice: {members!r}")
+    for member in members:
+        listed = by_name.get(member)
+        if listed is None:
+            raise ValueError(f"{where}: model {name!r} averages {member!r}, which this index does not list.")
+        if averaged_members(listed) is not None:
+            raise ValueError(f"{where}: model {name!r} averages {member!r}, itself an average: members must have files.")
+        if listed.get("task") != entry["task"]:
+            raise ValueError(f"{where}: model {name!r} (task {entry['task']!r}) averages {member!r} "
+                             f"of task {listed.get('task')!r}.")
 
 
 def parse_index(text, where):
@@ -39,9 +79,16 @@ def parse_index(text, where):
     if not isinstance(entries, list):
         raise ValueError(f"{where}: expected an object with a list under 'models'.")
     for position, entry in enumerate(entries):
-        missing = [field for field in REQUIRED_FIELDS if not isinstance(entry, dict) or field not in entry]
+        required = REQUIRED_FIELDS
+        if not isinstance(entry, dict) or "average_of" not in entry:
+            required += ARTIFACT_FIELDS
+        missing = [field for field in required if not isinstance(entry, dict) or field not in entry]
         if missing:
             raise ValueError(f"{where}: model #{position} lacks {', '.join(missing)}.")
+    by_name = {entry["name"]: entry for entry in entries}
+    for entry in entries:
+        if averaged_members(entry) is not None:
+            _check_average(entry, by_name, where)
     return entries
 
 
@@ -64,7 +111,7 @@ def read_index(path=None):
     Example:
 
     >>> entries = read_index()
-    >>> len(entries) > 0 and all("sha256" in entry for entry in entries)
+    >>> len(entries) > 0 and all("sha256" in entry or "average_of" in entry for entry in entries)
     True
     """
     if path is None:

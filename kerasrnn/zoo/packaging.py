@@ -24,7 +24,7 @@ import sys
 import tempfile
 
 from kerasrnn.zoo.download import DEFAULT_ZOO_DIR
-from kerasrnn.zoo.index import INDEX_FILE, find_entry, read_index, write_index
+from kerasrnn.zoo.index import INDEX_FILE, averaged_members, find_entry, read_index, write_index
 from kerasrnn.zoo.model_packages import MODEL_PACKAGE_GROUP, model_package_module, model_package_name
 
 # PyPI refuses a file above this size unless the project was granted more
@@ -90,13 +90,18 @@ def _task_plans(names, entries):
             for task in tasks]
 
 
+def _with_files(task_entries):
+    """The entries with a file of their own: an average is assembled from its members' files (same task, same wheel)."""
+    return [entry for entry in task_entries if averaged_members(entry) is None]
+
+
 def _check_files(task, task_entries, zoo_dir, max_wheel_bytes):
     """Refuse before building: a missing or different file, or a wheel over the size limit."""
     from kerasrnn.zoo.download import _checked_file_name, sha256_of
 
     distribution = model_package_name(task)
     total = 0
-    for entry in task_entries:
+    for entry in _with_files(task_entries):
         path = os.path.join(zoo_dir, _checked_file_name(entry))
         if not os.path.isfile(path):
             raise ValueError(f"{path} is missing: the {distribution} wheel holds every {task} model of kerasrnn's "
@@ -108,7 +113,7 @@ def _check_files(task, task_entries, zoo_dir, max_wheel_bytes):
             f"{max_wheel_bytes} bytes (PyPI's default is {PYPI_FILE_LIMIT_BYTES // MIB} MiB): ask PyPI for a "
             "larger limit or split the task's models; nothing was built."
         )
-    for entry in task_entries:
+    for entry in _with_files(task_entries):
         path = os.path.join(zoo_dir, entry["file"])
         actual = sha256_of(path)
         if actual != entry["sha256"]:
@@ -131,13 +136,15 @@ def _write_source_tree(folder, task, task_entries, zoo_dir, version):
     with open(os.path.join(folder, "pyproject.toml"), "w", encoding="utf-8") as file:
         file.write(_PYPROJECT.format(**fields))
     rows = "\n".join(f"| {entry['name']} | {entry['file']} | {entry['size_bytes']} | {entry['sha256']} |"
+                     if averaged_members(entry) is None else
+                     f"| {entry['name']} | averages {' and '.join(averaged_members(entry))} | 0 | |"
                      for entry in task_entries)
     with open(os.path.join(folder, "README.md"), "w", encoding="utf-8") as file:
         file.write(_README.format(rows=rows, **fields))
     with open(os.path.join(package, "__init__.py"), "w", encoding="utf-8") as file:
         file.write(_INIT.format(**fields))
     write_index(task_entries, os.path.join(package, INDEX_FILE))
-    for entry in task_entries:
+    for entry in _with_files(task_entries):
         source, copy = os.path.join(zoo_dir, entry["file"]), os.path.join(package, entry["file"])
         try:
             os.link(source, copy)  # tens of MB: a hard link where the file system allows one

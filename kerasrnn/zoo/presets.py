@@ -23,7 +23,7 @@ import urllib.parse
 import zipfile
 
 from kerasrnn.zoo.download import cache_dir, download_at_most, fetch, move_into_cache, partial_folder
-from kerasrnn.zoo.index import INDEX_FILE, find_entry, parse_index, read_index
+from kerasrnn.zoo.index import INDEX_FILE, averaged_members, find_entry, parse_index, read_index
 
 TRAINED_MODEL_FILE = "model.keras"  # what `kerasrnn train` writes in its folder
 MAX_INDEX_BYTES = 16 * 1024 * 1024
@@ -112,6 +112,31 @@ def _download_file(url):
     return cached
 
 
+def _is_zoo_name(source):
+    """Whether `model_file` reads `source` as a zoo name: no URL, no existing path, no `.keras` and no folder in it."""
+    return ("://" not in source and not os.path.exists(source) and not source.endswith(".keras")
+            and os.sep not in source)
+
+
+def preset_members(source):
+    """The member names when `source` names a zoo model that averages others (assembled at load); else None.
+
+    Such a model has no file of its own (see `kerasrnn.zoo.index.averaged_members`):
+    `kerasrnn.tasks.preset_loading.load_preset` loads each member through
+    `model_file` and averages them.
+
+    Example:
+
+    >>> preset_members("pos-ewt-average-bilstm-bigru")
+    ['pos-ewt-bilstm', 'pos-ewt-bigru']
+    >>> preset_members("pos-ewt-bigru") is None
+    True
+    """
+    if not isinstance(source, (str, os.PathLike)) or not _is_zoo_name(os.fspath(source)):
+        return None
+    return averaged_members(find_entry(os.fspath(source)))
+
+
 def model_file(source):
     """The local `.keras` path a source names, downloading and verifying it if needed.
 
@@ -155,9 +180,14 @@ def model_file(source):
         raise ValueError(f"{source}: a folder must hold {TRAINED_MODEL_FILE} (kerasrnn train) or {INDEX_FILE} (a zoo folder).")
     if os.path.isfile(source):
         return source
-    if source.endswith(".keras") or os.sep in source:
+    if not _is_zoo_name(source):
         raise FileNotFoundError(
             f"{source}: no such file or folder (expected a zoo name, a .keras file, a `kerasrnn train` folder, "
             "a zoo folder or URL, or hf://OWNER/REPO)."
         )
-    return fetch(find_entry(source))
+    entry = find_entry(source)
+    members = averaged_members(entry)
+    if members is not None:
+        raise ValueError(f"Zoo model {source!r} has no file of its own: it averages {', '.join(members)}, whose files "
+                         f"`kerasrnn.zoo.load({source!r})` loads and averages.")
+    return fetch(entry)

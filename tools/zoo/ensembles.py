@@ -99,6 +99,34 @@ def build_average(name, plan, shared_data, run_dir, zoo_dir):
     return description
 
 
+def load_published(entry, zoo_dir):
+    """The model a published entry describes, from the files in `zoo_dir`: its own, or its members' averaged.
+
+    An averaging entry has no file (`kerasrnn.zoo.index.averaged_members`):
+    it is assembled from its members' files as `kerasrnn.zoo.load` does for users.
+
+    Args:
+        entry: an index entry (`file`, or `average_of`).
+        zoo_dir: the zoo folder holding the files (and, for an average, the
+            `index.json` that lists the members).
+
+    Example:
+
+    >>> from kerasrnn.zoo.index import find_entry
+    >>> model = load_published(find_entry("pos-ewt-average-bilstm-bigru"), "models")  # doctest: +SKIP
+    """
+    from kerasrnn.tasks.ensemble import average_of
+    from kerasrnn.zoo.api import load
+    from kerasrnn.zoo.index import averaged_members, find_entry
+
+    members = averaged_members(entry)
+    if members is None:
+        return load(os.path.join(zoo_dir, entry["file"]))
+    published = read_index(os.path.join(zoo_dir, "index.json"))
+    return average_of([load(os.path.join(zoo_dir, find_entry(member, published)["file"])) for member in members],
+                      name=entry["name"].replace("-", "_"))
+
+
 def read_average(run_dir):
     """The `ensemble.json` that `build_average` wrote into `run_dir`.
 

@@ -59,6 +59,9 @@ def test_an_averaging_recipe_is_scored_on_validation_then_published_with_test_sc
     assert entry["spec"]["average_of"]["pos-test-bigru"]["cell"] == "gru"
     assert entry["metrics"]["tokens"] == 25094 and 0.4 < entry["metrics"]["accuracy"] < 0.95
     assert entry["validation"] == description["validation"]
+    # No file of its own: the entry names its members, whose published files make it at load.
+    assert entry["average_of"] == PLAN["average_of"] and not {"file", "sha256", "size_bytes"} & set(entry)
+    assert not (zoo_dir / "pos-test-average.keras").exists()
     assert [e for e in read_index(str(zoo_dir / "index.json")) if e["name"] == "pos-test-average"] == [entry]
 
 

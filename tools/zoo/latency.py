@@ -45,12 +45,12 @@ def remeasure_latency(name, zoo_dir=MODELS_DIR):
     >>> remeasure_latency("pos-ewt-bilstm")  # doctest: +SKIP
     """
     from kerasrnn.tasks.registry import get_task
-    from kerasrnn.zoo.api import load
+    from tools.zoo.ensembles import load_published
     from tools.zoo.models_index import write_models_index
     from tools.zoo.publishing import add_entry
 
     entry = dict(find_entry(name))
-    entry["cpu_latency_seconds"] = measure_latency(load(os.path.join(zoo_dir, entry["file"])))
+    entry["cpu_latency_seconds"] = measure_latency(load_published(entry, zoo_dir))
     add_entry(entry, get_task(entry["task"]).presets_path())
     write_models_index(zoo_dir)
     return entry

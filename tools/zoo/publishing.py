@@ -1,7 +1,8 @@
 """Publishing a trained recipe: `python -m tools.zoo publish NAME` measures it and writes its preset.
 
 The entry (scores, parameters, size, sha256, latency, training time and
-curve, versions, the recipe) goes into the task folder's `presets.json`; the
+curve, versions, the recipe; an average names its members instead of a
+file) goes into the task folder's `presets.json`; the
 repository's `models/index.json` is then generated again from the presets
 (`tools.zoo.models_index`).
 """
@@ -65,12 +66,21 @@ def publish(name, shared_data, runs_dir=RUNS_DIR, zoo_dir=MODELS_DIR, update_pre
         _, spec = load_trained(run_dir)
         cell = spec.get("cell", "lstm")
     pretraining = pretraining_summary(run_dir)
-    file_name = f"{name}.keras"
-    target = os.path.join(zoo_dir, file_name)
     os.makedirs(zoo_dir, exist_ok=True)
-    # `kerasrnn train` saved it without optimizer state, so it is only as large as its weights.
-    shutil.copyfile(os.path.join(run_dir, "model.keras"), target)
-    model = load(target)
+    if averaged:
+        from tools.zoo.ensembles import load_published
+
+        # No file: the entry names its members, and loading assembles them from
+        # their published files (scored here exactly as users will load it).
+        artifact = {"average_of": averaged["average_of"]}
+        model = load_published({"name": name, **artifact}, zoo_dir)
+    else:
+        file_name = f"{name}.keras"
+        target = os.path.join(zoo_dir, file_name)
+        # `kerasrnn train` saved it without optimizer state, so it is only as large as its weights.
+        shutil.copyfile(os.path.join(run_dir, "model.keras"), target)
+        artifact = {"file": file_name, "size_bytes": os.path.getsize(target), "sha256": sha256_of(target)}
+        model = load(target)
     metrics = evaluate_on_data(model, os.path.join(shared_data, plan["eval_data"]))
     curve = validation_curve(run_dir, get_task(spec["task"]).monitor[0])
     entry = {
@@ -93,9 +103,7 @@ def publish(name, shared_data, runs_dir=RUNS_DIR, zoo_dir=MODELS_DIR, update_pre
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "kerasrnn_version": __version__,
         "keras_version": keras.__version__,
-        "file": file_name,
-        "size_bytes": os.path.getsize(target),
-        "sha256": sha256_of(target),
+        **artifact,
     }
     if update_presets:
         add_entry(entry, get_task(spec["task"]).presets_path())

@@ -35,10 +35,12 @@ def markdown_table(entries, baselines=()):
             )
             continue
         latency = entry.get("cpu_latency_seconds")
+        # An average has no file: it is assembled at load from its members' files.
+        size = f"{entry['size_bytes'] / 1e6:.1f} MB" if "size_bytes" in entry else "none (its members')"
         seconds = entry.get("training_seconds")
         lines.append(
             f"| `{entry['name']}` | {entry['task']} | {entry['cell']} | {score.format(entry['metrics'][score.key])} ({score.label}) "
-            f"| {entry.get('parameters', 0):,} | {entry['size_bytes'] / 1e6:.1f} MB "
+            f"| {entry.get('parameters', 0):,} | {size} "
             f"| {'' if latency is None else f'{1000 * latency:.1f} ms'} "
             f"| {_training_time(seconds, entry.get('pretraining'))} |"
         )
