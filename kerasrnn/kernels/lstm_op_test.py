@@ -404,7 +404,7 @@ def test_a_failed_build_says_the_fallback_runs(picky_source, tmp_path):
 @pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
 def test_the_first_lstm_call_on_a_fresh_cache_announces_the_real_build(tmp_path, request):
     # The real op (about a minute): the message comes before the build, once, with the measured estimate.
-    if not request.config.getoption("--runslow", default=False):  # also when run without tests/conftest.py
+    if not request.config.getoption("--runslow", default=False):  # also when run without the root conftest.py
         pytest.skip("slow: run with --runslow")
     code = ("import numpy as np\nfrom kerasrnn.layers.fast_rnn import FastLSTM\n"
             "layer = FastLSTM(2)\nlayer(np.zeros((1, 3, 2), 'float32'))\nlayer(np.zeros((1, 3, 2), 'float32'))\n")
