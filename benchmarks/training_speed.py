@@ -224,6 +224,8 @@ def naive_keras_io_model():
 
 
 SENTIMENT_DEFAULTS = "kerasrnn train sentiment defaults"
+# The masked LSTM's path before it moved to oneDNN (where oneDNN is missing, still its path).
+EIGEN_MASKED = "oneDNN off (masked batches on the Eigen fused op, as without oneDNN)"
 SMALL_BATCH = 32
 SMALL_BATCH_VARIANT = f"kerasrnn train sentiment defaults, batches of {SMALL_BATCH} (not the default)"
 NAIVE_RECIPE = "naive keras-io recipe (2×BiLSTM-64, padded to 200)"
@@ -298,6 +300,7 @@ def sentiment(settings):
     same = "PyTorch BiLSTM-64 + max pooling, same batches (packed)"
     variants = {
         SENTIMENT_DEFAULTS: _keras_variant(reference.keras_model(), batches),
+        f"{SENTIMENT_DEFAULTS}, {EIGEN_MASKED}": _keras_variant(_without_onednn(reference.keras_model()), batches),
         SMALL_BATCH_VARIANT: _keras_variant(reference.keras_model(), small_batches),
         same: torch_training_pass(reference, batches),
         same + ", oneDNN off": torch_training_pass(reference, batches, onednn=False),
@@ -358,6 +361,8 @@ def pos(settings):
     same = "PyTorch BiLSTM-128 tagger, same batches (packed)"
     variants = {
         "kerasrnn train pos_tagger defaults": _keras_variant(reference.keras_model(), batches),
+        f"kerasrnn train pos_tagger defaults, {EIGEN_MASKED}": _keras_variant(
+            _without_onednn(reference.keras_model()), batches),
         same: torch_training_pass(reference, batches),
         same + ", oneDNN off": torch_training_pass(reference, batches, onednn=False),
     }

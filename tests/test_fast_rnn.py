@@ -10,7 +10,8 @@ import tensorflow as tf
 import kerasrnn.kernels
 from conftest import SHAKESPEARE
 from kerasrnn.diagnostics.unroll import unrolled_forward
-from kerasrnn.kernels import load_onednn_rnn_ops, onednn_rnn_unavailable_reason
+from kerasrnn.kernels import (load_onednn_lstm_ops, load_onednn_rnn_ops, onednn_rnn_unavailable_reason,
+                              onednn_unavailable_reason)
 from kerasrnn.tasks.char_lm.sampler import CharStepper
 from kerasrnn.layers.fast_rnn import (FastGRU, FastLSTM, FastSimpleRNN, with_fast_lstm, with_fast_rnn, with_keras_lstm,
                                       with_keras_rnn)
@@ -103,21 +104,23 @@ def test_copy_is_compiled_like_the_original_with_its_own_optimizer():
     assert type(with_keras_lstm(fast).get_layer("bidirectional_lstm_1").forward_layer) is keras.layers.LSTM
 
 
-# FastGRU and FastSimpleRNN against Keras' GRU and SimpleRNN, on oneDNN's ops (kerasrnn/kernels/gru_onednn_op.py).
+# FastLSTM, FastGRU and FastSimpleRNN against Keras' layers, on oneDNN's ops (kerasrnn/kernels/*_onednn_op.py).
 FUSED_CELLS = {
+    "lstm": (keras.layers.LSTM, FastLSTM, {}),
     "gru": (keras.layers.GRU, FastGRU, {}),
     "simple_rnn": (keras.layers.SimpleRNN, FastSimpleRNN, {}),
     "simple_rnn_relu": (keras.layers.SimpleRNN, FastSimpleRNN, {"activation": "relu"}),
 }
 needs_onednn_rnn = pytest.mark.skipif(
-    load_onednn_rnn_ops() is None, reason=f"the oneDNN RNN op is unavailable: {onednn_rnn_unavailable_reason()}")
+    load_onednn_rnn_ops() is None or load_onednn_lstm_ops() is None,
+    reason=f"the oneDNN RNN ops are unavailable: {onednn_rnn_unavailable_reason() or onednn_unavailable_reason()}")
 
 
 @pytest.fixture
 def onednn_calls(monkeypatch):
-    """The calls FastGRU and FastSimpleRNN make to oneDNN's ops."""
+    """The calls FastLSTM, FastGRU and FastSimpleRNN make to oneDNN's ops."""
     calls = []
-    for attribute in ("onednn_gru", "onednn_simple_rnn"):
+    for attribute in ("onednn_lstm", "onednn_gru", "onednn_simple_rnn"):
         original = getattr(kerasrnn.kernels, attribute)
 
         def counting(*args, _original=original, **kwargs):
@@ -187,7 +190,9 @@ def test_fused_cells_equal_keras_on_right_padded_batches(cell, direction, return
 def test_fused_cells_return_and_carry_their_state(cell, onednn_calls):
     x, mask = shakespeare_batch(lengths=(12, 3))
     reference, fast = fused_twins(cell, "forward", return_sequences=True, return_state=True)
-    initial_state = tf.constant(np.random.default_rng(2).normal(size=(2, 5)).astype("float32"))
+    # An LSTM has two states (h, c), the others one.
+    initial_state = [tf.constant(state) for state in
+                     np.random.default_rng(2).normal(size=(2 if cell == "lstm" else 1, 2, 5)).astype("float32")]
     assert_same_as_keras(reference, fast, x, mask=mask, initial_state=initial_state)
     reference, fast = fused_twins(cell, "forward", stateful=True)
     reference(x), fast(x)
@@ -199,7 +204,7 @@ def test_fused_cells_return_and_carry_their_state(cell, onednn_calls):
 
 
 @needs_onednn_rnn
-@pytest.mark.parametrize("cell", ["gru", "simple_rnn"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
 @pytest.mark.parametrize("direction", ["forward", "backward", "bidirectional"])
 def test_left_padded_and_holey_masks_run_the_op_too(cell, direction, onednn_calls):
     x, _ = shakespeare_batch(lengths=(12, 12, 12, 12))
@@ -212,7 +217,7 @@ def test_left_padded_and_holey_masks_run_the_op_too(cell, direction, onednn_call
 
 
 @needs_onednn_rnn
-@pytest.mark.parametrize("cell", ["gru", "simple_rnn"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
 def test_stacked_builder_models_equal_their_keras_twins(cell, onednn_calls):
     # with_fast_rnn keeps the builders' fused layers (and would swap in any Keras one).
     model = with_fast_rnn(build_sentiment_classifier(vocab_size=61, units=4, embedding_dim=4, cell=cell, num_layers=2))

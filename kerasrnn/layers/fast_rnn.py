@@ -162,9 +162,12 @@ class FastLSTM(_BatchedInputProjection, keras.layers.LSTM):
 
     On a CPU (TensorFlow backend, float32, no mask or a `(batch, time)`
     one, sigmoid/tanh, no recurrent dropout in training) the recurrence runs
-    in a fused C++ op of `kerasrnn.kernels` when one is available (oneDNN's
-    LSTM for unmasked sequences, else kerasrnn's Eigen op); otherwise in
-    Keras' loop. Masked steps get Keras' outputs and states either way.
+    in a fused C++ op of `kerasrnn.kernels` when one is available: oneDNN's
+    LSTM, masked batches of any pattern included (each row's real steps are
+    gathered first, as `FastGRU` does), except a masked batch whose final
+    states are read (`return_state`, `stateful`), which runs kerasrnn's
+    Eigen op; otherwise in Keras' loop. Masked steps get Keras' outputs and
+    states either way.
     Set the instance attribute `use_fused_kernel = False` to keep a layer on
     the Keras loop (`kerasrnn.export.portable_rnn.without_cudnn` does so
     while exports trace), or `use_onednn = False` to keep it off oneDNN.
@@ -203,8 +206,11 @@ class FastLSTM(_BatchedInputProjection, keras.layers.LSTM):
         if self._use_keras_loop(training) or not self._fused_kernel_applies(bare_mask):
             return super().inner_loop(sequences, initial_state, mask, training=training)
         h0, c0 = initial_state
-        if bare_mask is None and self.use_onednn and _load_onednn_lstm_ops() is not None:
-            return self._onednn_loop(sequences, h0, c0, training)
+        if self.use_onednn and _load_onednn_lstm_ops() is not None:
+            if bare_mask is None:
+                return self._onednn_loop(sequences, h0, c0, training)
+            if not (self.return_state or self.stateful):
+                return self._onednn_masked_loop(sequences, h0, c0, tf.cast(bare_mask, tf.bool), training)
         from kerasrnn.kernels import fused_lstm
 
         projected = self._project_inputs(sequences, training)
@@ -228,6 +234,28 @@ class FastLSTM(_BatchedInputProjection, keras.layers.LSTM):
         bias = cell.bias if cell.use_bias else tf.zeros([4 * self.units], inputs.dtype)
         h, h_last, c_last = onednn_lstm(inputs, h0, c0, cell.kernel, cell.recurrent_kernel, bias)
         return h_last, h if self.return_sequences else h[:, -1:], [h_last, c_last]
+
+    def _onednn_masked_loop(self, sequences, h0, c0, mask, training):
+        from kerasrnn.kernels import onednn_lstm
+
+        cell = self.cell
+        inputs = self._dropped_inputs(sequences, training)
+        if self.go_backwards:
+            # Keras' loop reads the steps (and the mask) last to first and returns the outputs in that order.
+            inputs, mask = tf.reverse(inputs, axis=[1]), tf.reverse(mask, axis=[1])
+        bias = cell.bias if cell.use_bias else tf.zeros([4 * self.units], inputs.dtype)
+
+        def hidden_states(gathered):
+            h, _, c_last = onednn_lstm(gathered, h0, c0, cell.kernel, cell.recurrent_kernel, bias)
+            return h, c_last
+
+        states, c_last = _states_at_each_step(hidden_states, inputs, h0, mask)
+        outputs = _masked_outputs(states, mask, self.zero_output_for_mask)
+        # The op gives the hidden state of every step but the cell state only
+        # after the last one, which for a padded row has also run its padding:
+        # this path is taken only where nothing reads the final states (no
+        # `return_state`, not stateful); the Eigen op serves those.
+        return outputs[:, -1], outputs if self.return_sequences else outputs[:, -1:], [states[:, -1], c_last]
 
     def _step(self, projected, states):
         h_tm1, c_tm1 = states
@@ -286,16 +314,38 @@ class _OnednnSingleStateLayer(_FusedKernelLayer):
         return self._masked_loop(inputs, h0, tf.cast(bare_mask, tf.bool))
 
     def _masked_loop(self, inputs, h0, mask):
-        # Each row's real steps first, in order, then its masked ones (a
-        # stable sort on "is masked"): the identity for right-padded rows.
-        real_first = tf.argsort(tf.cast(tf.logical_not(mask), tf.int32), axis=1, stable=True)
-        h, _ = self._onednn_layer(tf.gather(inputs, real_first, axis=1, batch_dims=1), h0)
-        # After step t a row has run cumsum(mask)[t] real steps: its state is
-        # h0 before the first, then h at that count (masked steps carry it).
-        real_steps_run = tf.math.cumsum(tf.cast(mask, tf.int32), axis=1)
-        states = tf.gather(tf.concat([h0[:, None, :], h], axis=1), real_steps_run, axis=1, batch_dims=1)
+        states, _ = _states_at_each_step(lambda gathered: self._onednn_layer(gathered, h0), inputs, h0, mask)
         outputs = _masked_outputs(states, mask, self.zero_output_for_mask)
         return outputs[:, -1], outputs if self.return_sequences else outputs[:, -1:], [states[:, -1]]
+
+
+def _states_at_each_step(run, inputs, h0, mask):
+    """The hidden state after every original step of a masked batch, from one unmasked run over each row's real steps.
+
+    oneDNN's recurrent primitives have no per-step mask, and need none: a
+    masked step only carries the state, so the states at a row's real steps
+    are those of the unmasked layer run over that row's real steps alone.
+
+    Args:
+        run: runs the unmasked layer from `h0` over `(batch, time, features)`
+            inputs; returns `(h, extra)`, `h` the hidden state of every step.
+        inputs: `(batch, time, features)`.
+        h0: `(batch, units)`, the state before the first step.
+        mask: boolean `(batch, time)`, any pattern.
+
+    Returns:
+        `(states, extra)`: `(batch, time, units)` states (a masked step
+        carries the state before it) and `run`'s `extra`.
+    """
+    # Each row's real steps first, in order, then its masked ones (a
+    # stable sort on "is masked"): the identity for right-padded rows.
+    real_first = tf.argsort(tf.cast(tf.logical_not(mask), tf.int32), axis=1, stable=True)
+    h, extra = run(tf.gather(inputs, real_first, axis=1, batch_dims=1))
+    # After step t a row has run cumsum(mask)[t] real steps: its state is
+    # h0 before the first, then h at that count (masked steps carry it).
+    real_steps_run = tf.math.cumsum(tf.cast(mask, tf.int32), axis=1)
+    states = tf.gather(tf.concat([h0[:, None, :], h], axis=1), real_steps_run, axis=1, batch_dims=1)
+    return states, extra
 
 
 @keras.saving.register_keras_serializable(package="kerasrnn")
