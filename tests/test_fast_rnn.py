@@ -186,6 +186,25 @@ def test_fused_cells_equal_keras_on_right_padded_batches(cell, direction, return
 
 
 @needs_onednn_rnn
+@pytest.mark.parametrize("direction", ["forward", "bidirectional"])
+def test_a_single_masked_example_runs_the_eigen_op_and_equals_keras(direction, onednn_calls, monkeypatch):
+    # Outside training a batch of one takes FastLSTM's Eigen op (faster there), a larger batch oneDNN's.
+    eigen_calls = []
+    original = kerasrnn.kernels.fused_lstm
+    monkeypatch.setattr(kerasrnn.kernels, "fused_lstm",
+                        lambda *args, **kwargs: eigen_calls.append(1) or original(*args, **kwargs))
+    x, mask = shakespeare_batch(lengths=(7,))
+    reference, fast = fused_twins("lstm", direction, return_sequences=True)
+    assert_same_as_keras(reference, fast, x, mask=mask)
+    # Eager calls run only the branch taken: the gradient pass (a tape, training=False) did too.
+    assert eigen_calls and not onednn_calls
+    x, mask = shakespeare_batch(lengths=(7, 12))
+    eigen_calls.clear()
+    np.testing.assert_allclose(fast(x, mask=mask), reference(x, mask=mask), atol=1e-5)
+    assert onednn_calls and not eigen_calls
+
+
+@needs_onednn_rnn
 @pytest.mark.parametrize("cell", list(FUSED_CELLS))
 def test_fused_cells_return_and_carry_their_state(cell, onednn_calls):
     x, mask = shakespeare_batch(lengths=(12, 3))

@@ -165,8 +165,8 @@ class FastLSTM(_BatchedInputProjection, keras.layers.LSTM):
     in a fused C++ op of `kerasrnn.kernels` when one is available: oneDNN's
     LSTM, masked batches of any pattern included (each row's real steps are
     gathered first, as `FastGRU` does), except a masked batch whose final
-    states are read (`return_state`, `stateful`), which runs kerasrnn's
-    Eigen op; otherwise in Keras' loop. Masked steps get Keras' outputs and
+    states are read (`return_state`, `stateful`) or a single masked example
+    outside training, which run kerasrnn's Eigen op; otherwise in Keras' loop. Masked steps get Keras' outputs and
     states either way.
     Set the instance attribute `use_fused_kernel = False` to keep a layer on
     the Keras loop (`kerasrnn.export.portable_rnn.without_cudnn` does so
@@ -210,7 +210,18 @@ class FastLSTM(_BatchedInputProjection, keras.layers.LSTM):
             if bare_mask is None:
                 return self._onednn_loop(sequences, h0, c0, training)
             if not (self.return_state or self.stateful):
-                return self._onednn_masked_loop(sequences, h0, c0, tf.cast(bare_mask, tf.bool), training)
+                mask = tf.cast(bare_mask, tf.bool)
+                if training:
+                    return self._onednn_masked_loop(sequences, h0, c0, mask, training)
+                # One example at a time (a user's sentence) the Eigen op answers
+                # sooner: 2.4 against 4.0 ms for pos-ewt-bilstm; from two on oneDNN
+                # does (1.49x on batches of 128 sentences). Measured 2026-12-06.
+                return tf.cond(tf.shape(sequences)[0] > 1,
+                               lambda: self._onednn_masked_loop(sequences, h0, c0, mask, training),
+                               lambda: self._eigen_loop(sequences, h0, c0, bare_mask, training))
+        return self._eigen_loop(sequences, h0, c0, bare_mask, training)
+
+    def _eigen_loop(self, sequences, h0, c0, bare_mask, training):
         from kerasrnn.kernels import fused_lstm
 
         projected = self._project_inputs(sequences, training)
