@@ -92,3 +92,26 @@ def average_of(models, name=None):
     ensemble = type(first)(network, first.preprocessor, compile=False, name=name or first.name)
     ensemble.compile(**keras.saving.deserialize_keras_object(first.get_compile_config()))
     return ensemble
+
+
+def published_average(zoo_name, models):
+    """`average_of(models)` named as the zoo names it: a zoo average is assembled from its members at load.
+
+    The zoo stores an average as the names of its members (`"average_of"`
+    in its entry, `kerasrnn.zoo.index.averaged_members`); the model built
+    from them takes the zoo name with `_` for `-`, a valid Keras name.
+
+    Args:
+        zoo_name: the average's zoo name (`pos-ewt-average-bilstm-bigru`).
+        models: its loaded members, in the entry's order.
+
+    Example:
+
+    >>> from kerasrnn.tasks.pos_tagger import PosTagger, PosTaggerPreprocessor, build_pos_tagger
+    >>> preprocessor = PosTaggerPreprocessor(["", "[UNK]", "the", "dog"], ["DET", "NOUN"])
+    >>> members = [PosTagger(build_pos_tagger(4, 2, cell=cell, units=4, embedding_dim=4), preprocessor)
+    ...            for cell in ("lstm", "gru")]
+    >>> published_average("pos-tiny-average", members).name
+    'pos_tiny_average'
+    """
+    return average_of(models, name=zoo_name.replace("-", "_"))

@@ -49,10 +49,9 @@ def load_preset(preset, model_class=None):
 
     members = preset_members(preset)
     if members is not None:
-        from kerasrnn.tasks.ensemble import average_of
+        from kerasrnn.tasks.ensemble import published_average
 
-        # The name a saved average had (`build_average`'s), so exports and servables are named as before.
-        average = average_of([load_preset(member) for member in members], name=preset.replace("-", "_"))
+        average = published_average(preset, [load_preset(member) for member in members])
         if model_class is not None and not isinstance(average, model_class):
             raise ValueError(f"{preset!r} is a {type(average).__name__}, not a {model_class.__name__}.")
         return average

@@ -42,7 +42,7 @@ def build_average(name, plan, shared_data, run_dir, zoo_dir):
     >>> build_average("pos-ewt-average-bilstm-bigru", recipe("pos-ewt-average-bilstm-bigru"), "../shared/data",
     ...               "models/runs/pos-ewt-average-bilstm-bigru", "models")  # doctest: +SKIP
     """
-    from kerasrnn.tasks.ensemble import average_of, same_preprocessing
+    from kerasrnn.tasks.ensemble import published_average, same_preprocessing
     from kerasrnn.tasks.registry import get_task
     from kerasrnn.zoo.api import load
 
@@ -75,7 +75,7 @@ def build_average(name, plan, shared_data, run_dir, zoo_dir):
             f"Recipe {name!r}: {', '.join(differing)} did not read {plan['data']!r} with the recipe's "
             "`data_options` (another vocabulary or label set); members must share the recipe's data preparation."
         )
-    average = average_of(models, name=name.replace("-", "_"))
+    average = published_average(name, models)
 
     def validation(model):
         metrics = model.evaluate(data.validation, return_dict=True, verbose=0)
@@ -115,7 +115,7 @@ def load_published(entry, zoo_dir):
     >>> from kerasrnn.zoo.index import find_entry
     >>> model = load_published(find_entry("pos-ewt-average-bilstm-bigru"), "models")  # doctest: +SKIP
     """
-    from kerasrnn.tasks.ensemble import average_of
+    from kerasrnn.tasks.ensemble import published_average
     from kerasrnn.zoo.api import load
     from kerasrnn.zoo.index import averaged_members, find_entry
 
@@ -123,8 +123,8 @@ def load_published(entry, zoo_dir):
     if members is None:
         return load(os.path.join(zoo_dir, entry["file"]))
     published = read_index(os.path.join(zoo_dir, "index.json"))
-    return average_of([load(os.path.join(zoo_dir, find_entry(member, published)["file"])) for member in members],
-                      name=entry["name"].replace("-", "_"))
+    return published_average(entry["name"],
+                             [load(os.path.join(zoo_dir, find_entry(member, published)["file"])) for member in members])
 
 
 def read_average(run_dir):
